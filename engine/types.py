@@ -1,0 +1,96 @@
+"""Plain data passed between the engine and the application.
+
+These are the engine's whole vocabulary: the application converts its database rows into them
+and stores what comes back. Frozen dataclasses so they can be hashed and shared across threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+VARIANT_KINDS = ("simple", "contextual", "noise", "logical")
+"""Question-variant kinds of DESIGN section 5; ``completion`` items are a fifth, separate kind."""
+
+ITEM_KINDS = (*VARIANT_KINDS, "completion")
+
+
+@dataclass(frozen=True)
+class PrivateValue:
+    """One private detail inside a fact's answer, e.g. ("email address", "ana@example.org")."""
+
+    category: str
+    value: str
+
+
+@dataclass(frozen=True)
+class QA:
+    """A prompt and its target answer; the unit every trainer and probe works on."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact the model must forget, as the engine sees it."""
+
+    fact_id: str
+    subject_name: str
+    question: str
+    answer: str
+    private_values: tuple[PrivateValue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Outcome of scanning one sanitised answer for leaks."""
+
+    ok: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One augmented item for a fact: a question variant with its sanitised answer.
+
+    ``held_out`` variants are probes: the audit asks them, training never sees them.
+    """
+
+    fact_id: str
+    kind: str
+    question: str
+    answer: str
+    backend: str
+    seed: int
+    held_out: bool = False
+    verification: Verification = field(default_factory=lambda: Verification(True))
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """What one unlearning run trains on.
+
+    ``forget`` holds the original private QA pairs (what GA/NPO push down), ``relearn`` the
+    approved sanitised variants (what ReLearn learns instead), ``retain`` the data to keep.
+    Each method uses the parts its loss names.
+    """
+
+    forget: tuple[QA, ...]
+    relearn: tuple[QA, ...]
+    retain: tuple[QA, ...]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One audit question with its ground truth.
+
+    ``group`` is one of ``forget_original``, ``forget_trained``, ``forget_heldout``,
+    ``retain_subjects``, ``retain_generic``; ``request_key`` ties forget probes to their request.
+    """
+
+    group: str
+    question: str
+    truth: str
+    request_key: str = ""
+    private_values: tuple[str, ...] = ()
