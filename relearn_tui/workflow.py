@@ -1,0 +1,211 @@
+"""The request lifecycle (DESIGN section 3) and its hash-chained event log.
+
+Every state change goes through :func:`transition`; every operator decision through
+:func:`record_event`. Both append to the event log in the caller's transaction, so a state and
+the event that explains it are committed together or not at all. Event details never hold
+personal data: they outlive the purge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from relearn_tui.store.models import ChainHead, Event, Request
+
+SUBMITTED = "submitted"
+AUGMENTED = "augmented"
+HUMAN_REVIEWED = "human_reviewed"
+TRAINED = "trained"
+VERIFIED = "verified"
+FAILED = "failed"
+DENIED = "denied"
+CANCELED = "canceled"
+
+STATES = (SUBMITTED, AUGMENTED, HUMAN_REVIEWED, TRAINED, VERIFIED, FAILED, DENIED, CANCELED)
+TERMINAL = frozenset({VERIFIED, DENIED, CANCELED})
+
+_FORWARD: dict[str, frozenset[str]] = {
+    SUBMITTED: frozenset({AUGMENTED}),
+    # re-augmenting a reviewed or failed request sends it back for review
+    AUGMENTED: frozenset({AUGMENTED, HUMAN_REVIEWED}),
+    HUMAN_REVIEWED: frozenset({AUGMENTED, TRAINED, FAILED}),
+    TRAINED: frozenset({VERIFIED, FAILED}),
+    FAILED: frozenset({HUMAN_REVIEWED, AUGMENTED}),
+}
+ALLOWED: dict[str, frozenset[str]] = {
+    state: (_FORWARD.get(state, frozenset()) | {DENIED, CANCELED}) if state not in TERMINAL
+    else frozenset()
+    for state in STATES
+}
+NEEDS_REASON = frozenset({DENIED, CANCELED})
+
+GENESIS_HASH = "0" * 64
+
+
+class WorkflowError(Exception):
+    """A workflow rule was broken; nothing was changed."""
+
+
+class IllegalTransition(WorkflowError):
+    pass
+
+
+class UnknownRequest(WorkflowError):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(at: datetime) -> str:
+    if at.tzinfo is None:  # databases without time zones hand back naive UTC
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_event(
+    request_id: str | None, at: datetime, actor: str, action: str,
+    from_state: str | None, to_state: str | None, detail: dict[str, Any] | None,
+) -> str:
+    """The exact bytes an event's hash covers: sorted-key compact JSON."""
+    body = {
+        "request_id": request_id, "at": _iso(at), "actor": actor, "action": action,
+        "from": from_state, "to": to_state, "detail": detail or {},
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(prev_hash: str, canonical: str) -> str:
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def _head(session: Session) -> ChainHead:
+    # FOR UPDATE serialises appends on PostgreSQL; on SQLite the IMMEDIATE transaction does.
+    head = session.exec(select(ChainHead).where(ChainHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = ChainHead(id=1, last_event_id=0, hash=GENESIS_HASH)
+        session.add(head)
+    return head
+
+
+def append_event(
+    session: Session, *, request_id: str | None, actor: str, action: str,
+    from_state: str | None = None, to_state: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Event:
+    if not actor or not actor.strip():
+        raise WorkflowError("every event needs an actor (operator name or 'system')")
+    head = _head(session)
+    at = utcnow()
+    detail = json.loads(json.dumps(detail or {}, sort_keys=True))  # what the DB will give back
+    digest = event_hash(
+        head.hash, canonical_event(request_id, at, actor, action, from_state, to_state, detail)
+    )
+    ev = Event(request_id=request_id, at=at, actor=actor, action=action, from_state=from_state,
+               to_state=to_state, detail=detail, prev_hash=head.hash, hash=digest)
+    session.add(ev)
+    session.flush()
+    head.hash, head.last_event_id = digest, ev.id or 0
+    session.add(head)
+    return ev
+
+
+def get_request(session: Session, request_id: str) -> Request:
+    req = session.get(Request, request_id)
+    if req is None:
+        raise UnknownRequest(f"no request {request_id!r}")
+    return req
+
+
+def can_transition(from_state: str, to_state: str) -> bool:
+    return to_state in ALLOWED.get(from_state, frozenset())
+
+
+def transition(
+    session: Session, request_id: str, to_state: str, *, actor: str,
+    action: str | None = None, detail: dict[str, Any] | None = None,
+) -> Event:
+    """Move a request to ``to_state`` and log it, in the caller's transaction.
+
+    Raises :class:`IllegalTransition` (and changes nothing) when the lifecycle forbids it.
+    """
+    if to_state not in STATES:
+        raise IllegalTransition(f"unknown state {to_state!r}; states are {', '.join(STATES)}")
+    req = get_request(session, request_id)
+    if not can_transition(req.state, to_state):
+        allowed = ", ".join(sorted(ALLOWED[req.state])) or "none: it is final"
+        raise IllegalTransition(
+            f"request {request_id}: cannot go from {req.state} to {to_state} (allowed: {allowed})"
+        )
+    if to_state in NEEDS_REASON and not (detail or {}).get("reason", "").strip():
+        raise WorkflowError(f"request {request_id}: {to_state} needs a reason")
+    from_state = req.state
+    req.state = to_state
+    req.updated_at = utcnow()
+    session.add(req)
+    return append_event(session, request_id=request_id, actor=actor, action=action or to_state,
+                        from_state=from_state, to_state=to_state, detail=detail)
+
+
+def record_event(
+    session: Session, request_id: str | None, *, actor: str, action: str,
+    detail: dict[str, Any] | None = None,
+) -> Event:
+    """Log a decision that does not change the state (review, extension, purge, ...)."""
+    state = get_request(session, request_id).state if request_id else None
+    return append_event(session, request_id=request_id, actor=actor, action=action,
+                        from_state=state, to_state=state, detail=detail)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    events: int
+    head_hash: str
+    broken_event_id: int | None = None
+    problem: str = ""
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"event log intact: {self.events} events, head {self.head_hash}"
+        return f"event log BROKEN at event {self.broken_event_id}: {self.problem}"
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainCheck:
+    """Recompute every link; name the first event whose hash or back-link does not hold."""
+    prev, count, last_id = GENESIS_HASH, 0, 0
+    while True:
+        rows = session.exec(
+            select(Event).where(Event.id > last_id).order_by(Event.id).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for ev in rows:
+            count += 1
+            if ev.prev_hash != prev:
+                return ChainCheck(False, count, prev, ev.id,
+                                  "its prev_hash does not match the event before it "
+                                  "(an event was removed, inserted or reordered)")
+            digest = event_hash(prev, canonical_event(ev.request_id, ev.at, ev.actor, ev.action,
+                                                      ev.from_state, ev.to_state, ev.detail))
+            if digest != ev.hash:
+                return ChainCheck(False, count, prev, ev.id,
+                                  "its content does not match its hash (the row was edited)")
+            prev, last_id = ev.hash, ev.id or 0
+    head = session.get(ChainHead, 1)
+    if head is not None and head.hash != prev:
+        return ChainCheck(False, count, prev, head.last_event_id,
+                          "the chain head names an event that is missing (events were deleted)")
+    return ChainCheck(True, count, prev)
+
+
+def head_hash(session: Session) -> str:
+    head = session.get(ChainHead, 1)
+    return head.hash if head else GENESIS_HASH
