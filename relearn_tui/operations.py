@@ -1,0 +1,45 @@
+"""Operator decisions on a request, each one short transaction with its event."""
+
+from __future__ import annotations
+
+from relearn_tui import workflow
+from relearn_tui.deadline import MAX_EXTENSION_MONTHS, deadline
+from relearn_tui.store import Store
+
+
+def deny(store: Store, request_id: str, *, actor: str, reason: str) -> None:
+    """Refuse a request (identity not verified, an Art. 17(3) exemption, ...)."""
+    with store.session() as s:
+        workflow.transition(s, request_id, workflow.DENIED, actor=actor,
+                            detail={"reason": reason.strip()})
+
+
+def cancel(store: Store, request_id: str, *, actor: str, reason: str) -> None:
+    with store.session() as s:
+        workflow.transition(s, request_id, workflow.CANCELED, actor=actor,
+                            detail={"reason": reason.strip()})
+
+
+def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
+                    reason: str) -> str:
+    """Extend by ``months`` (in all at most two beyond the first month); returns the new
+    deadline as an ISO date."""
+    if not reason.strip():
+        raise workflow.WorkflowError(f"request {request_id}: an extension needs a reason")
+    with store.session() as s:
+        req = workflow.get_request(s, request_id)
+        if req.state in workflow.TERMINAL:
+            raise workflow.WorkflowError(f"request {request_id} is {req.state}: nothing to extend")
+        total = req.extension_months + months
+        if months < 1 or total > MAX_EXTENSION_MONTHS:
+            raise workflow.WorkflowError(
+                f"request {request_id}: already extended by {req.extension_months} month(s); "
+                f"the total extension is at most {MAX_EXTENSION_MONTHS}"
+            )
+        req.extension_months = total
+        s.add(req)
+        new = deadline(req.received_at, total).date().isoformat()
+        workflow.record_event(s, request_id, actor=actor, action="deadline_extended",
+                              detail={"months": months, "total_months": total,
+                                      "deadline": new, "reason": reason.strip()})
+    return new
