@@ -1,15 +1,19 @@
-"""What every entry point needs: the data directory, the database, the secret, the operator."""
+"""What every entry point needs: the data directory, the database, the secret, the operator
+and the deployment."""
 
 from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from relearn_tui.deployment import Deployment, load_deployment
 from relearn_tui.paths import data_home, default_db_url, deployment_secret
 from relearn_tui.store import Store
+
+LAST_DEPLOYMENT = "last_deployment"
 
 
 def default_operator() -> str:
@@ -19,16 +23,40 @@ def default_operator() -> str:
         return "operator"
 
 
+def find_deployment(home: Path, explicit: str | Path | None,
+                    paths: list[str] | None = None) -> Path | None:
+    """--deployment, else a deployment.toml beside the request paths, else the one used last
+    in this data directory, else none (the bare base model)."""
+    if explicit:
+        return Path(explicit)
+    for p in map(Path, paths or []):
+        candidate = (p if p.is_dir() else p.parent) / "deployment.toml"
+        if candidate.is_file():
+            return candidate
+    last = home / LAST_DEPLOYMENT
+    if last.is_file():
+        remembered = Path(last.read_text().strip())
+        if remembered.is_file():
+            return remembered
+    return None
+
+
 @dataclass
 class AppContext:
     home: Path
     db_url: str
     operator: str
+    deployment_path: Path | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, db: str | None = None, operator: str | None = None) -> AppContext:
+    def create(cls, db: str | None = None, operator: str | None = None,
+               deployment: str | Path | None = None, paths: list[str] | None = None,
+               **overrides: str | None) -> AppContext:
         home = data_home()
-        return cls(home, db or default_db_url(home), operator or default_operator())
+        return cls(home, db or default_db_url(home), operator or default_operator(),
+                   find_deployment(home, deployment, paths),
+                   {k: v for k, v in overrides.items() if v})
 
     @cached_property
     def store(self) -> Store:
@@ -37,3 +65,19 @@ class AppContext:
     @cached_property
     def secret(self) -> bytes:
         return deployment_secret(self.home)
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        dep = load_deployment(self.deployment_path)
+        if dep.source is not None:
+            (self.home / LAST_DEPLOYMENT).write_text(str(dep.source))
+        if "model" in self.overrides:
+            dep.model = self.overrides["model"]
+        if "base_model" in self.overrides:
+            dep.base_model = self.overrides["base_model"]
+        if "corpus" in self.overrides:
+            dep.corpus = Path(self.overrides["corpus"]).resolve()
+        for key, section in (("method", "train"), ("backend", "augment")):
+            if key in self.overrides:
+                dep.sections.setdefault(section, {})[key] = self.overrides[key]
+        return dep
