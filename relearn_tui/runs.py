@@ -1,0 +1,360 @@
+"""Unlearning runs: reviewed requests -> one training run -> audit -> verified or failed.
+
+A run is resumable at every stage: each stage leaves its result on disk or in the database
+and is skipped when found, so running :func:`execute_run` again continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
+from engine.types import QA, Probe, TrainData
+from relearn_tui import workflow
+from relearn_tui.deployment import build_config, load_corpus
+from relearn_tui.review import APPROVED, PROBE
+from relearn_tui.store.models import AuditResult, Fact, Request, Run, Variant
+
+METHODS = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
+QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, CANCELED = (
+    "queued", "running", "completed", "failed", "interrupted", "canceled")
+RESUMABLE = (QUEUED, RUNNING, INTERRUPTED)
+
+
+class RunError(workflow.WorkflowError):
+    pass
+
+
+@dataclass
+class RunSettings:
+    method: str = "relearn"
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (epochs, lr...)
+
+
+@dataclass
+class RetainSettings:
+    """How the deployment's non-forget data splits into retain probes and retain training."""
+
+    subject_probes: int = 24
+    generic_probes: int = 16
+    train_size: int = 96
+    seed: int = 0
+
+
+def _where(ctx, section: str) -> str:
+    return f"{ctx.deployment.source or 'deployment'}: [{section}]"
+
+
+def train_config(ctx, settings: RunSettings):
+    from engine.train import TrainConfig
+
+    values = ctx.deployment.section("train")
+    values.update(settings.train)
+    values["method"] = settings.method or values.get("method", "relearn")
+    if values["method"] not in METHODS:
+        raise RunError(f"unknown method {values['method']!r}; methods: {', '.join(METHODS)}")
+    return build_config(TrainConfig, values, _where(ctx, "train"))
+
+
+def audit_settings(ctx):
+    from engine.audit import AuditConfig, Thresholds
+
+    return (build_config(AuditConfig, ctx.deployment.section("audit"), _where(ctx, "audit")),
+            build_config(Thresholds, ctx.deployment.section("thresholds"),
+                         _where(ctx, "thresholds")))
+
+
+def new_run_id() -> str:
+    return f"RUN-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def create_run(ctx, request_ids: list[str], settings: RunSettings | None = None) -> str:
+    """Queue one run for the given requests (all must be ``human_reviewed``)."""
+    settings = settings or RunSettings(ctx.deployment.section("train").get("method", "relearn"))
+    if not request_ids:
+        raise RunError("a run needs at least one request in human_reviewed")
+    config = train_config(ctx, settings)
+    audit_config, thresholds = audit_settings(ctx)
+    run_id = new_run_id()
+    with ctx.store.session() as s:
+        for rid in request_ids:
+            req = workflow.get_request(s, rid)
+            if req.state != workflow.HUMAN_REVIEWED:
+                raise RunError(f"request {rid} is {req.state}; only human_reviewed requests "
+                               "can be trained")
+        s.add(Run(
+            id=run_id, method=config.method, state=QUEUED, request_ids=list(request_ids),
+            operator=ctx.operator, out_dir=str(ctx.home / "runs" / run_id),
+            base_model=ctx.deployment.base_model,
+            config={"train": config.to_dict(), "audit": _plain(audit_config),
+                    "thresholds": _plain(thresholds), "deployment": ctx.deployment.to_dict()},
+            created_at=workflow.utcnow(),
+        ))
+        s.flush()
+        for rid in request_ids:
+            workflow.record_event(s, rid, actor=ctx.operator, action="run_queued",
+                                  detail={"run": run_id, "method": config.method})
+    return run_id
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    import dataclasses
+
+    return {k: (str(v) if isinstance(v, Path) else v)
+            for k, v in dataclasses.asdict(obj).items()}
+
+
+def _mentions(text: str, names: list[str]) -> bool:
+    low = text.lower()
+    return any(n.lower() in low or n.split()[-1].lower() in low for n in names if n.strip())
+
+
+def deployed_model(ctx, *, progress: ProgressFn = ignore_progress,
+                   cancel: CancelToken | None = None) -> str:
+    """The model to unlearn: the deployment's model, or the one built (and cached) by
+    fine-tuning the base on the deployment's corpus, or the bare base model."""
+    dep = ctx.deployment
+    if dep.model:
+        return dep.model
+    if dep.corpus is None:
+        return dep.base_model
+    from engine.subject import SubjectConfig, build_subject_model
+
+    config = build_config(SubjectConfig, dep.section("subject"), _where(ctx, "subject"))
+    path = build_subject_model(load_corpus(dep.corpus), base=dep.base_model,
+                               cache_dir=ctx.home / "models" / "subject", config=config,
+                               progress=progress, cancel=cancel)
+    return str(path)
+
+
+def model_hash(spec: str) -> str:
+    from engine.models import resolve, sha256_dir, sha256_file
+
+    folder, gguf = resolve(spec)
+    return sha256_file(folder / gguf) if gguf else sha256_dir(folder)
+
+
+def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
+    """Training data and audit probes for a run, rebuilt identically on every resume."""
+    from engine.augment import retain_mix
+
+    retain_cfg = build_config(RetainSettings, ctx.deployment.section("retain"),
+                              _where(ctx, "retain"))
+    forget: list[QA] = []
+    relearn: list[QA] = []
+    probes: list[Probe] = []
+    names: list[str] = []
+    with ctx.store.session() as s:
+        for rid in run.request_ids or []:
+            req = s.get(Request, rid)
+            if req is None or req.subject_name is None:
+                raise RunError(f"request {rid}: its facts are gone (purged); it cannot be "
+                               "trained again")
+            names.append(req.subject_name)
+            facts = s.exec(select(Fact).where(Fact.request_id == rid)
+                           .order_by(Fact.position)).all()
+            values = {f.id: tuple(v["value"] for v in f.private_values or []) for f in facts}
+            by_id = {f.id: f for f in facts}
+            for f in facts:
+                forget.append(QA(f.question or "", f.answer or ""))
+                probes.append(Probe("forget_original", f.question or "", f.answer or "", rid,
+                                    values[f.id]))
+            variants = s.exec(select(Variant).where(Variant.request_id == rid)
+                              .order_by(Variant.id)).all()
+            for v in variants:
+                truth = by_id[v.fact_id].answer or ""
+                if v.status == APPROVED:
+                    relearn.append(QA(v.question or "", v.answer or ""))
+                    if v.kind != "completion":
+                        probes.append(Probe("forget_trained", v.question or "", truth, rid,
+                                            values[v.fact_id]))
+                elif v.status == PROBE and v.kind != "completion":
+                    probes.append(Probe("forget_heldout", v.question or "", truth, rid,
+                                        values[v.fact_id]))
+    corpus = load_corpus(ctx.deployment.corpus) if ctx.deployment.corpus else []
+    others = [qa for qa in corpus if not _mentions(qa.question + " " + qa.answer, names)]
+    rng = random.Random(retain_cfg.seed)
+    from engine.pii import regex_entities
+
+    personal = [qa for qa in others if regex_entities(qa.answer)]
+    generic = [qa for qa in others if not regex_entities(qa.answer)]
+    rng.shuffle(personal)
+    rng.shuffle(generic)
+    probe_subjects = personal[: retain_cfg.subject_probes]
+    probe_generic = generic[: retain_cfg.generic_probes]
+    held = set(probe_subjects) | set(probe_generic)
+    probes += [Probe("retain_subjects", qa.question, qa.answer) for qa in probe_subjects]
+    probes += [Probe("retain_generic", qa.question, qa.answer) for qa in probe_generic]
+    retain = retain_mix([qa for qa in corpus if qa not in held], names,
+                        n=retain_cfg.train_size, seed=retain_cfg.seed)
+    return TrainData(tuple(forget), tuple(relearn), tuple(retain)), probes
+
+
+def _set_run(ctx, run_id: str, **values: Any) -> Run:
+    with ctx.store.session() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise RunError(f"no run {run_id!r}")
+        for key, value in values.items():
+            setattr(run, key, value)
+        s.add(run)
+        return run
+
+
+def _stored_audit(ctx, run_id: str, phase: str) -> dict[str | None, AuditResult]:
+    with ctx.store.session() as s:
+        rows = s.exec(select(AuditResult).where(AuditResult.run_id == run_id,
+                                                AuditResult.phase == phase)).all()
+    return {r.request_id: r for r in rows}
+
+
+def _store_audit(ctx, run_id: str, phase: str, figures: dict[str, Any],
+                 verdicts: dict[str, tuple[bool, list[str]]] | None = None) -> None:
+    with ctx.store.session() as s:
+        for key, fig in figures.items():
+            data = fig.to_dict()
+            records = data.pop("private_probe_records", None)
+            passed, reasons = (verdicts or {}).get(key, (None, None))
+            s.add(AuditResult(run_id=run_id, request_id=key or None, phase=phase, figures=data,
+                              probe_records=records, passed=passed, reasons=reasons,
+                              created_at=workflow.utcnow()))
+
+
+def _figures_from(rows: dict[str | None, AuditResult]):
+    from engine.audit import AuditFigures
+
+    return {(k or ""): AuditFigures.from_dict(r.figures or {}) for k, r in rows.items()}
+
+
+def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
+                cancel: CancelToken | None = None) -> Run:
+    """Run (or resume) every stage of a run; returns the finished run row."""
+    from engine.audit import audit_model, gate
+    from engine.train import TrainConfig, run_unlearning
+
+    with ctx.store.session() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise RunError(f"no run {run_id!r}")
+        if run.state not in RESUMABLE:
+            raise RunError(f"run {run_id} is {run.state}; only queued or interrupted runs run")
+    timings: dict[str, float] = dict((run.record or {}).get("timings", {}))
+    run = _set_run(ctx, run_id, state=RUNNING, started_at=run.started_at or workflow.utcnow(),
+                   error=None)
+    out = Path(run.out_dir or ctx.home / "runs" / run_id)
+    out.mkdir(parents=True, exist_ok=True)
+    audit_config, thresholds = audit_settings(ctx)
+    try:
+        t0 = time.perf_counter()
+        progress(Progress("subject", 0, 1, "preparing the deployed model"))
+        subject = deployed_model(ctx, progress=progress, cancel=cancel)
+        timings.setdefault("subject_s", round(time.perf_counter() - t0, 1))
+        run = _set_run(ctx, run_id, subject_sha256=run.subject_sha256 or model_hash(subject),
+                       base_sha256=run.base_sha256 or model_hash(ctx.deployment.base_model))
+        data, probes = build_inputs(ctx, run)
+        if not data.relearn and run.method == "relearn":
+            raise RunError("no approved variants to relearn on")
+
+        before = _stored_audit(ctx, run_id, "before")
+        if not before:
+            t0 = time.perf_counter()
+            figures = audit_model(subject, probes, audit_config, reference=subject,
+                                  progress=_staged(progress, "audit before"), cancel=cancel)
+            _store_audit(ctx, run_id, "before", figures)
+            timings["audit_before_s"] = round(time.perf_counter() - t0, 1)
+            before = _stored_audit(ctx, run_id, "before")
+
+        t0 = time.perf_counter()
+        config = TrainConfig.from_dict((run.config or {})["train"])
+        result = run_unlearning(subject, data, config, out / "train", progress=progress,
+                                cancel=cancel)
+        timings.setdefault("train_s", round(time.perf_counter() - t0, 1))
+        run = _set_run(ctx, run_id, adapter_sha256=result.adapter_sha256,
+                       merged_sha256=result.merged_sha256,
+                       record={**result.record, "timings": timings,
+                               "merged_dir": str(result.merged_dir),
+                               "adapter_dir": str(result.adapter_dir), "subject": subject})
+        with ctx.store.session() as s:
+            for rid in run.request_ids or []:
+                if workflow.get_request(s, rid).state == workflow.HUMAN_REVIEWED:
+                    workflow.transition(s, rid, workflow.TRAINED, actor="system", detail={
+                        "run": run_id, "method": run.method,
+                        "adapter_sha256": result.adapter_sha256,
+                        "merged_sha256": result.merged_sha256})
+
+        after = _stored_audit(ctx, run_id, "after")
+        if not after:
+            t0 = time.perf_counter()
+            figures = audit_model(result.merged_dir, probes, audit_config, reference=subject,
+                                  progress=_staged(progress, "audit after"), cancel=cancel)
+            before_fig = _figures_from(before)
+            verdicts = {}
+            for key, fig in figures.items():
+                if key and key in before_fig:
+                    passed, reasons = gate(before_fig[key], fig, thresholds)
+                    verdicts[key] = (passed, list(reasons))
+            _store_audit(ctx, run_id, "after", figures, verdicts)
+            timings["audit_after_s"] = round(time.perf_counter() - t0, 1)
+            after = _stored_audit(ctx, run_id, "after")
+        _decide(ctx, run, after)
+        run = _set_run(ctx, run_id, state=COMPLETED, finished_at=workflow.utcnow(),
+                       record={**(run.record or {}), "timings": timings})
+        return run
+    except (Cancelled, KeyboardInterrupt):
+        _set_run(ctx, run_id, state=INTERRUPTED, record={**(run.record or {}),
+                                                         "timings": timings})
+        raise
+    except Exception as exc:
+        _fail_run(ctx, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _staged(progress: ProgressFn, stage: str) -> ProgressFn:
+    def relay(p: Progress) -> None:
+        progress(Progress(stage, p.done, p.total, p.message, p.epoch, p.epochs, p.losses,
+                          p.tokens_per_s, p.eta_s))
+    return relay
+
+
+def _decide(ctx, run: Run, after: dict[str | None, AuditResult]) -> None:
+    with ctx.store.session() as s:
+        for rid in run.request_ids or []:
+            req = workflow.get_request(s, rid)
+            if req.state != workflow.TRAINED:
+                continue
+            row = after.get(rid)
+            if row is None:
+                passed, reasons = False, ["no audit figures for this request"]
+            else:
+                passed, reasons = bool(row.passed), list(row.reasons or [])
+            workflow.transition(s, rid, workflow.VERIFIED if passed else workflow.FAILED,
+                                actor="system", action="verified" if passed else "failed",
+                                detail={"run": run.id, "reasons": reasons})
+
+
+def _fail_run(ctx, run_id: str, message: str) -> None:
+    with ctx.store.session() as s:
+        run = s.get(Run, run_id)
+        run.state, run.error, run.finished_at = FAILED, message[:2000], workflow.utcnow()
+        s.add(run)
+        for rid in run.request_ids or []:
+            req = workflow.get_request(s, rid)
+            if req.state in (workflow.HUMAN_REVIEWED, workflow.TRAINED):
+                workflow.transition(s, rid, workflow.FAILED, actor="system",
+                                    detail={"run": run_id, "reason": "run error"})
+
+
+def unfinished_runs(ctx) -> list[Run]:
+    with ctx.store.session() as s:
+        return list(s.exec(select(Run).where(Run.state.in_(RESUMABLE))
+                           .order_by(Run.created_at)).all())
