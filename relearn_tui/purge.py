@@ -1,0 +1,63 @@
+"""Purging a verified, reported request's personal data from the database.
+
+What stays: pseudonym, categories, salted value hashes, figures, the event log. What goes:
+names, references, fact texts, private values, variant texts, generated probe answers. On
+SQLite, secure_delete zeroes freed pages and a WAL checkpoint clears old page images, so the
+values are gone from the file itself, not only from the tables.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from relearn_tui import workflow
+from relearn_tui.store.models import AuditResult, Event, Fact, Variant
+
+
+class PurgeError(workflow.WorkflowError):
+    pass
+
+
+def purge_request(ctx, request_id: str, *, actor: str) -> dict[str, int]:
+    with ctx.store.session() as s:
+        req = workflow.get_request(s, request_id)
+        if req.state != workflow.VERIFIED:
+            raise PurgeError(f"request {request_id} is {req.state}: only verified requests are "
+                             "purged (the facts are needed until unlearning is proven)")
+        reported = s.exec(select(Event.id).where(Event.request_id == request_id,
+                                                 Event.action == "report_exported")).first()
+        if reported is None:
+            raise PurgeError(f"request {request_id}: export its report before purging")
+        if req.purged_at is not None:
+            return {}
+        facts = s.exec(select(Fact).where(Fact.request_id == request_id)).all()
+        for f in facts:
+            f.question = f.answer = None
+            f.private_values = None
+            s.add(f)
+        variants = s.exec(select(Variant).where(Variant.request_id == request_id)).all()
+        for v in variants:
+            v.question = v.answer = None
+            s.add(v)
+        audits = s.exec(select(AuditResult).where(AuditResult.request_id == request_id)).all()
+        for a in audits:
+            a.probe_records = None
+            s.add(a)
+        req.subject_name = req.subject_reference = None
+        req.purged_at = workflow.utcnow()
+        s.add(req)
+        counts = {"facts": len(facts), "variants": len(variants), "audit_rows": len(audits)}
+        workflow.record_event(s, request_id, actor=actor, action="purged", detail=counts)
+    scrub_sqlite(ctx)
+    return counts
+
+
+def scrub_sqlite(ctx) -> None:
+    """Fold the WAL into the main file and truncate it so no old page keeps a purged value."""
+    if ctx.store.engine.url.get_backend_name() != "sqlite":
+        return
+    raw = ctx.store.engine.raw_connection()  # autocommit: a checkpoint cannot run in a txn
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
