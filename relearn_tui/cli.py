@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from relearn_tui import headless
 from relearn_tui.context import AppContext
 
-SUBCOMMANDS = ("log", "request")
+METHODS = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
+
+SUBCOMMANDS = ("log", "request", "report")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,21 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON (headless)")
     p.add_argument("--subject", metavar="NAME",
                    help="data subject for files that are bare question/answer lists")
+    p.add_argument("--augment", action="store_true",
+                   help="also augment new requests, then stop at review")
+    p.add_argument("--run", action="store_true",
+                   help="the whole pipeline: augment, (review), train, audit, report")
+    p.add_argument("--auto-approve", action="store_true",
+                   help="approve unflagged variants under a standing policy (implies --run)")
+    p.add_argument("--deployment", metavar="FILE",
+                   help="deployment.toml (default: the one beside the request files)")
+    p.add_argument("--model", metavar="PATH", help="the deployed model to unlearn")
+    p.add_argument("--base-model", metavar="PATH",
+                   help="base model the deployed model is built from (default: smollm2)")
+    p.add_argument("--corpus", metavar="FILE", help="the deployed model's fine-tuning corpus")
+    p.add_argument("--method", choices=METHODS, help="unlearning method (default: relearn)")
+    p.add_argument("--backend", choices=("offline", "local", "openai"),
+                   help="augmentation backend (default: offline)")
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="request files or folders (*.json, *.jsonl)")
     return p
@@ -63,7 +80,40 @@ def sub_parser() -> argparse.ArgumentParser:
     ext.add_argument("request_id")
     ext.add_argument("--months", type=int, default=1)
     ext.add_argument("--reason", required=True)
+    rep = sub.add_parser("report", help="export a request's or a run's compliance report")
+    _common(rep)
+    rep.add_argument("target", metavar="REQUEST_ID|RUN_ID")
+    rep.add_argument("--format", choices=("md", "html", "json"), default="md")
+    rep.add_argument("--out", metavar="PATH", help="where to write it ('-' for stdout)")
     return p
+
+
+def _report(ctx: AppContext, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from relearn_tui.reports import (
+        ReportError,
+        export_request_report,
+        export_run_report,
+        render,
+        request_report,
+        run_report,
+    )
+    from relearn_tui.workflow import WorkflowError
+
+    is_run = args.target.startswith("RUN-")
+    try:
+        if args.out == "-":
+            data = run_report(ctx, args.target) if is_run else request_report(ctx, args.target)
+            sys.stdout.write(render(data, args.format))
+            return headless.EXIT_OK
+        export = export_run_report if is_run else export_request_report
+        path = export(ctx, args.target, args.format, Path(args.out) if args.out else None)
+    except (ReportError, WorkflowError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return headless.EXIT_USAGE
+    print(path)
+    return headless.EXIT_OK
 
 
 def _run_sub(args: argparse.Namespace) -> int:
@@ -71,6 +121,8 @@ def _run_sub(args: argparse.Namespace) -> int:
     from relearn_tui.store.models import Event
 
     ctx = AppContext.create(args.db, args.operator)
+    if args.group == "report":
+        return _report(ctx, args)
     if args.group == "log" and args.cmd == "verify":
         with ctx.store.session() as s:
             check = workflow.verify_chain(s)
@@ -103,7 +155,16 @@ def _run_sub(args: argparse.Namespace) -> int:
     return headless.EXIT_OK
 
 
+def _context(args: argparse.Namespace) -> AppContext:
+    ctx = AppContext.create(args.db, args.operator, args.deployment, list(args.paths),
+                            model=args.model, base_model=args.base_model, corpus=args.corpus,
+                            method=args.method, backend=args.backend)
+    ctx.deployment  # noqa: B018  (load it now: a bad file is a usage error before any work)
+    return ctx
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from relearn_tui.deployment import DeploymentError
     from relearn_tui.store import StoreError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -116,14 +177,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("error: --headless needs at least one request file or folder",
                       file=sys.stderr)
                 return headless.EXIT_USAGE
-            ctx = AppContext.create(args.db, args.operator)
-            return headless.run(ctx, args.paths, subject=args.subject, as_json=args.json)
+            ctx = _context(args)
+            return headless.run(ctx, args.paths, subject=args.subject, as_json=args.json,
+                                augment=args.augment, run=args.run,
+                                auto_approve=args.auto_approve, method=args.method,
+                                backend=args.backend)
         from relearn_tui.tui.app import run_app
 
-        return run_app(AppContext.create(args.db, args.operator), args.paths)
-    except StoreError as exc:
+        return run_app(_context(args), args.paths)
+    except (StoreError, DeploymentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return headless.EXIT_USAGE
+    except BrokenPipeError:  # e.g. piped into head: not an error of ours
+        sys.stderr.close()
+        return headless.EXIT_OK
     except KeyboardInterrupt:
         print("interrupted: everything done so far is stored; run the same command to resume",
               file=sys.stderr)

@@ -1,4 +1,8 @@
-"""The batch runner behind ``relearn-tui --headless``: rich output, never Textual.
+"""The batch runner behind ``relearn-tui --headless``: rich progress, never Textual.
+
+Steps: import -> (augment) -> (approve under policy) -> (one unlearning run: deployed model,
+audit before, train, audit after, verify) -> reports and purge. Each step stores its result,
+so the same command run again after Ctrl-C continues where it stopped.
 
 Exit codes: 0 everything went through, 1 some request failed verification or its run failed,
 2 usage or input error (nothing was changed), 130 interrupted (resumable).
@@ -8,11 +12,24 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from sqlmodel import select
 
+from engine.progress import Progress as EngineProgress
+from relearn_tui import workflow
 from relearn_tui.context import AppContext
 from relearn_tui.importer import RequestFileError, import_paths
 from relearn_tui.views import RequestRow, request_rows
@@ -20,23 +37,100 @@ from relearn_tui.views import RequestRow, request_rows
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def requests_table(rows: Sequence[RequestRow], title: str = "Requests") -> Table:
+@dataclass
+class Options:
+    paths: Sequence[str]
+    subject: str | None = None
+    as_json: bool = False
+    augment: bool = False
+    run: bool = False
+    auto_approve: bool = False
+    method: str | None = None
+    backend: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def requests_table(rows: Sequence[RequestRow], title: str = "Requests",
+                   figures: dict[str, dict] | None = None) -> Table:
     table = Table(title=title)
-    for col, kw in (("request", {}), ("subject", {}), ("state", {}),
-                    ("facts", {"justify": "right"}), ("days left", {"justify": "right"})):
-        table.add_column(col, **kw)
+    columns = ["request", "subject", "state", "facts", "days left"]
+    if figures:
+        columns += ["KFR held-out", "KRR", "LS", "leak", "leak 4-bit"]
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("request", "subject", "state")
+                         else "right")
     for r in rows:
         style = "red" if r.days_left < 0 else "yellow" if r.days_left < 7 else ""
-        table.add_row(r.request_id, r.subject, r.state, str(r.facts),
-                      f"[{style}]{r.days_left}[/]" if style else str(r.days_left))
+        cells = [r.request_id, r.subject, r.state, str(r.facts),
+                 f"[{style}]{r.days_left}[/]" if style else str(r.days_left)]
+        if figures:
+            f = figures.get(r.request_id, {})
+            cells += [_ba(f, "kfr_heldout"), _ba(f, "krr"), _ba(f, "ls"), _ba(f, "leak_rate"),
+                      _ba(f, "leak_rate_4bit")]
+        table.add_row(*cells)
     return table
 
 
+def _ba(f: dict, key: str) -> str:
+    before, after = (f.get("before") or {}).get(key), (f.get("after") or {}).get(key)
+    if before is None and after is None:
+        return "-"
+    show = (lambda v: "-" if v is None else f"{v:.2f}")  # noqa: E731
+    return f"{show(before)} → {show(after)}"
+
+
+class ProgressView:
+    """Turns engine Progress events into rich bars, one per stage."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, p: EngineProgress) -> None:
+        task = self.tasks.get(p.stage)
+        if task is None:
+            task = self.bars.add_task(p.stage, total=p.total or None, info="")
+            self.tasks[p.stage] = task
+        info = p.message
+        if p.losses:
+            info = " ".join(f"{k} {v:.3f}" for k, v in p.losses.items())
+        if p.tokens_per_s:
+            info += f" {p.tokens_per_s:,.0f} tok/s"
+        if p.epochs:
+            info = f"epoch {p.epoch}/{p.epochs} {info}"
+        self.bars.update(task, completed=p.done, total=p.total or None, info=info)
+
+
+def _bars(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description:<14}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                    console=console, transient=False)
+
+
+def _figures(ctx, ids: list[str]) -> dict[str, dict]:
+    from relearn_tui.store.models import AuditResult
+
+    out: dict[str, dict] = {}
+    with ctx.store.session() as s:
+        for row in s.exec(select(AuditResult).where(AuditResult.request_id.in_(ids))
+                          .order_by(AuditResult.id)).all():
+            out.setdefault(row.request_id, {})[row.phase] = row.figures or {}
+    return out
+
+
 def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
-        as_json: bool = False, out=None, err=None) -> int:
+        as_json: bool = False, out=None, err=None, **flags) -> int:
+    opts = Options(paths, subject, as_json, **flags)
+    if opts.auto_approve:
+        opts.run = True
+    if opts.run:
+        opts.augment = True
     out = out or sys.stdout
-    console = Console(file=out, highlight=False)
+    # progress and notes go to stderr when stdout carries JSON
+    console = Console(file=(err or sys.stderr) if as_json else out, highlight=False)
     errors = Console(file=err or sys.stderr, highlight=False)
+    t0 = time.perf_counter()
     try:
         report = import_paths(ctx.store, paths, secret=ctx.secret, actor=ctx.operator,
                               subject=subject)
@@ -44,14 +138,88 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
         errors.print(f"error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     ids = report.created + report.unchanged
+    opts.timings["import_s"] = round(time.perf_counter() - t0, 2)
+    if not as_json:
+        console.print(f"imported {len(report.created)}, already stored {len(report.unchanged)}")
+    notes: list[str] = []
+    if opts.augment:
+        _pipeline(ctx, ids, opts, console, notes)
     with ctx.store.session() as s:
         rows = request_rows(s, ids)
-    failed = any(r.state == "failed" for r in rows)
+    figures = _figures(ctx, ids) if opts.run else None
+    failed = any(r.state == workflow.FAILED for r in rows)
     if as_json:
-        json.dump({"imported": len(report.created), "unchanged": len(report.unchanged),
-                   "requests": [r.to_dict() for r in rows]}, out, indent=2)
+        payload = {"imported": len(report.created), "unchanged": len(report.unchanged),
+                   "requests": [{**r.to_dict(), **({"audit": figures.get(r.request_id, {})}
+                                                   if figures else {})} for r in rows],
+                   "notes": notes, "timings": opts.timings}
+        json.dump(payload, out, indent=2)
         out.write("\n")
     else:
-        console.print(requests_table(rows))
-        console.print(f"{len(report.created)} imported, {len(report.unchanged)} already stored")
+        console.print(requests_table(rows, figures=figures))
+        for note in notes:
+            console.print(note)
+        if opts.augment:
+            console.print("step times: " + ", ".join(f"{k[:-2]} {v:.0f}s"
+                                                     for k, v in opts.timings.items()))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _pipeline(ctx, ids: list[str], opts: Options, console: Console, notes: list[str]) -> None:
+    from relearn_tui import review, runs
+    from relearn_tui.augmenting import augment_request
+
+    with ctx.store.session() as s:
+        states = {r.request_id: r.state for r in request_rows(s, ids)}
+    with _bars(console) as bars:
+        view = ProgressView(bars)
+        t0 = time.perf_counter()
+        todo = [rid for rid, st in states.items() if st == workflow.SUBMITTED]
+        if todo:
+            task = bars.add_task("augment", total=len(todo), info="")
+            for rid in todo:
+                bars.update(task, info=rid)
+                augment_request(ctx, rid, backend=opts.backend)
+                bars.advance(task)
+        opts.timings["augment_s"] = round(time.perf_counter() - t0, 1)
+        if opts.auto_approve:
+            for rid in ids:
+                review.policy_approve(ctx.store, rid, actor=ctx.operator)
+        with ctx.store.session() as s:
+            states = {r.request_id: r.state for r in request_rows(s, ids)}
+            waiting = review.pending_count(
+                s, [rid for rid, st in states.items() if st == workflow.AUGMENTED])
+        stuck = [rid for rid, st in states.items() if st == workflow.AUGMENTED]
+        if stuck:
+            notes.append(f"{len(stuck)} request(s) wait for review ({waiting} variant(s) "
+                         "pending): review them in the TUI, or rerun with --auto-approve")
+        if not opts.run:
+            return
+        run_id = _pick_run(ctx, ids, opts, runs)
+        if run_id is None:
+            return
+        t0 = time.perf_counter()
+        runs.execute_run(ctx, run_id, progress=view)
+        opts.timings["run_s"] = round(time.perf_counter() - t0, 1)
+        with ctx.store.session() as s:
+            from relearn_tui.store.models import Run
+
+            record = (s.get(Run, run_id).record or {}).get("timings", {})
+        opts.timings.update({k: v for k, v in record.items() if isinstance(v, int | float)})
+        notes.append(f"run {run_id}: reports in {ctx.home / 'reports'}")
+
+
+def _pick_run(ctx, ids: list[str], opts: Options, runs) -> str | None:
+    """An unfinished run over these requests (to resume), else a new one for every
+    human_reviewed request among them."""
+    for r in runs.unfinished_runs(ctx):
+        if set(r.request_ids or []) & set(ids):
+            return r.id
+    with ctx.store.session() as s:
+        ready = [r.request_id for r in request_rows(s, ids)
+                 if r.state == workflow.HUMAN_REVIEWED]
+    if not ready:
+        return None
+    settings = runs.RunSettings(opts.method or ctx.deployment.section("train")
+                                .get("method", "relearn"))
+    return runs.create_run(ctx, ready, settings)

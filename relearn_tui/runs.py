@@ -309,6 +309,7 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
         _decide(ctx, run, after)
         run = _set_run(ctx, run_id, state=COMPLETED, finished_at=workflow.utcnow(),
                        record={**(run.record or {}), "timings": timings})
+        finalize_run(ctx, run_id)
         return run
     except (Cancelled, KeyboardInterrupt):
         _set_run(ctx, run_id, state=INTERRUPTED, record={**(run.record or {}),
@@ -358,3 +359,22 @@ def unfinished_runs(ctx) -> list[Run]:
     with ctx.store.session() as s:
         return list(s.exec(select(Run).where(Run.state.in_(RESUMABLE))
                            .order_by(Run.created_at)).all())
+
+
+def finalize_run(ctx, run_id: str) -> list[Path]:
+    """Export every report of a finished run (each request's and the run's, in each format),
+    then purge the personal data of the requests it verified. Safe to call again."""
+    from relearn_tui.purge import purge_request
+    from relearn_tui.reports import REPORT_FORMATS, export_request_report, export_run_report
+
+    with ctx.store.session() as s:
+        run = s.get(Run, run_id)
+        states = {rid: workflow.get_request(s, rid).state for rid in run.request_ids or []}
+    written = [export_run_report(ctx, run_id, fmt) for fmt in REPORT_FORMATS]
+    for rid, state in states.items():
+        written += [export_request_report(ctx, rid, fmt) for fmt in REPORT_FORMATS]
+        if state == workflow.VERIFIED and purge_request(ctx, rid, actor=ctx.operator):
+            # the filed report then records the purge too
+            for fmt in REPORT_FORMATS:
+                export_request_report(ctx, rid, fmt)
+    return written
