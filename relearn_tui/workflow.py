@@ -95,13 +95,17 @@ def _head(session: Session) -> ChainHead:
     return head
 
 
+def _check_actor(actor: str) -> None:
+    if not isinstance(actor, str) or not actor.strip():
+        raise WorkflowError("every event needs an actor (operator name or 'system')")
+
+
 def append_event(
     session: Session, *, request_id: str | None, actor: str, action: str,
     from_state: str | None = None, to_state: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Event:
-    if not actor or not actor.strip():
-        raise WorkflowError("every event needs an actor (operator name or 'system')")
+    _check_actor(actor)
     head = _head(session)
     at = utcnow()
     detail = json.loads(json.dumps(detail or {}, sort_keys=True))  # what the DB will give back
@@ -144,14 +148,17 @@ def transition(
         raise IllegalTransition(
             f"request {request_id}: cannot go from {req.state} to {to_state} (allowed: {allowed})"
         )
-    if to_state in NEEDS_REASON and not (detail or {}).get("reason", "").strip():
+    reason = (detail or {}).get("reason")
+    if to_state in NEEDS_REASON and not (isinstance(reason, str) and reason.strip()):
         raise WorkflowError(f"request {request_id}: {to_state} needs a reason")
-    from_state = req.state
+    # The event first: if it cannot be written (no actor, a detail that is not JSON) the
+    # request is still untouched, even for a caller that catches the error and commits.
+    ev = append_event(session, request_id=request_id, actor=actor, action=action or to_state,
+                      from_state=req.state, to_state=to_state, detail=detail)
     req.state = to_state
     req.updated_at = utcnow()
     session.add(req)
-    return append_event(session, request_id=request_id, actor=actor, action=action or to_state,
-                        from_state=from_state, to_state=to_state, detail=detail)
+    return ev
 
 
 def record_event(
