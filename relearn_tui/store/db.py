@@ -45,13 +45,19 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except Exception as exc:
         raise StoreError(f"--db {url!r}: not a database URL ({exc})") from exc
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        _sqlite_setup(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            _sqlite_setup(engine)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:
+        # e.g. a PostgreSQL URL whose driver is not installed, or an unknown dialect
+        shown = parsed.render_as_string(hide_password=True)
+        raise StoreError(f"{shown}: cannot use this database: {type(exc).__name__}: {exc}") \
+            from exc
 
 
 def alembic_config(url: str):
