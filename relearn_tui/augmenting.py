@@ -10,6 +10,7 @@ from sqlmodel import select
 from engine.pii import extract_private_values
 from engine.progress import CancelToken, ProgressFn, ignore_progress
 from relearn_tui import workflow
+from relearn_tui.logs import get_logger
 from relearn_tui.pseudonym import value_hash
 from relearn_tui.review import APPROVED, PENDING, PROBE, REJECTED, engine_fact
 from relearn_tui.store.models import Event, Fact, Variant
@@ -92,4 +93,6 @@ def augment_request(ctx, request_id: str, *, progress: ProgressFn = ignore_progr
                   "kept_reviewed": kept}
         workflow.transition(s, request_id, workflow.AUGMENTED, actor="system",
                             action="augmented", detail=detail)
+    get_logger("augment").info("request %s: augmented, %s variants, backend %s", request_id,
+                               detail.get("variants", len(variants)), config.backend)
     return detail

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from relearn_tui.deployment import Deployment, load_deployment
+from relearn_tui.logs import setup_logging
 from relearn_tui.paths import data_home, default_db_url, deployment_secret
 from relearn_tui.store import Store
 
@@ -60,6 +61,7 @@ class AppContext:
 
     @cached_property
     def store(self) -> Store:
+        setup_logging(self.home)
         return Store(self.db_url)
 
     @cached_property

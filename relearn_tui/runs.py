@@ -20,6 +20,7 @@ from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore
 from engine.types import QA, Probe, TrainData
 from relearn_tui import workflow
 from relearn_tui.deployment import build_config, load_corpus
+from relearn_tui.logs import get_logger
 from relearn_tui.review import APPROVED, PROBE
 from relearn_tui.store.models import AuditResult, Fact, Request, Run, Variant
 
@@ -27,6 +28,7 @@ METHODS = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", 
 QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, CANCELED = (
     "queued", "running", "completed", "failed", "interrupted", "canceled")
 RESUMABLE = (QUEUED, RUNNING, INTERRUPTED)
+log = get_logger("runs")
 
 
 class RunError(workflow.WorkflowError):
@@ -251,6 +253,7 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
     timings: dict[str, float] = dict((run.record or {}).get("timings", {}))
     run = _set_run(ctx, run_id, state=RUNNING, started_at=run.started_at or workflow.utcnow(),
                    error=None)
+    log.info("run %s: start (%s, requests %s)", run_id, run.method, ",".join(run.request_ids))
     out = Path(run.out_dir or ctx.home / "runs" / run_id)
     out.mkdir(parents=True, exist_ok=True)
     audit_config, thresholds = audit_settings(ctx)
@@ -310,13 +313,16 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
         run = _set_run(ctx, run_id, state=COMPLETED, finished_at=workflow.utcnow(),
                        record={**(run.record or {}), "timings": timings})
         finalize_run(ctx, run_id)
+        log.info("run %s: completed, timings %s", run_id, timings)
         return run
     except (Cancelled, KeyboardInterrupt):
         _set_run(ctx, run_id, state=INTERRUPTED, record={**(run.record or {}),
                                                          "timings": timings})
+        log.info("run %s: interrupted, resumable", run_id)
         raise
     except Exception as exc:
         _fail_run(ctx, run_id, f"{type(exc).__name__}: {exc}")
+        log.error("run %s: failed (%s)", run_id, type(exc).__name__)
         raise
 
 
