@@ -1,0 +1,32 @@
+"""Augmentation (DESIGN section 5): question variants with sanitised answers, completion items,
+leak verification, held-out probes and the retain mix.
+
+Backends (``offline``, ``local``, ``openai``) share one interface, :class:`AugmentBackend`;
+:func:`make_backend` picks one by name. :func:`augment_facts` runs a whole request.
+"""
+
+from engine.augment.backends import BACKENDS, make_backend
+from engine.augment.base import AugmentBackend, AugmentError, Draft, stable_seed
+from engine.augment.offline import OfflineBackend
+from engine.augment.pipeline import AugmentConfig, augment_fact, augment_facts, with_private_values
+from engine.augment.retain import GENERIC_KNOWLEDGE, retain_mix
+from engine.augment.summary import summarise
+from engine.augment.verify import verify_item
+
+__all__ = [
+    "BACKENDS",
+    "GENERIC_KNOWLEDGE",
+    "AugmentBackend",
+    "AugmentConfig",
+    "AugmentError",
+    "Draft",
+    "OfflineBackend",
+    "augment_fact",
+    "augment_facts",
+    "make_backend",
+    "retain_mix",
+    "stable_seed",
+    "summarise",
+    "verify_item",
+    "with_private_values",
+]

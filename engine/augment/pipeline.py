@@ -1,0 +1,279 @@
+"""Augmenting facts: generate, verify, regenerate what leaks, pick held-out probes."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.augment.backends import make_backend
+from engine.augment.base import AugmentBackend, AugmentError, Draft, fact_rng
+from engine.augment.completion import completion_pairs
+from engine.augment.offline import build_plan, question_key
+from engine.augment.verify import verify_item
+from engine.pii import extract_private_values
+from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
+from engine.types import VARIANT_KINDS, Fact, Variant, Verification
+
+
+@dataclass
+class AugmentConfig:
+    """How to augment. ``max_attempts`` is how many times a variant that fails verification is
+    regenerated (the issue's "up to 3 times"), so one variant gets at most 1 + max_attempts
+    tries; ``Variant.attempts`` records how many it took."""
+
+    backend: str = "offline"
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    per_kind: int = 3
+    kinds: tuple[str, ...] = VARIANT_KINDS
+    held_out_share: float = 0.25
+    completions: int = 2
+    max_attempts: int = 3
+    use_presidio: bool = True
+
+    def __post_init__(self) -> None:
+        self.kinds = tuple(self.kinds)
+        unknown = [k for k in self.kinds if k not in VARIANT_KINDS]
+        if unknown or not self.kinds:
+            raise ValueError(
+                f"AugmentConfig.kinds: {unknown or 'empty'} (allowed: {VARIANT_KINDS})"
+            )
+        if self.per_kind < 1:
+            raise ValueError(f"AugmentConfig.per_kind must be at least 1, got {self.per_kind}")
+        if not 0.0 <= self.held_out_share < 1.0:
+            raise ValueError(
+                f"AugmentConfig.held_out_share must be in [0, 1), got {self.held_out_share}"
+            )
+        if self.completions < 0 or self.max_attempts < 0:
+            raise ValueError("AugmentConfig.completions and max_attempts must not be negative")
+
+
+@dataclass
+class _Slot:
+    kind: str
+    question: str
+    answer: str
+    backend: str
+    verification: Verification
+    attempts: int = 1
+
+
+def with_private_values(fact: Fact, *, use_presidio: bool = True) -> Fact:
+    """The fact with every private value the PII finder sees in its answer added to the ones
+    it already lists, so a caller that passed none (or too few) is still protected."""
+    found = extract_private_values(
+        fact.question, fact.answer, fact.subject_name, use_presidio=use_presidio
+    )
+    merged = tuple(dict.fromkeys((*fact.private_values, *found)))
+    if merged == fact.private_values:
+        return fact
+    return dataclasses.replace(fact, private_values=merged)
+
+
+class _Verifier:
+    """verify_item with a per-fact cache: offline answers repeat across variants."""
+
+    def __init__(self, fact: Fact, use_presidio: bool) -> None:
+        self.fact = fact
+        self.use_presidio = use_presidio
+        self._cache: dict[tuple[str, str], Verification] = {}
+
+    def __call__(self, kind: str, question: str, answer: str) -> Verification:
+        key = (question if kind == "completion" else "", answer)
+        if key not in self._cache:
+            self._cache[key] = verify_item(
+                kind, question, answer, self.fact, use_presidio=self.use_presidio
+            )
+        return self._cache[key]
+
+
+def _clean(
+    items: Iterable[tuple[str, str, str]], kinds: Sequence[str], default_backend: str
+) -> list[Draft]:
+    out = []
+    for item in items:
+        try:
+            kind, question, answer = item
+        except (TypeError, ValueError):
+            continue
+        if kind not in kinds or not isinstance(question, str) or not isinstance(answer, str):
+            continue
+        question, answer = " ".join(question.split()), " ".join(answer.split())
+        if question and answer:
+            source = getattr(item, "backend", "") or default_backend
+            out.append(Draft(kind, question, answer, source))
+    return out
+
+
+def _regenerate(
+    slots: list[_Slot],
+    generate: Callable[[str, int], list[Draft]],
+    verify: Callable[[str, str, str], Verification],
+    used: set[str],
+    max_attempts: int,
+) -> None:
+    """Replace failing slots with fresh drafts of the same kind, attempt by attempt.
+
+    A slot that still fails after ``max_attempts`` regenerations keeps its last draft, flagged.
+    """
+    for attempt in range(1, max_attempts + 1):
+        failing = [s for s in slots if not s.verification.ok]
+        if not failing:
+            return
+        for kind in dict.fromkeys(s.kind for s in failing):
+            try:
+                fresh = generate(kind, attempt)
+            except AugmentError:
+                return  # the failing slots stay flagged with the reasons they have
+            for slot in (s for s in failing if s.kind == kind):
+                last = None
+                for draft in fresh:
+                    key = question_key(draft.question)
+                    if key in used and key != question_key(slot.question):
+                        continue
+                    last = last or draft
+                    if verify(kind, draft.question, draft.answer).ok:
+                        last = draft
+                        break
+                if last is None:
+                    slot.attempts = attempt + 1
+                    continue
+                fresh.remove(last)
+                used.discard(question_key(slot.question))
+                used.add(question_key(last.question))
+                slot.question, slot.answer, slot.backend = last.question, last.answer, last.backend
+                slot.verification = verify(kind, last.question, last.answer)
+                slot.attempts = attempt + 1
+
+
+def _held_out(slots: list[_Slot], share: float, rng: random.Random) -> set[int]:
+    """Indices of the question variants kept out of training as probes: ``share`` of them,
+    at least one when there are two or more, taken round-robin across kinds."""
+    if share <= 0 or len(slots) < 2:
+        return set()
+    want = min(len(slots) - 1, max(1, round(share * len(slots))))
+    by_kind: dict[str, list[int]] = {}
+    for i, s in enumerate(slots):
+        by_kind.setdefault(s.kind, []).append(i)
+    order = list(by_kind)
+    rng.shuffle(order)
+    for idx in by_kind.values():
+        rng.shuffle(idx)
+    chosen: set[int] = set()
+    while len(chosen) < want:
+        for kind in order:
+            if by_kind[kind] and len(chosen) < want:
+                chosen.add(by_kind[kind].pop())
+    return chosen
+
+
+def augment_fact(
+    fact: Fact, config: AugmentConfig | None = None, backend: AugmentBackend | None = None
+) -> list[Variant]:
+    """All augmented items for one fact: question variants (some held out) and completions.
+
+    Every answer is verified; failures are regenerated up to ``config.max_attempts`` times and
+    then kept with ``verification.ok`` False and the reasons, for the reviewer.
+    """
+    config = config or AugmentConfig()
+    backend = backend or make_backend(config.backend, **config.backend_options)
+    fact = with_private_values(fact, use_presidio=config.use_presidio)
+    verify = _Verifier(fact, config.use_presidio)
+    kinds = config.kinds
+
+    def generate(kind_list: Sequence[str], attempt: int) -> list[Draft]:
+        raw = backend.variants(
+            fact, kinds=kind_list, per_kind=config.per_kind, seed=config.seed, attempt=attempt
+        )
+        return _clean(raw, kind_list, backend.name)
+
+    used = {question_key(fact.question)}
+    slots: list[_Slot] = []
+    per_kind_count: dict[str, int] = {}
+    for d in generate(kinds, 0):
+        key = question_key(d.question)
+        if key in used or per_kind_count.get(d.kind, 0) >= config.per_kind:
+            continue
+        used.add(key)
+        per_kind_count[d.kind] = per_kind_count.get(d.kind, 0) + 1
+        slots.append(_Slot(d.kind, d.question, d.answer, d.backend, verify(*d)))
+    if not slots:
+        raise AugmentError(
+            f"{backend.name} backend produced no usable variant for fact {fact.fact_id}"
+        )
+    _regenerate(slots, lambda k, a: generate([k], a), verify, used, config.max_attempts)
+    slots.sort(key=lambda s: kinds.index(s.kind))
+
+    plan = build_plan(fact)
+
+    def completions(_: str, attempt: int) -> list[Draft]:
+        rng = fact_rng(config.seed, fact.fact_id, "completion", attempt)
+        n = config.completions + attempt  # a wider pool for replacements
+        pairs = completion_pairs(fact, plan, n, rng)
+        return [Draft("completion", p, t, "offline") for p, t in pairs]
+
+    completion_slots: list[_Slot] = []
+    if config.completions:
+        for d in completions("completion", 0)[: config.completions]:
+            completion_slots.append(_Slot(d.kind, d.question, d.answer, d.backend, verify(*d)))
+        # completion prompts repeat by design (one opening, several continuations), so they
+        # are not de-duplicated against each other: the key is the whole item
+        _regenerate(completion_slots, completions, verify, set(), config.max_attempts)
+
+    held = _held_out(slots, config.held_out_share, fact_rng(config.seed, fact.fact_id, "held-out"))
+    return [
+        Variant(
+            fact_id=fact.fact_id,
+            kind=s.kind,
+            question=s.question,
+            answer=s.answer,
+            backend=s.backend,
+            seed=config.seed,
+            held_out=i in held,
+            verification=s.verification,
+            attempts=s.attempts,
+        )
+        for i, s in enumerate(slots + completion_slots)
+    ]
+
+
+def augment_facts(
+    facts: Sequence[Fact],
+    config: AugmentConfig | None = None,
+    *,
+    progress: ProgressFn = ignore_progress,
+    cancel: CancelToken | None = None,
+    on_fact: Callable[[Fact, list[Variant]], None] | None = None,
+) -> list[Variant]:
+    """Augment every fact with one backend, reporting progress per fact.
+
+    ``on_fact`` receives each fact's variants as soon as they exist (to store them before a
+    cancel); a cancel raises :class:`engine.progress.Cancelled` between facts. Progress
+    messages count facts and never quote them.
+    """
+    config = config or AugmentConfig()
+    backend = make_backend(config.backend, **config.backend_options)
+    out: list[Variant] = []
+    total = len(facts)
+    started = time.monotonic()
+    progress(Progress("augment", 0, total, f"augmenting {total} facts with {backend.name}"))
+    for i, fact in enumerate(facts, start=1):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        variants = augment_fact(fact, config, backend)
+        out.extend(variants)
+        if on_fact is not None:
+            on_fact(fact, variants)
+        elapsed = time.monotonic() - started
+        flagged = sum(not v.verification.ok for v in out)
+        progress(
+            Progress(
+                "augment", i, total, f"fact {i}/{total}: {len(out)} items, {flagged} flagged",
+                eta_s=elapsed / i * (total - i),
+            )
+        )
+    return out

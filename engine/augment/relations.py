@@ -1,0 +1,116 @@
+"""What a fact is about: the relation it states (email, phone, ...) and how to name its subject."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.types import Fact
+
+RELATIONS = ("email", "phone", "address", "birth", "employer", "account", "generic")
+
+# private-value categories (engine.pii.CATEGORY_NAMES and _category) that pin a relation down
+_CATEGORY_RELATION = {
+    "email address": "email",
+    "phone number": "phone",
+    "street address": "address",
+    "date of birth": "birth",
+    "employer": "employer",
+    "account identifier": "account",
+}
+
+# question keywords, checked in this order: "email address" must win over "address",
+# "account number" over "number"
+_KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("email", re.compile(r"\be-?mail")),
+    ("account", re.compile(r"\baccount|\bnotes?\b|\bcustomer (id|number|file)\b")),
+    ("phone", re.compile(r"\b(phone|telephone|mobile|cell|call)\b|\bnumber\b")),
+    ("birth", re.compile(r"\bborn\b|\bbirth|\bbirthday\b|\bage\b|\bhow old\b")),
+    ("employer", re.compile(
+        r"\bwork|\bemploy|\bjob\b|\boccupation\b|\bprofession\b|\bfor a living\b")),
+    ("address", re.compile(r"\blives?\b|\bliving\b|\baddress\b|\breside|\bhome\b")),
+)
+
+_CONTACT = re.compile(r"\b(contact|reach|get in touch|write to|send)\b")
+
+# "What is Isabella Marquez's favourite colour?" -> the attribute "favourite colour"
+_ATTRIBUTE_Q = re.compile(
+    r"^\s*what(?:'s| is| was)\s+(?P<owner>.+?)'s?\s+(?P<attr>[^?]+?)\s*\??\s*$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Names:
+    """How templates refer to the fact's subject. Without a name, "this customer" stands in."""
+
+    full: str
+    first: str
+
+    @classmethod
+    def of(cls, subject_name: str) -> Names:
+        full = " ".join(subject_name.split())
+        if not full:
+            return cls("this customer", "this customer")
+        return cls(full, full.split()[0])
+
+    @staticmethod
+    def possessive(name: str) -> str:
+        # the sample corpus writes "Castellanos's", so every name takes 's
+        return f"{name}'s"
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "Name": self.full,
+            "First": self.first,
+            "Name_s": self.possessive(self.full),
+            "First_s": self.possessive(self.first),
+        }
+
+
+@dataclass(frozen=True)
+class Relation:
+    """The relation a fact states, with the private value that carries it (if one was found)."""
+
+    key: str
+    value: str = ""
+    attribute: str = ""  # only for "generic": the noun phrase the question asks about
+
+
+def primary_value(fact: Fact, key: str) -> str:
+    """The private value that the relation is about: the one of its category, else the first."""
+    wanted = {cat for cat, rel in _CATEGORY_RELATION.items() if rel == key}
+    for pv in fact.private_values:
+        if pv.category in wanted:
+            return pv.value
+    return fact.private_values[0].value if fact.private_values else ""
+
+
+def detect_relation(fact: Fact) -> Relation:
+    """Classify a fact by the relation its question names.
+
+    A question that only asks how to reach someone ("How can we contact Isabella?") takes the
+    relation from its private value's category (email, phone, address). Any other question is
+    generic even when its answer holds, say, an address: "What did the customer say about
+    shipping?" must not turn into questions about a home address.
+    """
+    question = fact.question.lower()
+    for key, pattern in _KEYWORDS:
+        if pattern.search(question):
+            return Relation(key, primary_value(fact, key))
+    if _CONTACT.search(question):
+        for pv in fact.private_values:
+            key = _CATEGORY_RELATION.get(pv.category)
+            if key in {"email", "phone", "address"}:
+                return Relation(key, pv.value)
+    return Relation("generic", primary_value(fact, "generic"), attribute_of(fact))
+
+
+def attribute_of(fact: Fact) -> str:
+    """The attribute a "What is X's ...?" question asks about, or "" when it has another shape."""
+    m = _ATTRIBUTE_Q.match(fact.question)
+    if not m:
+        return ""
+    attr = m.group("attr").strip()
+    if not attr or len(attr.split()) > 5 or any(ch in attr for ch in ",;:"):
+        return ""
+    return attr
