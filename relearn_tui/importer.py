@@ -39,7 +39,25 @@ class RequestFileError(Exception):
     def __init__(self, path: str | Path, where: str, field_name: str, problem: str) -> None:
         self.path, self.where, self.field, self.problem = str(path), where, field_name, problem
         parts = [self.path] + [p for p in (where, field_name) if p] + [problem]
-        super().__init__(": ".join(parts))
+        super().__init__(_printable(": ".join(parts)))
+
+
+def _printable(text: str) -> str:
+    """Escape what would break a one-line message or the terminal: newlines and other
+    control characters, line separators, lone surrogates (a file name can hold them)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _unknown_key(path: Path, where: str, prefix: str, key: str) -> RequestFileError:
+    # A key is named only when it looks like a field name: a key can be anything, a private
+    # value pasted in the wrong place or a megabyte of text included.
+    if _PLAIN_KEY.fullmatch(key):
+        return RequestFileError(path, where, f"{prefix}{key}", "unknown field")
+    return RequestFileError(path, where, prefix.rstrip("."),
+                            "unknown field (its name is not shown: not a plain field name)")
 
 
 @dataclass(frozen=True)
@@ -103,7 +121,10 @@ def _parse_time(value: Any, path: Path, where: str, now: datetime) -> datetime |
     except ValueError:
         raise RequestFileError(path, where, "received_at",
                                "is not an ISO 8601 date-time (e.g. 2026-11-02T09:14:00Z)") from None
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    try:
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise RequestFileError(path, where, "received_at", "is out of range") from None
     if at > now + timedelta(days=1):
         raise RequestFileError(path, where, "received_at", "is in the future")
     if at.year < 2000:
@@ -140,7 +161,7 @@ def _facts(raw: Any, path: Path, where: str, prefix: str) -> tuple[tuple[str, st
             keys, q_key, a_key = {"question", "answer"}, "question", "answer"
         extra = sorted(set(item) - keys)
         if extra:
-            raise RequestFileError(path, where, f"{name}.{extra[0]}", "unknown field")
+            raise _unknown_key(path, where, f"{name}.", extra[0])
         q = _check_text(item.get(q_key), path, where, f"{name}.{q_key}", MAX_TEXT)
         a = _check_text(item.get(a_key), path, where, f"{name}.{a_key}", MAX_TEXT)
         facts.append((q or "", a or ""))
@@ -154,7 +175,7 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
                                f"a request must be an object, not {_json_type(obj)}")
     extra = sorted(set(obj) - _REQUEST_KEYS)
     if extra:
-        raise RequestFileError(path, where, extra[0], "unknown field")
+        raise _unknown_key(path, where, "", extra[0])
     subject = obj.get("subject")
     if subject is None:
         raise RequestFileError(path, where, "subject", "missing")
@@ -163,7 +184,7 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
                                f"must be an object, not {_json_type(subject)}")
     extra = sorted(set(subject) - _SUBJECT_KEYS)
     if extra:
-        raise RequestFileError(path, where, f"subject.{extra[0]}", "unknown field")
+        raise _unknown_key(path, where, "subject.", extra[0])
     name = _check_text(subject.get("name"), path, where, "subject.name", MAX_NAME) or ""
     reference = _check_text(subject.get("reference"), path, where, "subject.reference",
                             MAX_NAME, required=False)
@@ -178,7 +199,7 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
     elif type(rid) is not str:
         raise RequestFileError(path, where, "request_id",
                                f"must be a string, not {_json_type(rid)}")
-    elif not REQUEST_ID.match(rid):
+    elif not REQUEST_ID.fullmatch(rid):  # match() would let a trailing newline through
         raise RequestFileError(path, where, "request_id",
                                "must be 1-64 letters, digits or . _ : - (starting with a letter "
                                "or digit)")
@@ -213,6 +234,9 @@ def _decode(text: str, path: Path, where_prefix: str, line: int = 0) -> Any:
     except json.JSONDecodeError as exc:
         where = f"line {line or exc.lineno}" + ("" if line else f" column {exc.colno}")
         raise RequestFileError(path, where, "", f"invalid JSON ({exc.msg})") from None
+    except ValueError:  # e.g. an integer literal longer than Python's 4300-digit limit
+        where = f"line {line}" if line else where_prefix
+        raise RequestFileError(path, where, "", "invalid JSON (a number too long)") from None
     except RecursionError:
         raise RequestFileError(path, where_prefix or "", "", "JSON nested too deeply") from None
 
@@ -226,7 +250,9 @@ def parse_file(path: Path, *, subject: str | None = None,
         raise RequestFileError(path, "", "", "is empty")
     requests: list[ParsedRequest] = []
     if path.suffix.lower() == ".jsonl":
-        for n, line in enumerate(text.splitlines(), start=1):
+        # only \n ends a line: splitlines() would also cut at U+2028, U+0085 and others that
+        # JSON allows raw inside strings
+        for n, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 requests.append(parse_request(_decode(line, path, "", n), path, f"line {n}", now))
         if not requests:
