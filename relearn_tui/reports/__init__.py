@@ -6,9 +6,10 @@ from relearn_tui.reports.build import (
     ReportError,
     export_request_report,
     export_run_report,
+    render,
     request_report,
     run_report,
 )
 
-__all__ = ["REPORT_FORMATS", "ReportError", "export_request_report", "export_run_report",
+__all__ = ["REPORT_FORMATS", "ReportError", "export_request_report", "export_run_report", "render",
            "request_report", "run_report"]

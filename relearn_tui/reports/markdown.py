@@ -24,7 +24,7 @@ def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]
     if "passed" in audit:
         verdict = "PASS" if audit["passed"] else "FAIL"
         reasons = "; ".join(audit.get("reasons") or [])
-        lines.append(f"\n**Verdict: {verdict}**" + (f" ({reasons})" if reasons else ""))
+        lines.append(f"\nVerdict: **{verdict}**" + (f" ({reasons})" if reasons else ""))
     nli = (audit.get("after") or {}).get("nli_used")
     if nli is False:
         lines.append("\nNLI was not used: forgetting and retention were judged by the entity "

@@ -1,0 +1,141 @@
+"""Compliance reports: content, formats, the private-value guard (issue 5)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlmodel import select
+
+from engine.pii import contains_value
+from relearn_tui import review, workflow
+from relearn_tui.augmenting import augment_request
+from relearn_tui.cli import main
+from relearn_tui.importer import import_paths
+from relearn_tui.purge import PurgeError, purge_request
+from relearn_tui.reports import ReportError, export_request_report, request_report, run_report
+from relearn_tui.store.models import AuditResult, Fact, Request, Run
+
+BEFORE = {"kfr_heldout": 0.1, "kfr_original": 0.0, "krr": 0.95, "ls": 0.41, "ppl": 2.1,
+          "brunet": 9.0, "honore": 800.0, "leak_rate": 0.8, "leak_rate_4bit": 0.7,
+          "nli_used": False}
+AFTER = {"kfr_heldout": 0.96, "kfr_original": 1.0, "krr": 0.93, "ls": 0.40, "ppl": 2.3,
+         "brunet": 9.2, "honore": 790.0, "leak_rate": 0.0, "leak_rate_4bit": 0.0,
+         "nli_used": False}
+THRESHOLDS = {"kfr": 0.9, "krr": 0.9, "ls_ratio": 0.95, "leak_rate": 0.0,
+              "leak_rate_4bit": 0.0}
+
+
+@pytest.fixture
+def verified(ctx, requests_dir):
+    """DSR-2026-0041 taken to verified with hand-written audit figures (no model involved:
+    this test is about the report, the audit has its own tests)."""
+    import_paths(ctx.store, [requests_dir], secret=ctx.secret, actor="alice")
+    augment_request(ctx, "DSR-2026-0041")
+    review.policy_approve(ctx.store, "DSR-2026-0041", actor="alice")
+    with ctx.store.session() as s:
+        s.add(Run(id="RUN-TEST-1", method="relearn", state="completed",
+                  request_ids=["DSR-2026-0041"], operator="alice", base_model="smollm2",
+                  base_sha256="a" * 64, subject_sha256="b" * 64, adapter_sha256="c" * 64,
+                  merged_sha256="d" * 64, created_at=workflow.utcnow(),
+                  config={"train": {"method": "relearn", "lr": 1e-4, "seed": 0},
+                          "thresholds": THRESHOLDS}))
+        s.flush()
+        for rid in ("DSR-2026-0041", None):
+            s.add(AuditResult(run_id="RUN-TEST-1", request_id=rid, phase="before",
+                              figures=BEFORE, created_at=workflow.utcnow()))
+            s.add(AuditResult(run_id="RUN-TEST-1", request_id=rid, phase="after",
+                              figures=AFTER, passed=True, reasons=[],
+                              created_at=workflow.utcnow()))
+        workflow.transition(s, "DSR-2026-0041", workflow.TRAINED, actor="system",
+                            detail={"run": "RUN-TEST-1"})
+        workflow.transition(s, "DSR-2026-0041", workflow.VERIFIED, actor="system",
+                            detail={"run": "RUN-TEST-1", "reasons": []})
+    return ctx
+
+
+def _private(ctx, rid):
+    with ctx.store.session() as s:
+        req = s.get(Request, rid)
+        facts = s.exec(select(Fact).where(Fact.request_id == rid)).all()
+        return [req.subject_name, req.subject_reference] + [
+            v["value"] for f in facts for v in f.private_values]
+
+
+def test_html_report_is_self_contained_with_chart_and_figures(verified):
+    ctx = verified
+    private = _private(ctx, "DSR-2026-0041")
+    path = export_request_report(ctx, "DSR-2026-0041", "html")
+    html = path.read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    assert "<svg" in html and "KFR (held-out probes)" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html), "no external asset"
+    with ctx.store.session() as s:
+        pseudonym = s.get(Request, "DSR-2026-0041").subject_pseudonym
+    assert pseudonym in html and "DSR-2026-0041" in html
+    assert "0.960" in html and "&gt;= 0.9" in html  # after-figure and its threshold
+    assert 'class="pass">PASS' in html
+    assert "d" * 64 in html and "c" * 64 in html  # merged and adapter hashes
+    assert "entity rule alone" in html  # NLI was not used, and the report says so
+    assert "email address" in html  # facts as categories
+    assert not any(contains_value(html, v) for v in private)
+
+
+def test_json_and_markdown_reports(verified):
+    ctx = verified
+    data = request_report(ctx, "DSR-2026-0041")
+    assert data["schema"] == "relearn-tui/request-report/v1"
+    assert data["request"]["state"] == "verified" and data["request"]["deadline_met"] is True
+    assert data["runs"][0]["audit"]["after"]["kfr_heldout"] == 0.96
+    assert data["runs"][0]["models"]["merged_sha256"] == "d" * 64
+    assert len(data["facts"]) == 6 and all(f["values"] for f in data["facts"])
+    with ctx.store.session() as s:
+        assert data["event_log"]["head_hash"] == workflow.head_hash(s)
+    actions = [e["action"] for e in data["timeline"]]
+    assert actions[0] == "submitted" and "policy_approval" in actions
+    run = run_report(ctx, "RUN-TEST-1")
+    assert run["schema"] == "relearn-tui/run-report/v1"
+    assert run["requests"][0]["audit"]["passed"] is True
+    md = export_request_report(ctx, "DSR-2026-0041", "md").read_text()
+    assert "| KFR (held-out probes) | 0.100 | 0.960 | >= 0.9 |" in md
+
+
+def test_report_cli_writes_and_prints(verified, capsys):
+    assert main(["report", "DSR-2026-0041", "--format", "json", "--out", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["request"]["id"] == "DSR-2026-0041"
+    assert main(["report", "RUN-TEST-1", "--format", "html"]) == 0
+    assert capsys.readouterr().out.strip().endswith("RUN-TEST-1.html")
+    assert main(["report", "DSR-NOPE", "--format", "md"]) == 2
+
+
+def test_guard_refuses_a_report_that_would_leak(verified):
+    ctx = verified
+    with ctx.store.session() as s:
+        row = s.exec(select(AuditResult).where(AuditResult.phase == "after",
+                                               AuditResult.request_id == "DSR-2026-0041")).one()
+        row.reasons = ["probe said isabella.marquez@example.org"]
+        s.add(row)
+    with pytest.raises(ReportError, match="private value"):
+        request_report(ctx, "DSR-2026-0041")
+
+
+def test_purge_needs_a_report_then_removes_personal_data(verified):
+    ctx = verified
+    with pytest.raises(PurgeError, match="report"):
+        purge_request(ctx, "DSR-2026-0041", actor="alice")
+    private = _private(ctx, "DSR-2026-0041")
+    export_request_report(ctx, "DSR-2026-0041", "json")
+    counts = purge_request(ctx, "DSR-2026-0041", actor="alice")
+    assert counts["facts"] == 6
+    with ctx.store.session() as s:
+        req = s.get(Request, "DSR-2026-0041")
+        assert req.subject_name is None and req.purged_at is not None
+        assert all(f.question is None and f.value_hashes
+                   for f in s.exec(select(Fact).where(Fact.request_id == req.id)).all())
+        assert workflow.verify_chain(s).ok
+    data = request_report(ctx, "DSR-2026-0041")
+    assert data["request"]["purged_at"] and data["timeline"][-1]["action"] == "purged"
+    raw = b"".join(p.read_bytes() for p in ctx.home.glob("relearn.db*"))
+    for value in private:
+        assert value.encode() not in raw
