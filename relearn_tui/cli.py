@@ -178,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       file=sys.stderr)
                 return headless.EXIT_USAGE
             ctx = _context(args)
+            if args.augment or args.run or args.auto_approve:
+                from relearn_tui.runs import validate_deployment
+
+                validate_deployment(ctx)
             return headless.run(ctx, args.paths, subject=args.subject, as_json=args.json,
                                 augment=args.augment, run=args.run,
                                 auto_approve=args.auto_approve, method=args.method,

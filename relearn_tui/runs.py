@@ -74,6 +74,19 @@ def audit_settings(ctx):
                          _where(ctx, "thresholds")))
 
 
+def validate_deployment(ctx) -> None:
+    """Build every config the deployment file feeds, so a bad key fails before any work."""
+    from engine.subject import SubjectConfig
+
+    from relearn_tui.augmenting import augment_config
+
+    build_config(SubjectConfig, ctx.deployment.section("subject"), _where(ctx, "subject"))
+    build_config(RetainSettings, ctx.deployment.section("retain"), _where(ctx, "retain"))
+    augment_config(ctx)
+    train_config(ctx, RunSettings(ctx.deployment.section("train").get("method", "relearn")))
+    audit_settings(ctx)
+
+
 def new_run_id() -> str:
     return f"RUN-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 

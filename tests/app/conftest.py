@@ -26,6 +26,11 @@ def write_deployment(folder: Path, *, model: Path | None = None, extra: str = ""
 
 
 @pytest.fixture
+def make_deployment():
+    return write_deployment
+
+
+@pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     h = tmp_path / "home"
     monkeypatch.setenv("RELEARN_HOME", str(h))
