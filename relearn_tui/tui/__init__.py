@@ -1,0 +1,1 @@
+"""The Textual application. The only package in the project that imports ``textual``."""

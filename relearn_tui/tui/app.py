@@ -1,0 +1,396 @@
+"""The relearn-tui Textual application.
+
+Long work (imports, augmentation, training, probing, exports) runs in thread workers that talk
+to the interface only through thread-safe messages; one handler turns a failed worker into an
+error dialog, so the interface neither freezes nor dies with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.worker import Worker, WorkerState
+
+from engine.progress import Cancelled, Progress
+from relearn_tui.context import AppContext
+from relearn_tui.tui.commands import ActionsProvider, RecordsProvider
+from relearn_tui.tui.live import LiveRun
+from relearn_tui.tui.messages import DataChanged, JobProgress, RunProgress, RunStarted
+from relearn_tui.tui.screens.audit import AuditScreen
+from relearn_tui.tui.screens.detail import RequestDetailScreen
+from relearn_tui.tui.screens.help import HelpScreen
+from relearn_tui.tui.screens.modals import ConfirmScreen, ErrorScreen
+from relearn_tui.tui.screens.probe import ProbeScreen
+from relearn_tui.tui.screens.reports import ReportsScreen
+from relearn_tui.tui.screens.requests import RequestsScreen
+from relearn_tui.tui.screens.review import ReviewScreen
+from relearn_tui.tui.screens.runs import RunsScreen
+from relearn_tui.tui.widgets.navbar import SECTIONS
+
+T = TypeVar("T")
+log = logging.getLogger("relearn_tui.tui")
+
+# Errors whose message is written for the operator; anything else is a bug and also gets its
+# traceback written to the error log.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, LookupError)
+
+
+def _expected() -> tuple[type[BaseException], ...]:
+    from relearn_tui.deployment import DeploymentError
+    from relearn_tui.importer import RequestFileError
+    from relearn_tui.store import StoreError
+    from relearn_tui.workflow import WorkflowError
+
+    return (*EXPECTED_ERRORS, RequestFileError, WorkflowError, DeploymentError, StoreError)
+
+
+class RelearnApp(App[int]):
+    """Requests, review, runs, audit, probe console and reports on one database."""
+
+    TITLE = "relearn-tui"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {ActionsProvider, RecordsProvider}
+    MODES = {
+        "requests": RequestsScreen,
+        "review": ReviewScreen,
+        "runs": RunsScreen,
+        "audit": AuditScreen,
+        "probe": ProbeScreen,
+        "reports": ReportsScreen,
+    }
+    BINDINGS = [
+        *[Binding(str(i), f"go('{mode}')", f"Go to {label}", show=False,
+                  id=f"go.{mode}")
+          for i, (mode, label) in enumerate(SECTIONS, start=1)],
+        Binding("question_mark,f1", "help", "Help", id="app.help", key_display="?"),
+        Binding("v", "toggle_reveal", "Reveal", show=False, id="app.reveal"),
+        Binding("q,ctrl+q", "quit", "Quit", id="app.quit", key_display="q"),
+    ]
+    ENABLE_COMMAND_PALETTE = True
+
+    reveal: reactive[bool] = reactive(False)
+    data_version: reactive[int] = reactive(0)
+    status_tick: reactive[int] = reactive(0)
+
+    def __init__(self, ctx: AppContext, paths: Sequence[str] = (), *,
+                 today: Callable[[], date] | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.start_paths = list(paths)
+        self._today = today
+        self.live: LiveRun | None = None
+        self.activity: dict[str, str] = {}
+        self._jobs: dict[Worker, tuple[Callable[[Any], None] | None,
+                                       Callable[[BaseException], None] | None]] = {}
+        self._exit_when_run_stops = False
+
+    # -- shared state -------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """The date deadlines are counted from (injectable so screenshots do not age)."""
+        return self._today() if self._today else datetime.now(UTC).date()
+
+    def data_changed(self) -> None:
+        """Tell every screen that stored data changed; the visible one reloads now."""
+        self.data_version += 1
+
+    def activity_line(self) -> str:
+        parts = list(self.activity.values())
+        if self.live is not None:
+            parts.insert(0, self.live.summary())
+        return " · ".join(parts)
+
+    def _tick(self) -> None:
+        self.status_tick += 1
+
+    # -- startup --------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.switch_mode("requests")
+        if self.start_paths:
+            self.import_paths(self.start_paths)
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def run_job(self, work: Callable[[], T], *, name: str,
+                done: Callable[[T], None] | None = None,
+                failed: Callable[[BaseException], None] | None = None,
+                group: str = "jobs", exclusive: bool = False) -> Worker[T]:
+        """Run ``work`` in a thread; ``done``/``failed`` are called back on the UI thread.
+
+        Every job is owned by the app, so one handler sees every outcome (and a screen that
+        is closed meanwhile cannot swallow an error)."""
+        worker = self.run_worker(work, name=name, group=group, thread=True,
+                                 exit_on_error=False, exclusive=exclusive)
+        self._jobs[worker] = (done, failed)
+        return worker
+
+    def job_progress(self, job: str) -> Callable[[Progress], None]:
+        """A progress callback for a worker thread: posts thread-safe messages."""
+
+        def report(progress: Progress) -> None:
+            self.post_message(JobProgress(job, progress))
+
+        return report
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        handlers = self._jobs.get(event.worker)
+        if handlers is None:
+            return
+        done, failed = handlers
+        if event.state == WorkerState.SUCCESS:
+            del self._jobs[event.worker]
+            self._finish_activity(event.worker.name)
+            if done is not None:
+                self._call_guarded(done, event.worker.result, event.worker.name)
+        elif event.state == WorkerState.ERROR:
+            del self._jobs[event.worker]
+            self._finish_activity(event.worker.name)
+            error = event.worker.error or RuntimeError("the job failed without a message")
+            if failed is not None:
+                self._call_guarded(failed, error, event.worker.name)
+            if not isinstance(error, Cancelled):
+                self.report_error(error, doing=event.worker.name)
+        elif event.state == WorkerState.CANCELLED:
+            del self._jobs[event.worker]
+            self._finish_activity(event.worker.name)
+
+    def _call_guarded(self, callback: Callable[[Any], None], value: Any, name: str) -> None:
+        try:
+            callback(value)
+        except Exception as exc:
+            self.report_error(exc, doing=name)
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        p = message.progress
+        count = f" {p.done}/{p.total}" if p.total else ""
+        self.activity[message.job] = f"{message.job}{count}"
+        self._tick()
+
+    def _finish_activity(self, name: str) -> None:
+        if self.activity.pop(name, None) is not None:
+            self._tick()
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def report_error(self, error: BaseException, *, doing: str = "") -> None:
+        """Show an error dialog; unexpected errors also go to the error log with a traceback."""
+        message = str(error) or type(error).__name__
+        if not isinstance(error, _expected()):
+            message = f"{type(error).__name__}: {message}"
+            where = self._log_traceback(error)
+            if where:
+                message += f"\n\nDetails were written to {where}"
+        title = f"Could not {doing.replace('_', ' ')}" if doing else "Error"
+        self.push_screen(ErrorScreen(title, message))
+
+    def attempt(self, doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Call ``fn`` on the UI thread; an error becomes a dialog instead of a crash."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            self.report_error(exc, doing=doing)
+            return None
+
+    def _log_traceback(self, error: BaseException) -> Path | None:
+        # Tracebacks carry code and exception messages, never local variables, so no private
+        # values reach the file.
+        try:
+            path = self.ctx.home / "tui-errors.log"
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(f"--- {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z\n")
+                fh.write("".join(traceback.format_exception(error)))
+            return path
+        except OSError:
+            return None
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A dialog keeps the keys: switching sections under it would leave it behind.
+        return not (action in ("go", "toggle_reveal", "help")
+                    and isinstance(self.screen, ModalScreen))
+
+    def action_go(self, mode: str) -> None:
+        if mode == self.current_mode:
+            # pressing the section's number again leaves a pushed screen (a request's detail)
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+            return
+        self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_reveal(self) -> None:
+        self.reveal = not self.reveal
+        self.notify("Private values are shown" if self.reveal else "Private values are masked",
+                    timeout=2)
+
+    async def action_quit(self) -> None:
+        if self.live is not None and self.live.running:
+            self.push_screen(ConfirmScreen(
+                "A run is in progress",
+                f"Quit now? Run {self.live.run_id or ''} stops at its next step and keeps its "
+                "checkpoint: resume it later from the Runs screen (u) or by launching it "
+                "again.",
+                yes="Stop and quit",
+            ), self._quit_confirmed)
+            return
+        self.exit(0)
+
+    def _quit_confirmed(self, yes: bool | None) -> None:
+        if not yes or self.live is None:
+            return
+        if not self.live.running:
+            self.exit(0)
+            return
+        self._exit_when_run_stops = True
+        self.live.stop()
+        self._tick()
+        self.notify("Stopping the run at its next step…", timeout=10)
+
+    def open_request(self, request_id: str) -> None:
+        self.push_screen(RequestDetailScreen(request_id))
+
+    def open_review(self, request_id: str) -> None:
+        self.action_go("review")
+        screen = self.screen
+        if isinstance(screen, ReviewScreen):
+            screen.select_request(request_id)
+
+    def open_audit(self, run_id: str) -> None:
+        self.action_go("audit")
+        screen = self.screen
+        if isinstance(screen, AuditScreen):
+            screen.select_run(run_id)
+
+    # -- work the screens start -------------------------------------------------------------------
+
+    def import_paths(self, paths: Sequence[str], subject: str | None = None) -> None:
+        from relearn_tui.importer import import_paths
+
+        ctx = self.ctx
+
+        def work():
+            return import_paths(ctx.store, list(paths), secret=ctx.secret, actor=ctx.operator,
+                                subject=subject)
+
+        def done(report) -> None:
+            self.data_changed()
+            self.notify(f"{len(report.created)} imported, {len(report.unchanged)} already "
+                        f"stored ({report.files} file(s))", title="Import")
+
+        self.activity["import"] = "importing…"
+        self._tick()
+        self.run_job(work, name="import", done=done)
+
+    def augment(self, request_ids: Sequence[str]) -> None:
+        """Generate and verify variants for each request, one after the other."""
+        ctx = self.ctx
+        ids = list(request_ids)
+        progress = self.job_progress("augment")
+
+        def work() -> list[tuple[str, dict]]:
+            from relearn_tui.augmenting import augment_request
+
+            out = []
+            for rid in ids:
+                out.append((rid, augment_request(ctx, rid, progress=progress)))
+                self.post_message(DataChanged())
+            return out
+
+        def done(results: list[tuple[str, dict]]) -> None:
+            self.data_changed()
+            for rid, summary in results:
+                self.notify(f"{rid}: {summary.get('items', 0)} items "
+                            f"({summary.get('held_out', 0)} held out as probes), "
+                            f"{summary.get('flagged', 0)} flagged. Press 2 to review.",
+                            title="Augmented")
+
+        self.activity["augment"] = "augmenting…"
+        self._tick()
+        self.run_job(work, name="augment", done=done, failed=lambda _: self.data_changed())
+
+    # -- the unlearning run ---------------------------------------------------------------------
+
+    def launch_run(self, request_ids: Sequence[str] | None, settings: Any,
+                   resume_run_id: str | None = None) -> bool:
+        """Create a run for ``request_ids`` (or resume ``resume_run_id``) and execute it in a
+        thread. Returns False when another run is still in progress."""
+        if self.live is not None and self.live.running:
+            self.notify("A run is already in progress.", severity="warning")
+            return False
+        live = self.live = LiveRun(run_id=resume_run_id)
+        ctx = self.ctx
+        ids = list(request_ids or [])
+
+        def progress(p: Progress) -> None:
+            self.post_message(RunProgress(live.run_id or "", p))
+
+        def work():
+            from relearn_tui import runs
+
+            run_id = resume_run_id or runs.create_run(ctx, ids, settings)
+            live.run_id = run_id  # read by the UI thread only after the message below
+            self.post_message(RunStarted(run_id))
+            return runs.execute_run(ctx, run_id, progress=progress, cancel=live.token)
+
+        def done(run) -> None:
+            live.outcome = getattr(run, "state", "completed")
+            self._run_finished()
+            self.notify(f"Run {live.run_id} {live.outcome}. Press 4 for the audit.",
+                        title="Run finished")
+
+        def failed(error: BaseException) -> None:
+            live.outcome = "stopped" if isinstance(error, Cancelled) else "failed"
+            self._run_finished()
+            if isinstance(error, Cancelled):
+                self.notify(f"Run {live.run_id} stopped; it can be resumed (u on Runs).",
+                            title="Run stopped")
+
+        self.run_job(work, name="run", done=done, failed=failed, group="run")
+        self._tick()
+        return True
+
+    def cancel_run(self) -> bool:
+        if self.live is None or not self.live.running:
+            return False
+        self.live.stop()
+        self._tick()
+        return True
+
+    def _run_finished(self) -> None:
+        self.data_changed()
+        self._tick()
+        if self._exit_when_run_stops:
+            self.exit(0)
+
+    def on_data_changed(self, _: DataChanged) -> None:
+        self.data_changed()
+
+    def on_run_started(self, message: RunStarted) -> None:
+        self.data_changed()
+        self._tick()
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        if self.live is not None:
+            self.live.update(message.progress)
+            self._tick()
+
+
+def run_app(ctx: AppContext, paths: list[str]) -> int:
+    """Entry point of ``relearn-tui`` without --headless."""
+    app = RelearnApp(ctx, paths)
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,68 @@
+"""Command palette providers (ctrl+p): every key binding of the current screen and the app
+as a command, and a jump to any stored request or run."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class ActionsProvider(Provider):
+    """Each binding with an id, on the screen the palette was opened from, is a command, so
+    whatever a key does can also be found by name."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        seen: set[str] = set()
+        out = []
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if not binding.id or binding.id in seen or not binding.description:
+                continue
+            if not active.enabled:
+                continue
+            seen.add(binding.id)
+            shown = binding.key_display or self.app.get_key_display(binding)
+            run = functools.partial(self.app.run_action, binding.action, active.node)
+            out.append((binding.description, f"key {shown or key} · {binding.id}", run))
+        return out
+
+    async def discover(self) -> Hits:
+        for title, help_text, run in self._commands():
+            yield DiscoveryHit(title, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, run in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), run, text=title, help=help_text)
+
+
+class RecordsProvider(Provider):
+    """Jump to a stored request (its detail, its review) or a run (its audit)."""
+
+    async def startup(self) -> None:
+        from relearn_tui.tui import data
+
+        app: Any = self.app
+        self.items: list[tuple[str, str, Callable[[], Any]]] = []
+        for row in data.requests(app.ctx.store, app.today()):
+            self.items.append((f"Open request {row.request_id}", f"{row.subject} · {row.state}",
+                               functools.partial(app.open_request, row.request_id)))
+            if row.state in data.REVIEWABLE:
+                self.items.append((f"Review request {row.request_id}",
+                                   f"{row.subject} · {row.state}",
+                                   functools.partial(app.open_review, row.request_id)))
+        for run in data.runs(app.ctx.store):
+            self.items.append((f"Audit of run {run.run_id}", f"{run.method} · {run.state}",
+                               functools.partial(app.open_audit, run.run_id)))
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, run in self.items:
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), run, text=title, help=help_text)

@@ -1,0 +1,99 @@
+"""How values look on screen: masks for private text, deadline colours, metric figures.
+
+Masking is the default everywhere: a private value is shown only after the operator presses
+the reveal key, so a screenshot or a shoulder never catches one by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.text import Text
+
+MASK = "•••••"
+AMBER_DAYS = 7
+
+
+def categories(values: Iterable[Mapping[str, Any]] | None) -> list[str]:
+    """Distinct categories of a fact's private values (or of their hashes), in order."""
+    seen: list[str] = []
+    for v in values or []:
+        cat = str(v.get("category") or "other")
+        if cat not in seen:
+            seen.append(cat)
+    return seen
+
+
+def masked(text: str | None, hint: str | None = None, *, reveal: bool = False,
+           purged: str = "(purged)") -> str:
+    """``text`` when revealed; otherwise a mask that says what kind of thing is hidden."""
+    if text is None:
+        return purged
+    if reveal:
+        return text
+    return f"{MASK} ({hint})" if hint else MASK
+
+
+def days_left_text(days: int) -> Text:
+    """Days left before the deadline: amber under a week, red (and "overdue") past it."""
+    if days < 0:
+        return Text(f"{-days}d overdue", style="bold red")
+    if days < AMBER_DAYS:
+        return Text(f"{days}d", style="bold #ffb000")
+    return Text(f"{days}d")
+
+
+STATE_STYLES = {
+    "submitted": "",
+    "augmented": "cyan",
+    "human_reviewed": "blue",
+    "trained": "magenta",
+    "verified": "bold green",
+    "failed": "bold red",
+    "denied": "dim",
+    "canceled": "dim",
+    # runs
+    "queued": "",
+    "running": "bold cyan",
+    "completed": "green",
+}
+
+
+def state_text(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def figure(value: Any, digits: int = 2) -> str:
+    """A metric value for a table cell; '-' when it was not measured."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def pass_text(passed: bool | None) -> Text:
+    if passed is None:
+        return Text("-", style="dim")
+    return Text("PASS", style="bold green") if passed else Text("FAIL", style="bold red")
+
+
+def duration(seconds: float | None) -> str:
+    """ETA-style duration: '45s', '3m 05s', '1h 02m'; '-' when unknown."""
+    if seconds is None or seconds < 0:
+        return "-"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+
+
+def short(text: str, width: int) -> str:
+    """One line of at most ``width`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: max(0, width - 1)] + "…"

@@ -1,0 +1,50 @@
+"""The state of the one unlearning run this app is driving, shared by the screens."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from engine.progress import CancelToken, Progress
+
+HISTORY = 240  # loss points kept per term: enough for a plot as wide as the terminal
+
+
+@dataclass
+class LiveRun:
+    token: CancelToken = field(default_factory=CancelToken)
+    run_id: str | None = None
+    last: Progress | None = None
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    outcome: str | None = None  # None while it runs; then completed|failed|stopped|error
+    stopping: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.outcome is None
+
+    def update(self, progress: Progress) -> None:
+        self.last = progress
+        for name, value in progress.losses.items():
+            if value is None or not math.isfinite(value):
+                continue
+            points = self.losses.setdefault(name, [])
+            points.append(float(value))
+            del points[:-HISTORY]
+
+    def stop(self) -> None:
+        """Ask the run to stop at its next step; it keeps its checkpoint and can resume."""
+        self.stopping = True
+        self.token.cancel()
+
+    def summary(self) -> str:
+        """One short line for the navigation bar."""
+        name = self.run_id or "new run"
+        if not self.running:
+            return f"{name} {self.outcome}"
+        if self.stopping:
+            return f"{name} stopping…"
+        p = self.last
+        if p is None or not p.total:
+            return f"{name} starting…"
+        return f"{name} {p.stage} {100 * p.done // max(p.total, 1)}%"

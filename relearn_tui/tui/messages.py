@@ -1,0 +1,37 @@
+"""Typed messages that thread workers post to the app (``post_message`` is thread-safe)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from engine.progress import Progress
+
+
+class JobProgress(Message):
+    """A background job (import, augmentation, export, probe) moved on."""
+
+    def __init__(self, job: str, progress: Progress) -> None:
+        super().__init__()
+        self.job = job
+        self.progress = progress
+
+
+class RunStarted(Message):
+    """An unlearning run was created (or picked up again) and is about to execute."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+
+class RunProgress(Message):
+    """One progress event of the live unlearning run."""
+
+    def __init__(self, run_id: str, progress: Progress) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.progress = progress
+
+
+class DataChanged(Message):
+    """A worker stored something the screens show."""

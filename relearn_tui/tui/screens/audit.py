@@ -1,0 +1,234 @@
+"""Audit: KFR / KRR / LS and leak figures before and after, per request of a run, pass or
+fail against the thresholds, and the probe answers that failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Label, Static
+
+from relearn_tui.reports.figures import HEADLINE
+from relearn_tui.tui import data
+from relearn_tui.tui.formatting import MASK, figure, pass_text, short, state_text
+from relearn_tui.tui.screens.base import AppScreen, guarded
+from relearn_tui.tui.screens.modals import PickScreen
+from relearn_tui.tui.widgets.tables import refill, selected_key
+
+# (figure key, column label): the columns that fit 80 cells; the rest go to the detail line
+COLUMNS = (("kfr_heldout", "KFR"), ("krr", "KRR"), ("ls", "LS"), ("leak_rate", "leak"))
+RUN_ROW = "(run)"
+
+
+def before_after(before: dict[str, Any], after: dict[str, Any], key: str) -> str:
+    b, a = before.get(key), after.get(key)
+    if b is None and a is None:
+        return "-"
+    return f"{figure(b)}→{figure(a)}"
+
+
+def thresholds_line(thresholds: dict[str, Any]) -> str:
+    rules = []
+    for _key, label, tkey, higher in HEADLINE:
+        if not tkey or tkey not in thresholds:
+            continue
+        value = thresholds[tkey]
+        if tkey == "ls_ratio":
+            rules.append(f"LS ≥ {value}×before")
+        else:
+            rules.append(f"{label.split(' (')[0]} {'≥' if higher else '≤'} {value}")
+    return "thresholds: " + (" · ".join(rules) if rules else "none recorded")
+
+
+def probe_field(record: dict[str, Any], *names: str) -> str:
+    for name in names:
+        value = record.get(name)
+        if value not in (None, ""):
+            return str(value)
+    return ""
+
+
+def masked_why(record: dict[str, Any]) -> str:
+    return f"{MASK} ({probe_field(record, 'why', 'reason') or 'hidden'})"
+
+
+class AuditScreen(AppScreen):
+    SECTION = "audit"
+    AUTO_FOCUS = "#audit-table"
+    BINDINGS = [
+        Binding("r", "pick_run", "Run", id="audit.pick"),
+        Binding("right_square_bracket", "step_run(1)", "Older run", show=False,
+                id="audit.older", key_display="]"),
+        Binding("left_square_bracket", "step_run(-1)", "Newer run", show=False,
+                id="audit.newer", key_display="["),
+        Binding("enter", "open_request", "Request detail", id="audit.open"),
+        Binding("v", "app.toggle_reveal", "Reveal", id="audit.reveal"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_id: str | None = None
+        self.audits: list[data.AuditView] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="audit-head", classes="head")
+        table: DataTable = DataTable(id="audit-table", cursor_type="row")
+        table.add_column("request", width=14)
+        for _, label in COLUMNS:
+            table.add_column(f"{label} b→a", width=11)
+        table.add_column("result", width=6)
+        yield table
+        yield Static("", id="audit-line", classes="note")
+        yield Label("Failed probes", classes="section-title", id="probes-title")
+        probes: DataTable = DataTable(id="probes-table", cursor_type="row")
+        probes.add_column("probe", width=10)
+        probes.add_column("question", width=26)
+        probes.add_column("answer", width=30)
+        yield probes
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.watch(self.app, "reveal", lambda _: self.safe_reload(), init=False)
+
+    def focus_main(self) -> None:
+        self.query_one("#audit-table", DataTable).focus()
+
+    def select_run(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.safe_reload()
+
+    def reload(self) -> None:
+        store = self.relearn.ctx.store
+        runs = data.runs(store)
+        if self.run_id not in {r.run_id for r in runs}:
+            # the newest run that has audit figures, else the newest run
+            audited = [r for r in runs if r.state == "completed"]
+            self.run_id = (audited or runs)[0].run_id if runs else None
+        table = self.query_one("#audit-table", DataTable)
+        head = self.query_one("#audit-head", Static)
+        if self.run_id is None:
+            self.audits = []
+            head.update("No run yet: launch one on the Runs screen (3).")
+            table.clear()
+            self._show_probes()
+            return
+        run = next(r for r in runs if r.run_id == self.run_id)
+        text = Text()
+        text.append(f"Run {run.run_id}", style="bold")
+        text.append(f"  {run.method}  ")
+        text.append_text(state_text(run.state))
+        text.append(f"  {run.created_at}\n")
+        text.append(thresholds_line(run.config.get("thresholds", {})), style="dim")
+        if run.error:
+            text.append(f"\nerror: {short(run.error, 200)}", style="red")
+        head.update(text)
+
+        self.audits = data.audits_of_run(store, self.run_id)
+        keys: list[str | None] = []
+        for a in self.audits:
+            if a.request_id not in keys:
+                keys.append(a.request_id)
+        # requests first, the run-wide row (retain figures) last
+        keys.sort(key=lambda k: (k is None, k or ""))
+        rows = []
+        for key in keys:
+            before = self._figures(key, "before")
+            after_view = self._view(key, "after")
+            after = after_view.figures if after_view else {}
+            result = pass_text(after_view.passed) if after_view and key else Text("")
+            rows.append((key or RUN_ROW, (
+                key or RUN_ROW,
+                *[before_after(before, after, k) for k, _ in COLUMNS],
+                result)))
+        refill(table, rows)
+        if not rows:
+            self.query_one("#audit-line", Static).update(
+                "No figures yet: the audit runs before and after training.")
+        self._show_probes()
+
+    def _view(self, request_id: str | None, phase: str) -> data.AuditView | None:
+        return next((a for a in self.audits
+                     if a.request_id == request_id and a.phase == phase), None)
+
+    def _figures(self, request_id: str | None, phase: str) -> dict[str, Any]:
+        view = self._view(request_id, phase)
+        return view.figures if view else {}
+
+    def current_request(self) -> str | None:
+        key = selected_key(self.query_one("#audit-table", DataTable))
+        return None if key in (None, RUN_ROW) else key
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "audit-table":
+            self._show_probes()
+
+    def _show_probes(self) -> None:
+        key = selected_key(self.query_one("#audit-table", DataTable))
+        request_id = None if key == RUN_ROW else key
+        line = self.query_one("#audit-line", Static)
+        probes = self.query_one("#probes-table", DataTable)
+        after = self._view(request_id, "after") if key else None
+        if after is None:
+            probes.clear()
+            if key:
+                line.update("")
+            return
+        before = self._figures(request_id, "before")
+        extra = [f"{label}: {before_after(before, after.figures, k)}"
+                 for k, label, _, _ in HEADLINE
+                 if k not in dict(COLUMNS) and (k in before or k in after.figures)]
+        text = Text(" · ".join(extra), style="dim")
+        if after.reasons:
+            text.append("\n" + "; ".join(after.reasons), style="red")
+        line.update(text)
+        reveal = self.relearn.reveal
+        rows = []
+        for i, rec in enumerate(after.probe_records):
+            group = probe_field(rec, "group", "kind").removeprefix("forget_")
+            question = probe_field(rec, "question", "prompt")
+            answer = probe_field(rec, "answer", "output", "response")
+            rows.append((f"{i}", (
+                short(group, 10),
+                short(question, 26) if reveal else MASK,
+                short(answer, 30) if reveal else masked_why(rec),
+            )))
+        refill(probes, rows)
+        self.query_one("#probes-title", Label).update(
+            f"Failed probes of {request_id or 'the run'}: {len(rows)}"
+            + ("" if reveal or not rows else " · v reveals the answers"))
+
+    # -- actions --------------------------------------------------------------------------------
+
+    @guarded
+    def action_pick_run(self) -> None:
+        runs = data.runs(self.relearn.ctx.store)
+        if not runs:
+            self.notify("No run yet.", severity="warning")
+            return
+
+        def chosen(run_id: str | None) -> None:
+            if run_id:
+                self.select_run(run_id)
+
+        self.app.push_screen(PickScreen(
+            "Audit of which run?",
+            [(r.run_id, f"{r.run_id}  {r.method}  {r.state}  ({len(r.request_ids)} req.)")
+             for r in runs], self.run_id), chosen)
+
+    @guarded
+    def action_step_run(self, step: int) -> None:
+        ids = [r.run_id for r in data.runs(self.relearn.ctx.store)]
+        if ids:
+            i = ids.index(self.run_id) if self.run_id in ids else 0
+            self.select_run(ids[(i + step) % len(ids)])
+
+    def action_open_request(self) -> None:
+        rid = self.current_request()
+        if rid:
+            self.relearn.open_request(rid)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "audit-table":
+            self.action_open_request()

@@ -1,0 +1,156 @@
+"""Request detail: the facts (masked until revealed), the event timeline, the metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from relearn_tui import workflow
+from relearn_tui.tui import data
+from relearn_tui.tui.formatting import (
+    days_left_text,
+    figure,
+    masked,
+    pass_text,
+    short,
+    state_text,
+)
+from relearn_tui.tui.screens.base import AppScreen, guarded
+from relearn_tui.tui.widgets.tables import refill
+from relearn_tui.views import request_rows
+
+METRICS = (("kfr", "KFR"), ("krr", "KRR"), ("ls", "LS"), ("leak_rate", "leak"))
+
+
+def detail_text(detail: dict[str, Any], width: int = 40) -> str:
+    """An event's detail as compact key=value pairs (details never hold personal data)."""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, dict | list):
+            value = len(value)
+        parts.append(f"{key}={value}")
+    return short(" ".join(parts), width)
+
+
+def state_change(from_state: str | None, to_state: str | None) -> str:
+    if from_state == to_state:
+        return ""  # a decision that changed no state
+    if not from_state:
+        return to_state or ""
+    return short(f"{from_state}→{to_state}", 20)
+
+
+class RequestDetailScreen(AppScreen):
+    """Pushed over a section; Esc goes back."""
+
+    AUTO_FOCUS = "#facts-table"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("f", "tab('facts')", "Facts", id="detail.facts"),
+        Binding("t", "tab('timeline')", "Timeline", id="detail.timeline"),
+        Binding("m", "tab('metrics')", "Metrics", id="detail.metrics"),
+        Binding("v", "app.toggle_reveal", "Reveal", id="detail.reveal"),
+        Binding("a", "augment", "Augment", show=False, id="detail.augment"),
+        Binding("r", "review", "Review", show=False, id="detail.review"),
+    ]
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+    def section(self) -> str:
+        return self.app.current_mode
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="detail-head", classes="head")
+        with TabbedContent(id="detail-tabs", initial="facts"):
+            with TabPane("Facts (f)", id="facts"):
+                facts: DataTable = DataTable(id="facts-table", cursor_type="row")
+                facts.add_column("#", width=2)
+                facts.add_column("kind", width=14)
+                facts.add_column("question", width=24)
+                facts.add_column("answer", width=30)
+                yield facts
+            with TabPane("Timeline (t)", id="timeline"):
+                events: DataTable = DataTable(id="timeline-table", cursor_type="row")
+                events.add_column("UTC", width=11)
+                events.add_column("actor", width=8)
+                events.add_column("action", width=16)
+                events.add_column("state", width=20)
+                events.add_column("detail", width=40)
+                yield events
+            with TabPane("Metrics (m)", id="metrics"):
+                metrics: DataTable = DataTable(id="metrics-table", cursor_type="row")
+                metrics.add_column("run", width=14)
+                metrics.add_column("phase", width=6)
+                for _, label in METRICS:
+                    metrics.add_column(label, width=6)
+                metrics.add_column("result", width=6)
+                yield metrics
+                yield Static("", id="metrics-reasons", classes="note")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.watch(self.app, "reveal", lambda _: self.safe_reload(), init=False)
+
+    def focus_main(self) -> None:
+        self.query_one("#facts-table", DataTable).focus()
+
+    def reload(self) -> None:
+        ctx = self.relearn.ctx
+        d = data.request_detail(ctx.store, self.request_id)
+        with ctx.store.session() as s:
+            row = request_rows(s, [self.request_id], today=self.relearn.today())[0]
+        head = Text()
+        head.append(d.request_id, style="bold")
+        head.append(f"  {d.subject}  ")
+        head.append_text(state_text(d.state))
+        head.append(f"  due {row.deadline} ")
+        if d.state not in workflow.TERMINAL:
+            head.append_text(days_left_text(row.days_left))
+        if d.extension_months:
+            head.append(f" (+{d.extension_months}m)")
+        if d.purged:
+            head.append("  private values purged", style="dim")
+        self.query_one("#detail-head", Static).update(head)
+
+        reveal = self.relearn.reveal
+        refill(self.query_one("#facts-table", DataTable), [
+            (str(f.fact_id), (
+                str(f.position + 1),
+                ", ".join(f.categories) or "not analysed",
+                masked(f.question, "question", reveal=reveal),
+                masked(f.answer, ", ".join(f.categories) or "answer", reveal=reveal),
+            )) for f in d.facts])
+        refill(self.query_one("#timeline-table", DataTable), [
+            (str(e.event_id), (
+                e.at[5:], short(e.actor, 8), e.action, state_change(e.from_state, e.to_state),
+                detail_text(e.detail),
+            )) for e in d.events])
+        refill(self.query_one("#metrics-table", DataTable), [
+            (f"{a.run_id}:{a.phase}:{i}", (
+                a.run_id, a.phase, *[figure(a.figures.get(k)) for k, _ in METRICS],
+                pass_text(a.passed) if a.phase == "after" else Text("-", style="dim"),
+            )) for i, a in enumerate(d.audits)])
+        reasons = [f"{a.run_id}: {r}" for a in d.audits if a.phase == "after" for r in a.reasons]
+        self.query_one("#metrics-reasons", Static).update(
+            "\n".join(reasons) if reasons else
+            ("No audit yet: the metrics appear after a run." if not d.audits else ""))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#detail-tabs", TabbedContent).active = tab
+        self.query_one(f"#{tab}-table", DataTable).focus()
+
+    @guarded
+    def action_augment(self) -> None:
+        self.relearn.augment([self.request_id])
+
+    def action_review(self) -> None:
+        self.relearn.open_review(self.request_id)

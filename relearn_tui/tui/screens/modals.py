@@ -1,0 +1,205 @@
+"""Small dialogs: errors, confirmations, reasons, pickers. Each returns its answer through
+``dismiss`` so callers use ``push_screen(dialog, callback)``."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class ErrorScreen(ModalScreen[None]):
+    """Shows what went wrong in one message; the app keeps running."""
+
+    BINDINGS = [
+        Binding("escape,enter", "dismiss", "Close", id="error.close"),
+    ]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.message = title, message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog error-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self.message, markup=False, id="error-message")
+            yield Button("Close (Enter)", variant="error", id="close")
+
+    def on_button_pressed(self, _: Button.Pressed) -> None:
+        self.dismiss()
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; No is the default."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, message: str, yes: str = "Yes") -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.message, self.yes = title, message, yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.message, markup=False, classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", variant="warning", id="yes")
+                yield Button("No (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class FormScreen(ModalScreen):
+    """A dialog of labelled inputs; Enter on the last one (or ctrl+s) submits."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss_form", "Cancel", id="form.cancel"),
+        Binding("ctrl+s", "submit", "Save", id="form.save"),
+    ]
+
+    def __init__(self, title: str, fields: list[tuple[str, str, str]], note: str = "") -> None:
+        """``fields``: (id, label, initial value)."""
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.fields, self.note = title, fields, note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            if self.note:
+                yield Static(self.note, markup=False, classes="dialog-note")
+            for field_id, label, value in self.fields:
+                yield Label(label, classes="field-label")
+                yield Input(value=value, id=field_id, classes="field")
+            yield Static("", id="form-error", classes="form-error")
+            yield Static("Enter: next / submit · ctrl+s: save · Esc: cancel",
+                         classes="dialog-help")
+
+    def values(self) -> dict[str, str]:
+        return {fid: self.query_one(f"#{fid}", Input).value for fid, _, _ in self.fields}
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#form-error", Static).update(message)
+
+    def validate(self, values: dict[str, str]) -> str | None:
+        """An error message, or None when the values can be submitted."""
+        return None
+
+    def action_dismiss_form(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        values = self.values()
+        problem = self.validate(values)
+        if problem:
+            self.show_error(problem)
+            return
+        self.dismiss(values)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input).results(Input))
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self.action_submit()
+
+
+class ReasonScreen(FormScreen):
+    """Deny or cancel a request: a reason is required and goes into the event log."""
+
+    def __init__(self, title: str, note: str = "") -> None:
+        super().__init__(title, [("reason", "Reason (recorded in the event log)", "")], note)
+
+    def validate(self, values: dict[str, str]) -> str | None:
+        return None if values["reason"].strip() else "A reason is required."
+
+
+class ExtendScreen(FormScreen):
+    def __init__(self, request_id: str, used: int) -> None:
+        super().__init__(
+            f"Extend the deadline of {request_id}",
+            [("months", "Months (the total extension is at most 2)", "1"),
+             ("reason", "Reason (recorded in the event log)", "")],
+            note=f"Already extended by {used} month(s).",
+        )
+
+    def validate(self, values: dict[str, str]) -> str | None:
+        if not values["months"].strip().isdigit() or int(values["months"]) < 1:
+            return "Months must be a whole number, 1 or 2."
+        return None if values["reason"].strip() else "A reason is required."
+
+
+class ImportScreen(FormScreen):
+    def __init__(self, start: str = "") -> None:
+        super().__init__(
+            "Import requests",
+            [("path", "File or folder (*.json, *.jsonl)", start),
+             ("subject", "Subject name (only for bare question/answer lists)", "")],
+            note="A file is imported whole or not at all; nothing stored is touched by an "
+                 "error.",
+        )
+
+    def validate(self, values: dict[str, str]) -> str | None:
+        return None if values["path"].strip() else "Type a file or folder path."
+
+
+class EditVariantScreen(FormScreen):
+    """Edit one variant's texts; the result is verified again before it can be approved."""
+
+    def __init__(self, variant_id: int, kind: str, question: str, answer: str) -> None:
+        super().__init__(
+            f"Edit variant {variant_id} ({kind})",
+            [("question", "Question", question), ("answer", "Sanitised answer", answer)],
+            note="The edited answer is scanned again for private values and PII.",
+        )
+
+    def validate(self, values: dict[str, str]) -> str | None:
+        if not values["question"].strip() or not values["answer"].strip():
+            return "Neither the question nor the answer may be empty."
+        return None
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Choose one item from a list (a request to review, a run to audit)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="pick.cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]],
+                 current: str | None = None) -> None:
+        """``options``: (key, label)."""
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.options, self.current = title, options, current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield OptionList(*[Option(label, id=key) for key, label in self.options],
+                             id="pick-list")
+            yield Static("Enter: choose · Esc: cancel", classes="dialog-help")
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        keys = [k for k, _ in self.options]
+        if self.current in keys:
+            ol.highlighted = keys.index(self.current)
+        ol.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

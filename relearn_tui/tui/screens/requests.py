@@ -1,0 +1,235 @@
+"""Requests: every erasure request with its state and deadline; import, new, deny, cancel,
+extend, augment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Label, Static
+
+from relearn_tui import workflow
+from relearn_tui.tui import data
+from relearn_tui.tui.formatting import days_left_text, state_text
+from relearn_tui.tui.screens.base import AppScreen, guarded
+from relearn_tui.tui.screens.modals import ExtendScreen, ImportScreen, ReasonScreen
+from relearn_tui.tui.screens.new_request import NewRequestScreen
+from relearn_tui.tui.widgets.tables import refill, selected_key
+
+STATE_FILTERS: tuple[str | None, ...] = (None, *workflow.STATES)
+AUGMENT_FROM = (workflow.SUBMITTED, workflow.AUGMENTED, workflow.HUMAN_REVIEWED, workflow.FAILED)
+
+
+class RequestsScreen(AppScreen):
+    SECTION = "requests"
+    TITLE_TEXT = "Requests"
+    AUTO_FOCUS = "#requests-table"
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="requests.open"),
+        Binding("i", "import", "Import", id="requests.import"),
+        Binding("n", "new", "New", id="requests.new"),
+        Binding("a", "augment", "Augment", id="requests.augment"),
+        Binding("A", "augment_all", "Augment all submitted", show=False,
+                id="requests.augment_all"),
+        Binding("f", "filter", "State filter", id="requests.filter"),
+        Binding("slash", "search", "Search", id="requests.search", key_display="/"),
+        Binding("d", "deny", "Deny", show=False, id="requests.deny"),
+        Binding("c", "cancel_request", "Cancel request", show=False, id="requests.cancel"),
+        Binding("e", "extend", "Extend deadline", show=False, id="requests.extend"),
+        Binding("r", "review", "Review request", show=False, id="requests.review"),
+    ]
+
+    state_filter: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="requests-filters", classes="toolbar"):
+            yield Input(placeholder="/ search id, pseudonym or state", id="requests-search",
+                        compact=True)
+            yield Label("state: all (f)", id="requests-state")
+        table: DataTable = DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
+        table.add_column("request", key="id", width=18)
+        table.add_column("subject", key="subject", width=15)
+        table.add_column("state", key="state", width=14)
+        table.add_column("facts", key="facts", width=5)
+        table.add_column("deadline", key="deadline", width=10)
+        table.add_column("left", key="left", width=11)
+        yield table
+        yield Static("", id="requests-summary", classes="summary")
+
+    def focus_main(self) -> None:
+        self.query_one("#requests-table", DataTable).focus()
+
+    def reload(self) -> None:
+        search = self.query_one("#requests-search", Input).value
+        rows = data.requests(self.relearn.ctx.store, self.relearn.today(),
+                             state=self.state_filter, search=search)
+        table = self.query_one("#requests-table", DataTable)
+        refill(table, [(r.request_id, (r.request_id, r.subject, state_text(r.state),
+                                       Text(str(r.facts), justify="right"), r.deadline,
+                                       days_left_text(r.days_left)
+                                       if r.state not in workflow.TERMINAL else Text("-")))
+                       for r in rows])
+        open_rows = [r for r in rows if r.state not in workflow.TERMINAL]
+        overdue = sum(r.days_left < 0 for r in open_rows)
+        soon = sum(0 <= r.days_left < 7 for r in open_rows)
+        summary = Text(f"{len(rows)} request(s)")
+        if overdue:
+            summary.append(f" · {overdue} overdue", style="bold red")
+        if soon:
+            summary.append(f" · {soon} due within 7 days", style="bold #ffb000")
+        if not rows and not search and self.state_filter is None:
+            summary = Text("No requests yet: i imports a file or folder, n types one in.")
+        self.query_one("#requests-summary", Static).update(summary)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def current(self) -> str | None:
+        return selected_key(self.query_one("#requests-table", DataTable))
+
+    def _need_current(self) -> str | None:
+        rid = self.current()
+        if rid is None:
+            self.notify("No request selected.", severity="warning")
+        return rid
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.relearn.open_request(str(event.row_key.value))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "requests-search":
+            self.safe_reload()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "requests-search":
+            self.focus_main()
+
+    # -- actions --------------------------------------------------------------------------------
+
+    @guarded
+    def action_open(self) -> None:
+        rid = self._need_current()
+        if rid:
+            self.relearn.open_request(rid)
+
+    def action_search(self) -> None:
+        self.query_one("#requests-search", Input).focus()
+
+    @guarded
+    def action_filter(self) -> None:
+        index = STATE_FILTERS.index(self.state_filter)
+        self.state_filter = STATE_FILTERS[(index + 1) % len(STATE_FILTERS)]
+        self.query_one("#requests-state", Label).update(
+            f"state: {self.state_filter or 'all'} (f)")
+        self.reload()
+
+    def action_import(self) -> None:
+        def chosen(values: dict[str, Any] | None) -> None:
+            if values:
+                self.relearn.import_paths([values["path"].strip()],
+                                          subject=values["subject"].strip() or None)
+
+        self.app.push_screen(ImportScreen(), chosen)
+
+    def action_new(self) -> None:
+        self.app.push_screen(NewRequestScreen(), self._store_new)
+
+    @guarded
+    def _store_new(self, obj: dict[str, Any] | None) -> None:
+        if obj is None:
+            return
+        from datetime import UTC, datetime
+        from pathlib import Path
+
+        from relearn_tui.importer import parse_request, store_parsed
+        from relearn_tui.tui.screens.new_request import FORM_SOURCE
+
+        ctx = self.relearn.ctx
+        parsed = parse_request(obj, Path(FORM_SOURCE), "", datetime.now(UTC))
+        with ctx.store.session() as s:
+            report = store_parsed(s, [parsed], secret=ctx.secret, actor=ctx.operator)
+        self.relearn.data_changed()
+        rid = (report.created or report.unchanged)[0]
+        self.notify(f"{rid} stored with {len(parsed.facts)} fact(s); a augments it.",
+                    title="New request")
+        from relearn_tui.tui.widgets.tables import move_to
+
+        move_to(self.query_one("#requests-table", DataTable), rid)
+
+    @guarded
+    def action_augment(self) -> None:
+        rid = self._need_current()
+        if not rid:
+            return
+        state = next((r.state for r in data.requests(self.relearn.ctx.store, search=rid)
+                      if r.request_id == rid), None)
+        if state not in AUGMENT_FROM:
+            self.notify(f"{rid} is {state}: only {', '.join(AUGMENT_FROM)} requests can be "
+                        "augmented.", severity="warning")
+            return
+        self.relearn.augment([rid])
+
+    @guarded
+    def action_augment_all(self) -> None:
+        ids = [r.request_id for r in data.requests(self.relearn.ctx.store,
+                                                    state=workflow.SUBMITTED)]
+        if not ids:
+            self.notify("No request is waiting in submitted.", severity="warning")
+            return
+        self.relearn.augment(ids)
+
+    def action_deny(self) -> None:
+        self._decide("deny")
+
+    def action_cancel_request(self) -> None:
+        self._decide("cancel")
+
+    def _decide(self, what: str) -> None:
+        rid = self._need_current()
+        if not rid:
+            return
+        from relearn_tui import operations
+
+        op = operations.deny if what == "deny" else operations.cancel
+        note = ("Refuse the request (identity not verified, an Art. 17(3) exemption...). "
+                if what == "deny" else "Withdraw the request (the subject withdrew it...). ")
+
+        def decide(values: dict[str, Any]) -> None:
+            op(self.relearn.ctx.store, rid, actor=self.relearn.ctx.operator,
+               reason=values["reason"])
+            self.relearn.data_changed()
+            self.notify(f"{rid}: {'denied' if what == 'deny' else 'canceled'}.")
+
+        self.app.push_screen(
+            ReasonScreen(f"{what.capitalize()} {rid}", note + "This is final."),
+            lambda values: values and self.relearn.attempt(what, decide, values))
+
+    @guarded
+    def action_extend(self) -> None:
+        rid = self._need_current()
+        if not rid:
+            return
+        from relearn_tui import operations
+
+        row = next(r for r in data.requests(self.relearn.ctx.store, search=rid)
+                   if r.request_id == rid)
+
+        def extend(values: dict[str, Any]) -> None:
+            new = operations.extend_deadline(
+                self.relearn.ctx.store, rid, months=int(values["months"]),
+                actor=self.relearn.ctx.operator, reason=values["reason"])
+            self.relearn.data_changed()
+            self.notify(f"{rid}: deadline now {new}.")
+
+        self.app.push_screen(
+            ExtendScreen(rid, row.extension_months),
+            lambda values: values and self.relearn.attempt("extend", extend, values))
+
+    def action_review(self) -> None:
+        rid = self._need_current()
+        if rid:
+            self.relearn.open_review(rid)

@@ -1,0 +1,307 @@
+"""Review: a request's variants grouped by fact and kind, flagged ones highlighted; approve,
+reject, edit, bulk-approve a fact, jump between unreviewed variants.
+
+Every decision goes through :mod:`relearn_tui.review`, which logs it with the operator's name
+and moves the request to human_reviewed once every fact has an approved variant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from relearn_tui import review as decisions
+from relearn_tui.tui import data
+from relearn_tui.tui.formatting import MASK, short, state_text
+from relearn_tui.tui.screens.base import AppScreen, guarded
+from relearn_tui.tui.screens.modals import ConfirmScreen, EditVariantScreen, PickScreen
+from relearn_tui.tui.widgets.tables import move_to, refill, selected_key
+
+STATUS_STYLE = {"approved": "green", "rejected": "dim strike", "pending": ""}
+
+
+def _cell(text: str | None, reveal: bool, width: int) -> str:
+    if text is None:
+        return "(purged)"
+    return short(text, width) if reveal else MASK
+
+
+class ReviewScreen(AppScreen):
+    SECTION = "review"
+    AUTO_FOCUS = "#variants-table"
+    BINDINGS = [
+        Binding("a", "approve", "Approve", id="review.approve"),
+        Binding("x", "reject", "Reject", id="review.reject"),
+        Binding("e", "edit", "Edit", id="review.edit"),
+        Binding("A", "approve_fact", "Approve fact", id="review.approve_fact",
+                key_display="A"),
+        Binding("n", "next_open", "Next open", id="review.next"),
+        Binding("p", "previous_open", "Prev open", show=False, id="review.previous"),
+        Binding("r", "pick_request", "Request", id="review.pick"),
+        Binding("right_square_bracket", "step_request(1)", "Next request", show=False,
+                id="review.next_request", key_display="]"),
+        Binding("left_square_bracket", "step_request(-1)", "Previous request", show=False,
+                id="review.previous_request", key_display="["),
+        Binding("v", "app.toggle_reveal", "Reveal", id="review.reveal"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.request_id: str | None = None
+        self.review: data.ReviewData | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="review-head", classes="head")
+        table: DataTable = DataTable(id="variants-table", cursor_type="row")
+        table.add_column("fact", width=9)
+        table.add_column("kind", width=10)
+        table.add_column("status", width=8)
+        table.add_column("check", width=4)
+        table.add_column("question", width=17)
+        table.add_column("answer", width=18)
+        yield table
+        yield Static("", id="variant-detail", classes="detail-pane")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.watch(self.app, "reveal", lambda _: self.safe_reload(), init=False)
+
+    def focus_main(self) -> None:
+        self.query_one("#variants-table", DataTable).focus()
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def select_request(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.safe_reload()
+        self.action_first_open()
+
+    def reload(self) -> None:
+        store = self.relearn.ctx.store
+        open_requests = data.reviewable_requests(store)
+        ids = [r[0] for r in open_requests]
+        if self.request_id not in ids:
+            # the first request that still waits for decisions, else the first reviewable one
+            waiting = [r[0] for r in open_requests if r[3] > 0]
+            self.request_id = (waiting or ids or [None])[0]
+        table = self.query_one("#variants-table", DataTable)
+        if self.request_id is None:
+            self.review = None
+            table.clear()
+            self.query_one("#review-head", Static).update(
+                "Nothing to review: augment a request first (1, then a).")
+            self.query_one("#variant-detail", Static).update("")
+            return
+        self.review = data.review_data(store, self.request_id)
+        reveal = self.relearn.reveal
+        rows = []
+        last_fact = None
+        for v in self.review.variants:
+            fact = "" if v.fact_id == last_fact else f"#{v.fact_position + 1} " + (
+                v.fact_category or "")
+            last_fact = v.fact_id
+            check = (Text("FLAG", style="bold white on red") if v.flagged
+                     else Text("ok", style="green"))
+            status = Text(v.status + ("*" if v.edited else ""),
+                          style=STATUS_STYLE.get(v.status, ""))
+            rows.append((str(v.variant_id), (
+                short(fact, 9), v.kind, status, check,
+                _cell(v.question, reveal, 17), _cell(v.answer, reveal, 18))))
+        refill(table, rows)
+        self._update_head()
+        self._update_detail()
+
+    def _update_head(self) -> None:
+        head = Text()
+        r = self.review
+        if r is None:
+            return
+        head.append(r.request_id, style="bold")
+        head.append(f"  {r.subject}  ")
+        head.append_text(state_text(r.state))
+        total = r.counts()
+        head.append(f"  {total['approved']} approved · {total['pending']} open")
+        if total["flagged"]:
+            head.append(f" · {total['flagged']} flagged", style="bold red")
+        v = self.current()
+        if v is not None:
+            c = r.counts(v.fact_id)
+            facts = sorted({x.fact_position for x in r.variants})
+            head.append(f"\nfact {v.fact_position + 1}/{len(facts)} "
+                        f"{v.fact_category or ''}: {c['approved']} approved, "
+                        f"{c['pending']} open", style="dim")
+            if c["approved"] == 0:
+                head.append("  needs one approved variant", style="#ffb000")
+        self.query_one("#review-head", Static).update(head)
+
+    def _update_detail(self) -> None:
+        v = self.current()
+        pane = self.query_one("#variant-detail", Static)
+        if v is None:
+            pane.update("")
+            return
+        reveal = self.relearn.reveal
+        text = Text()
+        text.append(f"variant {v.variant_id} · {v.kind} · {v.status}")
+        if v.reviewed_by:
+            text.append(f" by {v.reviewed_by}")
+        if v.edited:
+            text.append(" · edited")
+        if v.flagged:
+            text.append("\nflagged: " + "; ".join(v.reasons), style="bold red")
+        if reveal:
+            text.append(f"\nQ: {v.question or '(purged)'}\nA: {v.answer or '(purged)'}")
+        else:
+            text.append("\nQ/A masked: v reveals them", style="dim")
+        pane.update(text)
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._update_head()
+        self._update_detail()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def current(self) -> data.VariantView | None:
+        if self.review is None:
+            return None
+        key = selected_key(self.query_one("#variants-table", DataTable))
+        return next((v for v in self.review.variants if str(v.variant_id) == key), None)
+
+    def _move(self, step: int, *, from_start: bool = False) -> bool:
+        """Put the cursor on the next (or previous) variant still waiting for a decision."""
+        if self.review is None:
+            return False
+        vs = self.review.variants
+        cur = self.current()
+        start = -1 if from_start or cur is None else vs.index(cur)
+        n = len(vs)
+        for i in range(1, n + 1):
+            j = (start + step * i) % n if not from_start else (start + i) % n
+            if vs[j].open:
+                return move_to(self.query_one("#variants-table", DataTable),
+                               str(vs[j].variant_id))
+        return False
+
+    def _after_decision(self) -> None:
+        state_before = self.review.state if self.review else None
+        self.relearn.data_changed()
+        if self.review is not None and state_before != self.review.state:
+            self.notify(f"{self.review.request_id} is now {self.review.state}.",
+                        title="Review")
+        if not self._move(1):
+            self.notify("Every variant of this request has a decision.", timeout=3)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_first_open(self) -> None:
+        self._move(1, from_start=True)
+
+    def action_next_open(self) -> None:
+        if not self._move(1):
+            self.notify("No open variant left in this request.", timeout=3)
+
+    def action_previous_open(self) -> None:
+        if not self._move(-1):
+            self.notify("No open variant left in this request.", timeout=3)
+
+    @guarded
+    def action_approve(self) -> None:
+        v = self.current()
+        if v is None:
+            return
+        ctx = self.relearn.ctx
+        if v.flagged:
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.relearn.attempt("approve", decisions.approve, ctx.store, v.variant_id,
+                                         actor=ctx.operator, override=True)
+                    self._after_decision()
+
+            self.app.push_screen(ConfirmScreen(
+                "Approve a flagged variant?",
+                "Verification flagged it: " + "; ".join(v.reasons) + "\n\nApproving it anyway "
+                "is recorded as an override. Editing it (e) is usually better.",
+                yes="Approve anyway"), confirmed)
+            return
+        decisions.approve(ctx.store, v.variant_id, actor=ctx.operator)
+        self._after_decision()
+
+    @guarded
+    def action_reject(self) -> None:
+        v = self.current()
+        if v is None:
+            return
+        decisions.reject(self.relearn.ctx.store, v.variant_id, actor=self.relearn.ctx.operator)
+        self._after_decision()
+
+    @guarded
+    def action_approve_fact(self) -> None:
+        v = self.current()
+        if v is None:
+            return
+        n = decisions.approve_unflagged(self.relearn.ctx.store, v.fact_id,
+                                        actor=self.relearn.ctx.operator)
+        self.notify(f"Fact {v.fact_position + 1}: {n} unflagged variant(s) approved.",
+                    timeout=3)
+        self._after_decision()
+
+    @guarded
+    def action_edit(self) -> None:
+        v = self.current()
+        if v is None:
+            return
+        ctx = self.relearn.ctx
+        variant_id = v.variant_id
+
+        def chosen(values: dict[str, Any] | None) -> None:
+            if not values:
+                return
+
+            def work() -> tuple[bool, tuple[str, ...]]:
+                # the answer is verified again (PII scan): seconds the first time
+                return decisions.edit(ctx.store, variant_id, actor=ctx.operator,
+                                      question=values["question"], answer=values["answer"])
+
+            def done(result: tuple[bool, tuple[str, ...]]) -> None:
+                ok, reasons = result
+                self.relearn.data_changed()
+                if ok:
+                    self.notify(f"Variant {variant_id} edited; verification passed. "
+                                "Approve it with a.", title="Edited")
+                else:
+                    self.notify(f"Variant {variant_id} edited but still flagged: "
+                                + "; ".join(reasons), severity="warning", title="Edited")
+
+            self.relearn.activity["edit"] = "verifying edit…"
+            self.relearn.run_job(work, name="edit", done=done)
+
+        self.app.push_screen(EditVariantScreen(variant_id, v.kind, v.question or "",
+                                               v.answer or ""), chosen)
+
+    @guarded
+    def action_pick_request(self) -> None:
+        options = [(rid, f"{rid}  {subject}  {state}  ({pending} open)")
+                   for rid, subject, state, pending in
+                   data.reviewable_requests(self.relearn.ctx.store)]
+        if not options:
+            self.notify("No request is open for review.", severity="warning")
+            return
+
+        def chosen(rid: str | None) -> None:
+            if rid:
+                self.select_request(rid)
+
+        self.app.push_screen(PickScreen("Review which request?", options, self.request_id),
+                             chosen)
+
+    @guarded
+    def action_step_request(self, step: int) -> None:
+        ids = [r[0] for r in data.reviewable_requests(self.relearn.ctx.store)]
+        if not ids:
+            return
+        i = ids.index(self.request_id) if self.request_id in ids else -step
+        self.select_request(ids[(i + step) % len(ids)])

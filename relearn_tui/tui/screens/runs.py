@@ -1,0 +1,162 @@
+"""Runs: choose reviewed requests, a method and its main settings, launch; watch progress;
+cancel; past runs with their state, and resuming an interrupted one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Label, Select, SelectionList, Static
+
+from relearn_tui import workflow
+from relearn_tui.tui import data
+from relearn_tui.tui.formatting import state_text
+from relearn_tui.tui.screens.base import AppScreen, guarded
+from relearn_tui.tui.widgets.run_monitor import RunMonitor
+from relearn_tui.tui.widgets.tables import refill, selected_key
+
+# Without the runs module (an install without the ML stack) the screen still lists runs.
+DEFAULT_METHODS = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
+RESUMABLE_STATES = ("queued", "running", "interrupted")
+
+
+def methods() -> tuple[str, ...]:
+    try:
+        from relearn_tui.runs import METHODS
+    except ImportError:
+        return DEFAULT_METHODS
+    return tuple(METHODS)
+
+
+class RunsScreen(AppScreen):
+    SECTION = "runs"
+    AUTO_FOCUS = "#run-requests"
+    BINDINGS = [
+        Binding("l", "launch", "Launch", id="runs.launch"),
+        Binding("c", "cancel_run", "Cancel run", id="runs.cancel"),
+        Binding("u", "resume", "Resume", id="runs.resume"),
+        Binding("enter", "open_audit", "Audit", show=False, id="runs.audit"),
+        Binding("s", "focus_settings", "Settings", show=False, id="runs.settings"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="runs-top"):
+            with Vertical(id="new-run"):
+                yield Label("New run · space selects requests", classes="section-title")
+                with Horizontal(id="run-settings"):
+                    yield Select([(m, m) for m in methods()], value=methods()[0],
+                                 allow_blank=False, id="run-method", compact=True)
+                    yield Input(placeholder="epochs", id="run-epochs", compact=True,
+                                type="integer")
+                    yield Input(placeholder="lr", id="run-lr", compact=True, type="number")
+                yield SelectionList[str](id="run-requests")
+                yield Static("No request is in human_reviewed: review one first (2).",
+                             id="run-none", classes="note")
+            yield RunMonitor(id="run-monitor")
+        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table.add_column("run", width=24)
+        table.add_column("method", width=8)
+        table.add_column("state", width=11)
+        table.add_column("requests", width=8)
+        table.add_column("created", width=16)
+        yield table
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.watch(self.app, "status_tick", lambda _: self._show_live(), init=False)
+
+    def focus_main(self) -> None:
+        self.query_one("#run-requests", SelectionList).focus()
+
+    def reload(self) -> None:
+        store = self.relearn.ctx.store
+        choices = data.requests_in(store, (workflow.HUMAN_REVIEWED,))
+        sl = self.query_one("#run-requests", SelectionList)
+        before = set(sl.selected)
+        known = {sl.get_option_at_index(i).value for i in range(sl.option_count)}
+        sl.clear_options()
+        for rid, subject, facts in choices:
+            # new requests start selected: the usual run takes every reviewed request
+            picked = rid in before or rid not in known
+            sl.add_option((f"{rid} {subject} ({facts})", rid, picked))
+        sl.display = bool(choices)
+        self.query_one("#run-none", Static).display = not choices
+        refill(self.query_one("#runs-table", DataTable), [
+            (r.run_id, (r.run_id, r.method, state_text(r.state), str(len(r.request_ids)),
+                        r.created_at))
+            for r in data.runs(store)])
+        self._show_live()
+
+    def _show_live(self) -> None:
+        self.query_one(RunMonitor).show(self.relearn.live)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def settings(self) -> Any:
+        """RunSettings from the form: empty fields keep the deployment's values."""
+        from relearn_tui.runs import RunSettings
+
+        method = self.query_one("#run-method", Select).value
+        train: dict[str, Any] = {}
+        epochs = self.query_one("#run-epochs", Input).value.strip()
+        lr = self.query_one("#run-lr", Input).value.strip()
+        if epochs:
+            if not epochs.isdigit() or int(epochs) < 1:
+                raise ValueError("epochs must be a whole number of at least 1")
+            train["epochs"] = int(epochs)
+        if lr:
+            try:
+                value = float(lr)
+            except ValueError:
+                raise ValueError(f"lr {lr!r} is not a number (e.g. 1e-4)") from None
+            if not value > 0:
+                raise ValueError("lr must be above 0")
+            train["lr"] = value
+        return RunSettings(method=str(method), train=train)
+
+    @guarded
+    def action_launch(self) -> None:
+        sl = self.query_one("#run-requests", SelectionList)
+        ids = [v for v in sl.selected if v]
+        if not ids:
+            self.notify("Select at least one request in human_reviewed (space).",
+                        severity="warning")
+            return
+        if self.relearn.launch_run(ids, self.settings()):
+            self.notify(f"Launching a run on {len(ids)} request(s)…", timeout=3)
+            self._show_live()
+
+    def action_cancel_run(self) -> None:
+        if self.relearn.cancel_run():
+            self.notify("Stopping the run at its next step; it stays resumable.")
+        else:
+            self.notify("No run in progress.", severity="warning")
+
+    @guarded
+    def action_resume(self) -> None:
+        run_id = selected_key(self.query_one("#runs-table", DataTable))
+        run = next((r for r in data.runs(self.relearn.ctx.store) if r.run_id == run_id), None)
+        if run is None:
+            return
+        live = self.relearn.live
+        if run.state not in RESUMABLE_STATES or (live and live.running
+                                                 and live.run_id == run_id):
+            self.notify(f"Run {run_id} is {run.state}: nothing to resume.", severity="warning")
+            return
+        if self.relearn.launch_run(None, None, resume_run_id=run_id):
+            self.notify(f"Resuming run {run_id}…", timeout=3)
+
+    def action_open_audit(self) -> None:
+        run_id = selected_key(self.query_one("#runs-table", DataTable))
+        if run_id:
+            self.relearn.open_audit(run_id)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.relearn.open_audit(str(event.row_key.value))
+
+    def action_focus_settings(self) -> None:
+        self.query_one("#run-method", Select).focus()
+
+

@@ -1,0 +1,51 @@
+"""The top line of every screen: the numbered screens, the mask state, background work."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("requests", "Requests"),
+    ("review", "Review"),
+    ("runs", "Runs"),
+    ("audit", "Audit"),
+    ("probe", "Probe"),
+    ("reports", "Reports"),
+)
+
+
+class NavBar(Widget):
+    """Shows which numbered screen is current and what runs in the background."""
+
+    DEFAULT_CSS = """
+    NavBar { height: 1; dock: top; background: $panel; }
+    """
+
+    def __init__(self, section: str) -> None:
+        super().__init__()
+        self.section = section
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "status_tick", lambda _: self.refresh(), init=False)
+        self.watch(self.app, "reveal", lambda _: self.refresh(), init=False)
+
+    def render(self) -> Table:
+        left = Text()
+        for i, (mode, label) in enumerate(SECTIONS, start=1):
+            style = "reverse bold" if mode == self.section else ""
+            left.append(f" {i} {label} ", style=style)
+        right = Text()
+        status = getattr(self.app, "activity_line", lambda: "")()
+        if status:
+            right.append(status + "  ", style="cyan")
+        if getattr(self.app, "reveal", False):
+            right.append(" REVEALED ", style="bold black on #ffb000")
+        else:
+            right.append(" masked ", style="dim")
+        grid = Table.grid(expand=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right", no_wrap=True, overflow="ellipsis")
+        grid.add_row(left, right)
+        return grid
