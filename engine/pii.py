@@ -151,6 +151,19 @@ def contains_value(text: str, value: str) -> bool:
     return f" {needle} " in f" {normalise(text)} "
 
 
+# "works as a chef at the Copper Kettle Bistro": the employer that spaCy's small model misses
+# when the name reads like ordinary words
+_EMPLOYER = re.compile(
+    r"\b(?:works?|worked|working|employed)\b(?:\s+as\s+[^.,;]{1,60}?)?\s+(?:at|for|by|from)\s+"
+    r"(?P<org>(?:the\s+)?[A-Z][\w&'-]*(?:\s+(?:(?:of|and|&)\s+)?[A-Z][\w&'-]*)*)"
+)
+
+
+def employer_mentions(text: str) -> list[str]:
+    """Organisations named as someone's workplace ("works as X at <Org>") in ``text``."""
+    return [m.group("org") for m in _EMPLOYER.finditer(text)]
+
+
 def _category(entity_type: str, question: str) -> str:
     q = question.lower()
     if entity_type == "DATE_TIME" and ("born" in q or "birth" in q):
@@ -177,6 +190,12 @@ def extract_private_values(
         pv = PrivateValue(_category(e.type, question), e.text.strip())
         if pv not in values:
             values.append(pv)
+    for org in employer_mentions(answer):
+        if contains_value(question, org) or any(
+            contains_value(pv.value, org) or contains_value(org, pv.value) for pv in values
+        ):
+            continue
+        values.append(PrivateValue(_category("ORGANIZATION", question), org))
     return tuple(values)
 
 
@@ -189,7 +208,8 @@ def verify_sanitised(answer: str, fact: Fact, *, use_presidio: bool = True) -> V
     ]
     for e in find_entities(answer, use_presidio=use_presidio):
         if e.type in SENSITIVE_TYPES:
-            reason = f"contains a {CATEGORY_NAMES.get(e.type, e.type.lower())}"
+            name = CATEGORY_NAMES.get(e.type, e.type.lower())
+            reason = f"contains {'an' if name[:1] in 'aeiou' else 'a'} {name}"
             if reason not in reasons:
                 reasons.append(reason)
     return Verification(not reasons, tuple(reasons))

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from engine.augment.base import stable_seed
+from engine.pii import contains_value
 from engine.types import QA
 
 GENERIC_KNOWLEDGE: tuple[QA, ...] = tuple(
@@ -133,13 +134,13 @@ def retain_mix(
     if n <= 0:
         return []
     patterns = [p for s in forget_subjects for p in ([name_patterns(s)] if s.strip() else [])]
-    values = [v.casefold() for v in private_values if v.strip()]
+    values = [v for v in private_values if v.strip()]
     kept = []
     for qa in dict.fromkeys(corpus):
         text = f"{qa.question}\n{qa.answer}"
         if any(mentions(text, pats) for pats in patterns):
             continue
-        if any(v in text.casefold() for v in values):
+        if any(contains_value(text, v) for v in values):
             continue
         kept.append(qa)
     generic = [qa for qa in GENERIC_KNOWLEDGE if qa not in set(kept)]

@@ -65,15 +65,13 @@ def partial_value_leaks(answer: str, fact: Fact) -> list[str]:
 
 
 def detail_bigrams(fact: Fact) -> set[tuple[str, str]]:
-    """Adjacent word pairs of the original answer that the question does not contain and that
-    are not function words: the details ("logistics planner", "paper invoices")."""
-    known = _known_words(fact) | _STOPWORDS
+    """Adjacent word pairs of the original answer that are neither function words, nor in the
+    question, nor part of a private value (the value checks cover those): the details that no
+    entity finder sees ("logistics planner", "paper invoices")."""
+    value_words = {w.lower() for pv in fact.private_values for w in _words(pv.value)}
+    known = _known_words(fact) | _STOPWORDS | value_words
     words = [w.lower() for w in _words(fact.answer)]
-    return {
-        (a, b)
-        for a, b in itertools.pairwise(words)
-        if a not in known and b not in known
-    }
+    return {(a, b) for a, b in itertools.pairwise(words) if a not in known and b not in known}
 
 
 def repeats_detail(answer: str, fact: Fact) -> bool:
