@@ -22,6 +22,23 @@ SECRET = bytes(range(32))
 PRIVATE = "isabella.marquez@futuramail.es"
 PRIVATE_ANSWER = f"Isabella Marquez can be contacted at {PRIVATE}."
 
+STATES = ["submitted", "augmented", "human_reviewed", "trained", "verified", "failed",
+          "denied", "canceled"]
+TERMINAL = {"verified", "denied", "canceled"}
+# The contract, written out independently of workflow.ALLOWED. Besides DESIGN's forward path:
+# a request can be re-augmented (augmented, human_reviewed or failed -> augmented), and a
+# reviewed request can be failed by a run error before training finishes.
+EXPECTED: dict[str, set[str]] = {
+    "submitted": {"augmented", "denied", "canceled"},
+    "augmented": {"augmented", "human_reviewed", "denied", "canceled"},
+    "human_reviewed": {"augmented", "trained", "failed", "denied", "canceled"},
+    "trained": {"verified", "failed", "denied", "canceled"},
+    "failed": {"human_reviewed", "augmented", "denied", "canceled"},
+    "verified": set(),
+    "denied": set(),
+    "canceled": set(),
+}
+
 # How to reach each state from `submitted` through legal transitions only.
 PATH_TO: dict[str, list[str]] = {
     "submitted": [],

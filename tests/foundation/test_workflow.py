@@ -13,24 +13,7 @@ from sqlmodel import select
 from relearn_tui import operations, workflow
 from relearn_tui.store import Event, Store
 
-from .support import PATH_TO, add_request, event_count, state_of
-
-STATES = ["submitted", "augmented", "human_reviewed", "trained", "verified", "failed",
-          "denied", "canceled"]
-TERMINAL = {"verified", "denied", "canceled"}
-# The contract, written out independently of workflow.ALLOWED. Besides DESIGN's forward path:
-# a request can be re-augmented (augmented, human_reviewed or failed -> augmented), and a
-# reviewed request can be failed by a run error before training finishes.
-EXPECTED: dict[str, set[str]] = {
-    "submitted": {"augmented", "denied", "canceled"},
-    "augmented": {"augmented", "human_reviewed", "denied", "canceled"},
-    "human_reviewed": {"augmented", "trained", "failed", "denied", "canceled"},
-    "trained": {"verified", "failed", "denied", "canceled"},
-    "failed": {"human_reviewed", "augmented", "denied", "canceled"},
-    "verified": set(),
-    "denied": set(),
-    "canceled": set(),
-}
+from .support import EXPECTED, PATH_TO, STATES, TERMINAL, add_request, event_count, state_of
 
 
 def _detail(to_state: str) -> dict | None:
