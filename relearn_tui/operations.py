@@ -30,8 +30,11 @@ def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
         req = workflow.get_request(s, request_id)
         if req.state in workflow.TERMINAL:
             raise workflow.WorkflowError(f"request {request_id} is {req.state}: nothing to extend")
+        if months < 1:
+            raise workflow.WorkflowError(
+                f"request {request_id}: an extension is at least one month, not {months}")
         total = req.extension_months + months
-        if months < 1 or total > MAX_EXTENSION_MONTHS:
+        if total > MAX_EXTENSION_MONTHS:
             raise workflow.WorkflowError(
                 f"request {request_id}: already extended by {req.extension_months} month(s); "
                 f"the total extension is at most {MAX_EXTENSION_MONTHS}"
