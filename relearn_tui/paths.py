@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -12,7 +14,8 @@ from platformdirs import user_data_dir
 def data_home() -> Path:
     """The data directory (database, secret, models, runs, reports), created on first use."""
     home = Path(os.environ.get("RELEARN_HOME") or user_data_dir("relearn-tui", appauthor=False))
-    home.mkdir(parents=True, exist_ok=True)
+    # it holds personal data (the database) and the secret: only its owner may look inside
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return home
 
 
@@ -28,10 +31,33 @@ def deployment_secret(home: Path | None = None) -> bytes:
     """
     path = (home or data_home()) / "secret.key"
     if not path.exists():
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, key.encode())
-        finally:
-            os.close(fd)
-    return bytes.fromhex(path.read_text().strip())
+        _create_secret(path)
+    return _read_secret(path)
+
+
+def _create_secret(path: Path) -> None:
+    # Written whole into a private temporary file, then linked into place: a second process
+    # starting at the same moment either creates it or finds it complete, never half-written,
+    # and never replaces a key that the other one may already be using.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another start won the race: use its key
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+
+
+def _read_secret(path: Path) -> bytes:
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise ValueError(f"{path}: the deployment secret is damaged (expected 64 hex digits); "
+                         "restore it from a backup: every pseudonym and fact hash depends on it")
+    return key
