@@ -233,9 +233,8 @@ class RelearnApp(App[int]):
             self.push_screen(HelpScreen())
 
     def action_toggle_reveal(self) -> None:
+        # the navigation bar says which: a toast would hide part of the screen
         self.reveal = not self.reveal
-        self.notify("Private values are shown" if self.reveal else "Private values are masked",
-                    timeout=2)
 
     async def action_quit(self) -> None:
         if self.live is not None and self.live.running:

@@ -26,7 +26,8 @@ class ActionsProvider(Provider):
             seen.add(binding.id)
             shown = binding.key_display or self.app.get_key_display(binding)
             run = functools.partial(self.app.run_action, binding.action, active.node)
-            out.append((binding.description, f"key {shown or key} · {binding.id}", run))
+            title = binding.tooltip or binding.description
+            out.append((title, f"key {shown or key} · {binding.id}", run))
         return out
 
     async def discover(self) -> Hits:

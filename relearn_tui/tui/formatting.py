@@ -36,9 +36,9 @@ def masked(text: str | None, hint: str | None = None, *, reveal: bool = False,
 
 
 def days_left_text(days: int) -> Text:
-    """Days left before the deadline: amber under a week, red (and "overdue") past it."""
+    """Days left before the deadline: amber under a week, red and negative past it."""
     if days < 0:
-        return Text(f"{-days}d overdue", style="bold red")
+        return Text(f"{days}d", style="bold red")
     if days < AMBER_DAYS:
         return Text(f"{days}d", style="bold #ffb000")
     return Text(f"{days}d")

@@ -23,7 +23,7 @@ from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.widgets.tables import refill
 from relearn_tui.views import request_rows
 
-METRICS = (("kfr", "KFR"), ("krr", "KRR"), ("ls", "LS"), ("leak_rate", "leak"))
+METRICS = (("kfr_heldout", "KFR"), ("krr", "KRR"), ("ls", "LS"), ("leak_rate", "leak"))
 
 
 def detail_text(detail: dict[str, Any], width: int = 40) -> str:
@@ -39,9 +39,7 @@ def detail_text(detail: dict[str, Any], width: int = 40) -> str:
 def state_change(from_state: str | None, to_state: str | None) -> str:
     if from_state == to_state:
         return ""  # a decision that changed no state
-    if not from_state:
-        return to_state or ""
-    return short(f"{from_state}→{to_state}", 20)
+    return f"→{to_state}"
 
 
 class RequestDetailScreen(AppScreen):
@@ -61,6 +59,7 @@ class RequestDetailScreen(AppScreen):
     def __init__(self, request_id: str) -> None:
         super().__init__()
         self.request_id = request_id
+        self.events: dict[str, data.EventView] = {}
 
     def section(self) -> str:
         return self.app.current_mode
@@ -80,15 +79,16 @@ class RequestDetailScreen(AppScreen):
                 events.add_column("UTC", width=11)
                 events.add_column("actor", width=8)
                 events.add_column("action", width=16)
-                events.add_column("state", width=20)
-                events.add_column("detail", width=40)
+                events.add_column("state", width=15)
+                events.add_column("detail", width=18)
                 yield events
+                yield Static("", id="event-detail", classes="note")
             with TabPane("Metrics (m)", id="metrics"):
                 metrics: DataTable = DataTable(id="metrics-table", cursor_type="row")
-                metrics.add_column("run", width=14)
+                metrics.add_column("run", width=24)
                 metrics.add_column("phase", width=6)
                 for _, label in METRICS:
-                    metrics.add_column(label, width=6)
+                    metrics.add_column(label, width=5)
                 metrics.add_column("result", width=6)
                 yield metrics
                 yield Static("", id="metrics-reasons", classes="note")
@@ -129,8 +129,10 @@ class RequestDetailScreen(AppScreen):
         refill(self.query_one("#timeline-table", DataTable), [
             (str(e.event_id), (
                 e.at[5:], short(e.actor, 8), e.action, state_change(e.from_state, e.to_state),
-                detail_text(e.detail),
+                detail_text(e.detail, 18),
             )) for e in d.events])
+        self.events = {str(e.event_id): e for e in d.events}
+        self._show_event()
         refill(self.query_one("#metrics-table", DataTable), [
             (f"{a.run_id}:{a.phase}:{i}", (
                 a.run_id, a.phase, *[figure(a.figures.get(k)) for k, _ in METRICS],
@@ -140,6 +142,18 @@ class RequestDetailScreen(AppScreen):
         self.query_one("#metrics-reasons", Static).update(
             "\n".join(reasons) if reasons else
             ("No audit yet: the metrics appear after a run." if not d.audits else ""))
+
+    def _show_event(self) -> None:
+        from relearn_tui.tui.widgets.tables import selected_key
+
+        event = self.events.get(selected_key(self.query_one("#timeline-table", DataTable)) or "")
+        self.query_one("#event-detail", Static).update(
+            "" if event is None else f"{event.action} by {event.actor}: "
+            + (detail_text(event.detail, 400) or "no detail"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "timeline-table":
+            self._show_event()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -39,12 +39,12 @@ def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
         out = []
         for b in bindings:
             if isinstance(b, Binding) and b.description:
-                out.append((key_label(b), b.description))
+                out.append((key_label(b), b.tooltip or b.description))
         return out
 
     everywhere = rows(RelearnApp.BINDINGS) + rows(AppScreen.BINDINGS) + [
         ("ctrl+p", "Command palette: every action by name, jump to a request or run"),
-        ("Tab / shift+Tab", "Move between fields and tables"),
+        ("Tab, S-Tab", "Move between fields and tables"),
     ]
     return [
         ("Everywhere", everywhere),
@@ -69,7 +69,7 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(id="help-body"):
                 for title, keys in key_sections():
                     table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
-                    table.add_column(width=14, style="bold #ffb000", no_wrap=True)
+                    table.add_column(width=12, style="bold #ffb000", no_wrap=True)
                     table.add_column(ratio=1)
                     for key, what in keys:
                         table.add_row(key, what)

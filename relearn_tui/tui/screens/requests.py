@@ -50,12 +50,12 @@ class RequestsScreen(AppScreen):
                         compact=True)
             yield Label("state: all (f)", id="requests-state")
         table: DataTable = DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("request", key="id", width=18)
-        table.add_column("subject", key="subject", width=15)
+        table.add_column("request", key="id", width=16)
+        table.add_column("subject", key="subject", width=14)
         table.add_column("state", key="state", width=14)
         table.add_column("facts", key="facts", width=5)
         table.add_column("deadline", key="deadline", width=10)
-        table.add_column("left", key="left", width=11)
+        table.add_column("left", key="left", width=6)
         yield table
         yield Static("", id="requests-summary", classes="summary")
 

@@ -34,14 +34,19 @@ class ReviewScreen(AppScreen):
     SECTION = "review"
     AUTO_FOCUS = "#variants-table"
     BINDINGS = [
-        Binding("a", "approve", "Approve", id="review.approve"),
-        Binding("x", "reject", "Reject", id="review.reject"),
-        Binding("e", "edit", "Edit", id="review.edit"),
-        Binding("A", "approve_fact", "Approve fact", id="review.approve_fact",
-                key_display="A"),
-        Binding("n", "next_open", "Next open", id="review.next"),
-        Binding("p", "previous_open", "Prev open", show=False, id="review.previous"),
-        Binding("r", "pick_request", "Request", id="review.pick"),
+        Binding("a", "approve", "Approve", id="review.approve",
+                tooltip="Approve the variant (a flagged one asks first: an override)"),
+        Binding("x", "reject", "Reject", id="review.reject", tooltip="Reject the variant"),
+        Binding("e", "edit", "Edit", id="review.edit",
+                tooltip="Edit the variant in place; it is verified again"),
+        Binding("A", "approve_fact", "Fact", id="review.approve_fact", key_display="A",
+                tooltip="Approve every unflagged open variant of this fact"),
+        Binding("n", "next_open", "Next", id="review.next",
+                tooltip="Next variant still waiting for a decision"),
+        Binding("p", "previous_open", "Previous", show=False, id="review.previous",
+                tooltip="Previous variant still waiting for a decision"),
+        Binding("r", "pick_request", "Request", id="review.pick",
+                tooltip="Choose the request to review"),
         Binding("right_square_bracket", "step_request(1)", "Next request", show=False,
                 id="review.next_request", key_display="]"),
         Binding("left_square_bracket", "step_request(-1)", "Previous request", show=False,
@@ -60,8 +65,8 @@ class ReviewScreen(AppScreen):
         table.add_column("fact", width=9)
         table.add_column("kind", width=10)
         table.add_column("status", width=8)
-        table.add_column("check", width=4)
-        table.add_column("question", width=17)
+        table.add_column("check", width=5)
+        table.add_column("question", width=16)
         table.add_column("answer", width=18)
         yield table
         yield Static("", id="variant-detail", classes="detail-pane")
@@ -84,7 +89,8 @@ class ReviewScreen(AppScreen):
         store = self.relearn.ctx.store
         open_requests = data.reviewable_requests(store)
         ids = [r[0] for r in open_requests]
-        if self.request_id not in ids:
+        changed = self.request_id not in ids
+        if changed:
             # the first request that still waits for decisions, else the first reviewable one
             waiting = [r[0] for r in open_requests if r[3] > 0]
             self.request_id = (waiting or ids or [None])[0]
@@ -110,8 +116,10 @@ class ReviewScreen(AppScreen):
                           style=STATUS_STYLE.get(v.status, ""))
             rows.append((str(v.variant_id), (
                 short(fact, 9), v.kind, status, check,
-                _cell(v.question, reveal, 17), _cell(v.answer, reveal, 18))))
+                _cell(v.question, reveal, 16), _cell(v.answer, reveal, 18))))
         refill(table, rows)
+        if changed:
+            self._move(1, from_start=True)
         self._update_head()
         self._update_detail()
 

@@ -1,0 +1,159 @@
+"""Pilot tests of the Requests screen: import (good and bad), the new-request form, deny,
+extend; every decision stored as an event with the operator's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from relearn_tui.store.models import Event, Request
+from relearn_tui.tui.screens.detail import RequestDetailScreen
+from relearn_tui.tui.screens.modals import ErrorScreen
+from tests.tui.conftest import SAMPLE, SIZE
+
+pytestmark = pytest.mark.anyio
+
+
+def _requests(ctx) -> dict[str, Request]:
+    with ctx.store.session() as s:
+        return {r.id: r for r in s.exec(select(Request)).all()}
+
+
+def _events(ctx, request_id: str) -> list[Event]:
+    with ctx.store.session() as s:
+        return list(s.exec(select(Event).where(Event.request_id == request_id)
+                           .order_by(Event.id)).all())
+
+
+async def _type(pilot, text: str) -> None:
+    await pilot.press(*[c if c != " " else "space" for c in text])
+
+
+async def _import(pilot, path: Path) -> None:
+    await pilot.press("i")
+    await pilot.pause()
+    pilot.app.screen.query_one("#path").value = str(path)
+    await pilot.press("enter", "enter")  # path, then the (empty) subject field submits
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_bad_import_shows_one_error_and_stores_nothing(ctx, app_factory, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "a-good.json").write_text((SAMPLE / "DSR-2026-0042.json").read_text())
+    (folder / "b-bad.json").write_text('{"subject": {"name": "Ada"}, "facts": [}')
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _import(pilot, folder)
+        assert isinstance(app.screen, ErrorScreen)
+        message = str(app.screen.query_one("#error-message").render())
+        assert "b-bad.json" in message and "invalid JSON" in message
+        assert "Traceback" not in message
+        await pilot.press("enter")  # closes the dialog; the app keeps running
+        assert not isinstance(app.screen, ErrorScreen)
+        assert app.is_running
+        # the folder is imported whole or not at all: the good file was not stored either
+        assert _requests(ctx) == {}
+        await _import(pilot, tmp_path / "missing")
+        assert isinstance(app.screen, ErrorScreen)
+        assert "no such file or folder" in str(app.screen.query_one("#error-message").render())
+
+
+async def test_import_then_open_detail_masks_private_values(ctx, app_factory):
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _import(pilot, SAMPLE / "DSR-2026-0042.json")
+        assert set(_requests(ctx)) == {"DSR-2026-0042"}
+        table = app.screen.query_one("#requests-table")
+        assert table.row_count == 1
+        await pilot.press("enter")
+        assert isinstance(app.screen, RequestDetailScreen)
+        facts = app.screen.query_one("#facts-table")
+        cells = [str(c) for row in range(facts.row_count) for c in facts.get_row_at(row)]
+        assert not any("Amara" in c or "example.org" in c for c in cells)
+        await pilot.press("v")
+        cells = [str(c) for row in range(facts.row_count) for c in facts.get_row_at(row)]
+        assert any("Amara Okafor" in c for c in cells)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RequestDetailScreen)
+
+
+async def test_new_request_form_validates_then_stores(ctx, app_factory):
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        await _type(pilot, "Lena Fictive")
+        await pilot.press("ctrl+s")  # no fact yet: the form says so and stays open
+        error = str(app.screen.query_one("#form-error").render())
+        assert "facts" in error and "nothing to forget" in error
+        app.screen.query_one(".fact-q").value = "What is Lena Fictive's email?"
+        app.screen.query_one(".fact-a").value = "Lena Fictive's email is lena@example.test."
+        await pilot.press("ctrl+n")  # a second, empty row is ignored
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        stored = _requests(ctx)
+        assert len(stored) == 1
+        (rid, req), = stored.items()
+        assert req.subject_name == "Lena Fictive" and req.state == "submitted"
+        assert _events(ctx, rid)[0].actor == "alice"
+
+
+async def test_deny_needs_a_reason_and_is_logged(ctx, app_factory):
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _import(pilot, SAMPLE / "DSR-2026-0042.json")
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("enter")  # empty reason refused
+        assert "required" in str(app.screen.query_one("#form-error").render())
+        await _type(pilot, "identity not verified")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert _requests(ctx)["DSR-2026-0042"].state == "denied"
+        last = _events(ctx, "DSR-2026-0042")[-1]
+        assert (last.actor, last.to_state, last.detail["reason"]) == (
+            "alice", "denied", "identity not verified")
+
+
+async def test_extend_deadline_beyond_limit_is_an_error_dialog(ctx, app_factory):
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _import(pilot, SAMPLE / "DSR-2026-0042.json")
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#months").value = "2"
+        app.screen.query_one("#reason").value = "complex request"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert _requests(ctx)["DSR-2026-0042"].extension_months == 2
+        assert _events(ctx, "DSR-2026-0042")[-1].action == "deadline_extended"
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#reason").value = "still complex"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert "at most 2" in str(app.screen.query_one("#error-message").render())
+        assert _requests(ctx)["DSR-2026-0042"].extension_months == 2
+
+
+async def test_search_and_state_filter(seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#requests-table")
+        assert table.row_count == 5
+        await pilot.press("slash")
+        await _type(pilot, "0003")
+        await pilot.pause()
+        assert table.row_count == 1
+        await pilot.press("escape")
+        app.screen.query_one("#requests-search").value = ""
+        await pilot.pause()
+        await pilot.press("f", "f")  # all -> submitted -> augmented
+        await pilot.pause()
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["DSR-T-0001"]
+
