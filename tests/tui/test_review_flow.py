@@ -1,0 +1,102 @@
+"""Pilot tests of the Review screen on fixed fictional variants: decisions are events with
+the operator's name, a flagged variant needs an explicit override, an edit is verified again,
+and the request reaches human_reviewed once every fact has an approved variant."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from relearn_tui.store.models import Event, Request, Variant
+from relearn_tui.tui.screens.modals import ConfirmScreen, EditVariantScreen
+from relearn_tui.tui.screens.review import ReviewScreen
+from tests.tui.conftest import SIZE
+
+pytestmark = pytest.mark.anyio
+
+RID = "DSR-T-0001"
+
+
+def _variants(ctx) -> dict[int, Variant]:
+    with ctx.store.session() as s:
+        return {v.id: v for v in s.exec(select(Variant).where(Variant.request_id == RID))}
+
+
+def _events(ctx) -> list[Event]:
+    with ctx.store.session() as s:
+        return list(s.exec(select(Event).where(Event.request_id == RID).order_by(Event.id)))
+
+
+def _state(ctx) -> str:
+    with ctx.store.session() as s:
+        return s.get(Request, RID).state
+
+
+def _current(app) -> int:
+    screen = app.screen
+    assert isinstance(screen, ReviewScreen)
+    return screen.current().variant_id
+
+
+async def test_flagged_needs_override_and_fact_bulk_completes_review(seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        vs = _variants(seeded_ctx)
+        flagged = next(v.id for v in vs.values() if not v.verified_ok)
+        # the cursor starts on the first open variant; n walks the open ones
+        first_open = _current(app)
+        assert vs[first_open].status == "pending"
+        await pilot.press("n")
+        assert _current(app) == flagged
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no: nothing recorded
+        await pilot.pause()
+        assert _variants(seeded_ctx)[flagged].status == "pending"
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        ev = _events(seeded_ctx)[-1]
+        assert (ev.action, ev.actor, ev.detail.get("override")) == (
+            "variant_approved", "alice", True)
+        assert _state(seeded_ctx) == "augmented"  # fact 2 has no approved variant yet
+        # after a decision the cursor moves on to the next open variant (fact 2)
+        assert _variants(seeded_ctx)[_current(app)].status == "pending"
+        await pilot.press("A")  # approve all unflagged of this fact
+        await pilot.pause()
+        assert _state(seeded_ctx) == "human_reviewed"
+        last = _events(seeded_ctx)[-1]
+        assert (last.to_state, last.actor) == ("human_reviewed", "alice")
+        bulk = [e for e in _events(seeded_ctx) if e.detail.get("bulk")]
+        assert len(bulk) == 2 and {e.actor for e in bulk} == {"alice"}
+
+
+async def test_reject_then_edit_is_verified_again(seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("n")
+        flagged = _current(app)
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, EditVariantScreen)
+        app.screen.query_one("#answer").value = ("Nora keeps her email address private; "
+                                                 "please use official channels.")
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        edited = _variants(seeded_ctx)[flagged]
+        assert edited.edited and edited.verified_ok and edited.status == "pending"
+        ev = _events(seeded_ctx)[-1]
+        assert (ev.action, ev.actor, ev.detail["verified"]) == ("variant_edited", "alice", True)
+        # the event never holds the text the reviewer typed
+        assert "official channels" not in str(ev.detail)
+        await pilot.press("x")
+        await pilot.pause()
+        assert _variants(seeded_ctx)[flagged].status == "rejected"
+        assert _events(seeded_ctx)[-1].action == "variant_rejected"
