@@ -236,3 +236,17 @@ def test_headless_never_imports_textual(tmp_path: Path) -> None:
     listing = json.loads(listing_text)
     assert [r["request_id"] for r in listing["requests"]] == SAMPLE_IDS
     assert verify_text.startswith(" intact: 3 events")
+
+
+def test_knowundo_pairs_need_subject_on_the_command_line(
+        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pairs = write_json(tmp_path / "pairs.json", [
+        {"text": "What is Isabella Marquez's email?", "labels": PRIVATE_ANSWER}])
+    rc, out, err = _run(capsys, "--headless", "--json", str(pairs))
+    assert rc == 2 and err.count("\n") == 1 and "--subject" in err and "pairs.json" in err
+    assert PRIVATE not in err
+    rc, out, err = _run(capsys, "--headless", "--json", "--subject", "Isabella Marquez",
+                        str(pairs))
+    assert rc == 0, err
+    (row,) = json.loads(out)["requests"]
+    assert row["facts"] == 1 and row["state"] == "submitted"
