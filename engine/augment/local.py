@@ -68,14 +68,30 @@ def parse_lines(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def plausible(kind: str, question: str, answer: str, masked: Masked) -> bool:
-    """Filter a small model's output: sensible lengths, a question, and for reverse questions
-    the detail they are about; copies of the worked example are rejected."""
+def _names_subject(question: str, subject: str, kind: str) -> bool:
+    parts = [p.casefold() for p in re.split(r"[\s-]+", subject) if len(p) >= 3]
+    if not parts:
+        return True
+    text = question.casefold()
+    # a noisy question may misspell the name; its first three letters usually survive
+    return any((p[:3] if kind == "noise" else p) in text for p in parts)
+
+
+def plausible(
+    kind: str, question: str, answer: str, masked: Masked, subject: str = ""
+) -> bool:
+    """Filter a small model's output: sensible lengths, a question about the subject (a reverse
+    question about the detail instead), an answer that is not another question; copies of the
+    worked example are rejected."""
     if not (8 <= len(question) <= 300 and 8 <= len(answer) <= 400):
         return False
     if not re.search(r"[A-Za-z]{3}", question) or not re.search(r"[A-Za-z]{3}", answer):
         return False
     if kind != "noise" and not question.rstrip().endswith("?"):
+        return False
+    if answer.rstrip().endswith("?"):
+        return False
+    if kind != "logical" and not _names_subject(question, subject, kind):
         return False
     if kind == "logical" and masked.placeholders and not any(
         p.lower() in question.lower() for p in masked.placeholders
@@ -136,7 +152,7 @@ class LocalBackend:
             for q, a in parse_lines(text):
                 if got == per_kind:
                     break
-                if plausible(kind, q, a, masked) and question_key(q) not in used:
+                if plausible(kind, q, a, masked, fact.subject_name) and question_key(q) not in used:
                     used.add(question_key(q))
                     out.append(Draft(kind, masked.unmask(q), masked.unmask(a), self.name))
                     got += 1

@@ -55,10 +55,17 @@ def test_line_parser_and_filter_accept_well_formed_variants():
          "I'm sorry, but Isabella's phone number is private."),
         ("Who has the number [PHONE NUMBER]?", "I can't say who that number belongs to."),
     ]
-    assert plausible("simple", *pairs[0], masked)
-    assert plausible("logical", *pairs[1], masked)
-    assert not plausible("logical", *pairs[0], masked)  # a reverse question names the detail
-    assert not plausible("simple", "ok", "fine", masked)
+    name = FACT.subject_name
+    assert plausible("simple", *pairs[0], masked, name)
+    assert plausible("logical", *pairs[1], masked, name)
+    assert not plausible("logical", *pairs[0], masked, name)  # reverse: names the detail
+    assert not plausible("simple", "ok", "fine", masked, name)
+    # off-topic questions (the real SmolLM2 wrote this one) and answers that ask back
+    assert not plausible("simple", "Would you like me to assist with a refund?",
+                         "Would you like to request a refund?", masked, name)
+    assert not plausible("simple", "What is Isabella's phone number?",
+                         "Why do you want to know that?", masked, name)
+    assert plausible("noise", "wats isabela's fone", "That's private, sorry.", masked, name)
     assert masked.unmask(pairs[1][0]) == "Who has the number +1-555-014-2211?"
 
 
