@@ -185,14 +185,32 @@ class ChainCheck:
         return f"event log BROKEN at event {self.broken_event_id}: {self.problem}"
 
 
+def _load_events(session: Session, after_id: int, batch: int) -> tuple[list[Event], int | None]:
+    """The next events after ``after_id``, and the id of the first one whose stored JSON or
+    timestamp no longer decodes (an edit can leave a row the ORM cannot load), if any."""
+    query = select(Event).where(Event.id > after_id).order_by(Event.id).limit(batch)
+    try:
+        return list(session.exec(query).all()), None
+    except (ValueError, TypeError):
+        pass
+    ids = session.exec(
+        select(Event.id).where(Event.id > after_id).order_by(Event.id).limit(batch)
+    ).all()
+    readable: list[Event] = []
+    for event_id in ids:
+        try:
+            readable.append(session.exec(select(Event).where(Event.id == event_id)).one())
+        except (ValueError, TypeError):
+            return readable, event_id
+    return readable, None
+
+
 def verify_chain(session: Session, batch: int = 5000) -> ChainCheck:
     """Recompute every link; name the first event whose hash or back-link does not hold."""
     prev, count, last_id = GENESIS_HASH, 0, 0
     while True:
-        rows = session.exec(
-            select(Event).where(Event.id > last_id).order_by(Event.id).limit(batch)
-        ).all()
-        if not rows:
+        rows, unreadable = _load_events(session, last_id, batch)
+        if not rows and unreadable is None:
             break
         for ev in rows:
             count += 1
@@ -206,6 +224,9 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainCheck:
                 return ChainCheck(False, count, prev, ev.id,
                                   "its content does not match its hash (the row was edited)")
             prev, last_id = ev.hash, ev.id or 0
+        if unreadable is not None:
+            return ChainCheck(False, count + 1, prev, unreadable,
+                              "its stored values cannot even be read (the row was edited)")
     head = session.get(ChainHead, 1)
     if head is not None and head.hash != prev:
         return ChainCheck(False, count, prev, head.last_event_id,
