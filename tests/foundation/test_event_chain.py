@@ -97,6 +97,24 @@ def test_edited_event_is_caught_and_named(chained: Store, column: str, value: st
     assert f"event {target}" in check.describe()
 
 
+@pytest.mark.parametrize("column,value", [
+    ("detail", "'{not json'"),
+    ("at", "'yesterday'"),
+    ("at", "42"),
+])
+def test_edit_that_makes_the_row_unreadable_is_caught_and_named(chained: Store, column: str,
+                                                                value: str) -> None:
+    """A row the database can no longer decode is a broken link too, not a crash of the
+    checker."""
+    ids = _event_ids(chained)
+    target = ids[7]
+    _sql(chained, f"UPDATE event SET {column} = {value} WHERE id = :i", i=target)
+    check = _check(chained, batch=3)
+    assert not check.ok
+    assert check.broken_event_id == target
+    assert check.events == 8
+
+
 def test_edit_of_the_first_event_is_caught(chained: Store) -> None:
     first = _event_ids(chained)[0]
     _sql(chained, "UPDATE event SET actor = 'mallory' WHERE id = :i", i=first)
