@@ -165,6 +165,7 @@ def _context(args: argparse.Namespace) -> AppContext:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from relearn_tui.deployment import DeploymentError
+    from relearn_tui.paths import SecretError
     from relearn_tui.store import StoreError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -189,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from relearn_tui.tui.app import run_app
 
         return run_app(_context(args), args.paths)
-    except (StoreError, DeploymentError) as exc:
+    except (StoreError, DeploymentError, SecretError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return headless.EXIT_USAGE
     except BrokenPipeError:  # e.g. piped into head: not an error of ours

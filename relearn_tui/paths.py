@@ -11,6 +11,10 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 
+class SecretError(ValueError):
+    """The deployment secret file is unreadable or damaged."""
+
+
 def data_home() -> Path:
     """The data directory (database, secret, models, runs, reports), created on first use."""
     home = Path(os.environ.get("RELEARN_HOME") or user_data_dir("relearn-tui", appauthor=False))
@@ -58,6 +62,6 @@ def _read_secret(path: Path) -> bytes:
     except ValueError:
         key = b""
     if len(key) < 16:
-        raise ValueError(f"{path}: the deployment secret is damaged (expected 64 hex digits); "
+        raise SecretError(f"{path}: the deployment secret is damaged (expected 64 hex digits); "
                          "restore it from a backup: every pseudonym and fact hash depends on it")
     return key
