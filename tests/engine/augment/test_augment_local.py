@@ -14,6 +14,18 @@ from engine.types import VARIANT_KINDS
 FACT = with_private_values(request_facts()[0][1], use_presidio=False)  # the phone fact
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # a 2-layer model gains nothing from threads, and on a busy 2-core runner OpenMP's
+    # spinning threads made each generated token ~30x slower
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tiny_backend(tiny_model_dir):
     from engine.models import load_model
