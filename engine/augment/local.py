@@ -36,6 +36,11 @@ _LINE = re.compile(r"^\s*(?:\d+[.)]\s*)?(Q|A|Question|Answer)\s*\d*\s*[:\-]\s*(.
                    re.IGNORECASE)
 
 
+_INLINE_ANSWER = re.compile(r"\s+(?:A|Answer)\s*:\s+")
+# the reply is primed with this, so the model starts in the format we parse
+PRIMER = "Q: "
+
+
 def build_prompt(masked: Masked, kind: str, per_kind: int) -> str:
     ex_q, ex_a = _EXAMPLE_FACT
     lines = [
@@ -61,7 +66,13 @@ def parse_lines(text: str) -> list[tuple[str, str]]:
             continue
         tag, body = m.group(1).lower()[0], m.group(2)
         if tag == "q":
-            question = body
+            # small models often write "Q: ... A: ..." on one line
+            inline = _INLINE_ANSWER.split(body, maxsplit=1)
+            if len(inline) == 2 and inline[1].strip():
+                pairs.append((inline[0].strip(), inline[1].strip()))
+                question = None
+            else:
+                question = body
         elif question is not None:
             pairs.append((question, body))
             question = None
@@ -129,7 +140,8 @@ class LocalBackend:
         from engine.models import format_prompt
 
         tok, model = self.loaded.tokenizer, self.loaded.model
-        inputs = tok(format_prompt(tok, prompt), return_tensors="pt").to(self.loaded.device)
+        text = format_prompt(tok, prompt) + PRIMER
+        inputs = tok(text, return_tensors="pt").to(self.loaded.device)
         # sampling is seeded without disturbing the caller's global random state
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
@@ -137,7 +149,7 @@ class LocalBackend:
                 **inputs, max_new_tokens=self.max_new_tokens, do_sample=True,
                 temperature=self.temperature, top_p=0.95, pad_token_id=tok.pad_token_id,
             )
-        return tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        return PRIMER + tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
     def variants(
         self, fact: Fact, *, kinds: Sequence[str], per_kind: int, seed: int, attempt: int

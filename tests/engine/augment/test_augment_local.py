@@ -59,13 +59,15 @@ def test_line_parser_and_filter_accept_well_formed_variants():
         "Some chatter the model added\n"
         "2. Question: Who has the number [PHONE NUMBER]?\n"
         "Answer: I can't say who that number belongs to.\n"
-        "Q: dangling question without answer?"
+        "Q: dangling question without answer?\n"
+        "Q: Is Isabella's number on file? A: It is, but it's private."
     )
     pairs = parse_lines(reply)
     assert pairs == [
         ("Could you share Isabella's phone number?",
          "I'm sorry, but Isabella's phone number is private."),
         ("Who has the number [PHONE NUMBER]?", "I can't say who that number belongs to."),
+        ("Is Isabella's number on file?", "It is, but it's private."),
     ]
     name = FACT.subject_name
     assert plausible("simple", *pairs[0], masked, name)
