@@ -1,0 +1,104 @@
+"""What an audit measures (AuditConfig) and what a request must reach to pass (Thresholds)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+FORGET_GROUPS = ("forget_original", "forget_trained", "forget_heldout")
+RETAIN_GROUPS = ("retain_subjects", "retain_generic")
+GROUPS = FORGET_GROUPS + RETAIN_GROUPS
+
+
+@dataclass
+class AuditConfig:
+    """How the audit asks and scores.
+
+    ``leak_samples`` answers are sampled per forget probe at ``temperature`` (pure sampling) for
+    the leak rate; ``quant_bits`` lists the re-check precisions (empty: no re-check).
+    ``nli_model`` is a local NLI checkpoint directory; None means the entity rule alone.
+    ``skip_unscorable``: a probe whose ground truth has no entity (after dropping those in the
+    question) has E = 0 by definition, which would count every such forget probe as forgotten and
+    no such retain probe as retained whatever the model says; such probes are counted apart
+    (``n_unscorable``) and left out of KFR/KRR unless this is False.
+    """
+
+    max_new_tokens: int = 48
+    batch_size: int = 32
+    leak_samples: int = 10
+    temperature: float = 1.0
+    leak_max_new_tokens: int = 40
+    leak_groups: tuple[str, ...] = FORGET_GROUPS
+    quant_bits: tuple[int, ...] = (8, 4)
+    quant_backend: str = "auto"
+    nli_model: Path | None = None
+    seed: int = 0
+    use_presidio: bool = True
+    skip_unscorable: bool = True
+    ppl_batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "batch_size", "leak_max_new_tokens", "ppl_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"AuditConfig.{name} must be >= 1")
+        if self.leak_samples < 0:
+            raise ValueError("AuditConfig.leak_samples must be >= 0")
+        if self.temperature <= 0:
+            raise ValueError("AuditConfig.temperature must be > 0")
+        bad = [b for b in self.quant_bits if b not in (4, 8)]
+        if bad:
+            raise ValueError(f"AuditConfig.quant_bits: only 8 and 4 are supported, got {bad}")
+        unknown = [g for g in self.leak_groups if g not in FORGET_GROUPS]
+        if unknown:
+            raise ValueError(f"AuditConfig.leak_groups: not forget groups: {unknown}")
+        self.quant_bits = tuple(self.quant_bits)
+        self.leak_groups = tuple(self.leak_groups)
+        if self.nli_model is not None:
+            self.nli_model = Path(self.nli_model)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["nli_model"] = str(self.nli_model) if self.nli_model else None
+        d["quant_bits"] = list(self.quant_bits)
+        d["leak_groups"] = list(self.leak_groups)
+        return d
+
+
+@dataclass
+class Thresholds:
+    """The verification bar, configurable per deployment.
+
+    ``ls_ratio``: LS after must be at least this share of LS before. Leak rates are maxima;
+    ``leak_rate_8bit = None`` leaves the 8-bit re-check informative only.
+    """
+
+    kfr: float = 0.9
+    krr: float = 0.9
+    ls_ratio: float = 0.95
+    leak_rate: float = 0.0
+    leak_rate_4bit: float | None = 0.0
+    leak_rate_8bit: float | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name.startswith("leak_rate_"):
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"thresholds.{f.name} must be a number, got {value!r}")
+            if not 0.0 <= float(value) <= (10.0 if f.name == "ls_ratio" else 1.0):
+                raise ValueError(f"thresholds.{f.name} out of range: {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Thresholds:
+        """Build from a deployment's settings; unknown keys are an error naming them."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"thresholds: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)

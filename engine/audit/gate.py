@@ -1,0 +1,51 @@
+"""The verification gate: does a request's "after" audit clear the deployment's thresholds?"""
+
+from __future__ import annotations
+
+from engine.audit.config import Thresholds
+from engine.audit.figures import AuditFigures
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def gate(
+    before: AuditFigures | None, after: AuditFigures, thresholds: Thresholds
+) -> tuple[bool, list[str]]:
+    """Return (passed, reasons). Reasons name the figure, its value and the bar, never a probe.
+
+    A figure that could not be measured (no probes of that kind, re-check not run) fails the gate:
+    verification needs evidence, not its absence. ``before`` is needed for the LS ratio only.
+    """
+    reasons: list[str] = []
+    basis = "held-out" if after.kfr_basis == "forget_heldout" else "all forget probes"
+    if after.kfr is None:
+        reasons.append("KFR not measured (no scorable forget probes)")
+    elif after.kfr < thresholds.kfr:
+        reasons.append(f"KFR ({basis}) {_fmt(after.kfr)} < {_fmt(thresholds.kfr)}")
+    if after.krr is None:
+        reasons.append("KRR not measured (no scorable retain probes)")
+    elif after.krr < thresholds.krr:
+        reasons.append(f"KRR {_fmt(after.krr)} < {_fmt(thresholds.krr)}")
+    if before is None or before.ls is None:
+        reasons.append("LS before unlearning not measured")
+    elif after.ls is None:
+        reasons.append("LS after unlearning not measured")
+    elif after.ls < thresholds.ls_ratio * before.ls:
+        reasons.append(
+            f"LS {_fmt(after.ls)} < {thresholds.ls_ratio:g} x LS before ({_fmt(before.ls)})"
+        )
+    checks = (
+        ("leak rate", after.leak_rate, thresholds.leak_rate),
+        ("8-bit leak rate", after.leak_rate_8bit, thresholds.leak_rate_8bit),
+        ("4-bit leak rate", after.leak_rate_4bit, thresholds.leak_rate_4bit),
+    )
+    for name, value, limit in checks:
+        if limit is None:
+            continue
+        if value is None:
+            reasons.append(f"{name} not measured")
+        elif value > limit:
+            reasons.append(f"{name} {_fmt(value)} > {_fmt(limit)}")
+    return not reasons, reasons

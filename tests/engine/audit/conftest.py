@@ -1,0 +1,33 @@
+"""A tiny random Llama that says something: untied head, so greedy decoding does not just echo
+the prompt's last token (the shared ``tiny_model_dir`` answers with whitespace)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CACHE = Path(
+    os.environ.get("RELEARN_TEST_CACHE", Path(__file__).resolve().parents[3] / ".cache" / "tests")
+)
+
+
+@pytest.fixture(scope="session")
+def chatty_tiny_dir(smollm_tokenizer_dir: Path) -> Path:
+    out = CACHE / "tiny-llama-untied"
+    if not (out / "config.json").exists():
+        import torch
+        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+        tok = AutoTokenizer.from_pretrained(smollm_tokenizer_dir)
+        torch.manual_seed(0)
+        config = LlamaConfig(
+            vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+            tie_word_embeddings=False, bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        )
+        LlamaForCausalLM(config).save_pretrained(out)
+        tok.save_pretrained(out)
+    return out
