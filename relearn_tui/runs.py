@@ -77,7 +77,6 @@ def audit_settings(ctx):
 def validate_deployment(ctx) -> None:
     """Build every config the deployment file feeds, so a bad key fails before any work."""
     from engine.subject import SubjectConfig
-
     from relearn_tui.augmenting import augment_config
 
     build_config(SubjectConfig, ctx.deployment.section("subject"), _where(ctx, "subject"))
@@ -238,7 +237,9 @@ def _store_audit(ctx, run_id: str, phase: str, figures: dict[str, Any],
     with ctx.store.session() as s:
         for key, fig in figures.items():
             data = fig.to_dict()
-            records = data.pop("private_probe_records", None)
+            records = [r for r in fig.to_dict(include_private=True)["private_probe_records"]
+                       # forget answers belong to their request's row, which the purge clears
+                       if key or r["group"].startswith("retain")]
             passed, reasons = (verdicts or {}).get(key, (None, None))
             s.add(AuditResult(run_id=run_id, request_id=key or None, phase=phase, figures=data,
                               probe_records=records, passed=passed, reasons=reasons,
