@@ -13,6 +13,7 @@ from engine.audit.fluency import brunet, honore, linguistic_score, perplexities
 from engine.audit.gate import gate
 from engine.audit.generation import generate_batched, generate_one_by_one
 from engine.audit.judge import is_forgotten, is_retained
+from engine.audit.probes import forget_probes, retain_probes
 from engine.audit.quantize import load_quantized, rtn_quantize_
 from engine.audit.runner import audit_model
 
@@ -27,6 +28,7 @@ __all__ = [
     "Thresholds",
     "audit_model",
     "brunet",
+    "forget_probes",
     "gate",
     "generate_batched",
     "generate_one_by_one",
@@ -39,5 +41,6 @@ __all__ = [
     "minilm_embedder",
     "perplexities",
     "probe_entities",
+    "retain_probes",
     "rtn_quantize_",
 ]

@@ -31,3 +31,15 @@ def chatty_tiny_dir(smollm_tokenizer_dir: Path) -> Path:
         LlamaForCausalLM(config).save_pretrained(out)
         tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Small models gain nothing from a second thread, and on a busy 2-core runner OpenMP's
+    # spinning threads made each generated token 10-20x slower.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,334 @@
+"""Unlearning methods side by side on the sample deployment.
+
+The subject model is built from sample_requests/corpus.jsonl; the three sample requests
+(DSR-2026-0041/0042/0043) are forgotten together, every method from the same start, the same
+data and the same probes. Each merged model is audited against the subject model (the "before"
+figures) and gated with the default thresholds. Prints one table, writes
+bench/results/methods.json and bench/results/methods.md (the table for the README).
+
+    .venv/bin/python bench/methods.py                       # every method, its chosen settings
+    .venv/bin/python bench/methods.py --methods relearn --sweep   # relearn's small sweep
+    .venv/bin/python bench/methods.py --quick               # k=3 leak samples, fewer probes
+
+Finished training runs and audits are cached under --work, so a rerun only does what changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+METHODS = ("relearn", "ga", "gd", "npo", "npo_gdr", "yao", "icu")
+
+# The settings each method runs with in the table: relearn's are the recommended TrainConfig
+# defaults for the sample scenario; the baselines' are the best of their sweep below (by the
+# gate first, then KFR held-out + KRR + LS). Anything not named is TrainConfig's default.
+CHOSEN: dict[str, dict[str, Any]] = {
+    "relearn": {"epochs": 4, "lr": 1e-4},
+    "ga": {"epochs": 4, "lr": 1e-4},
+    "gd": {"epochs": 4, "lr": 1e-4},
+    "npo": {"epochs": 4, "lr": 1e-4},
+    "npo_gdr": {"epochs": 4, "lr": 1e-4},
+    "yao": {"epochs": 4, "lr": 1e-4},
+    "icu": {"epochs": 4, "lr": 1e-4},
+}
+
+SWEEPS: dict[str, list[dict[str, Any]]] = {
+    "relearn": [{"epochs": 4, "lr": 1e-4}, {"epochs": 4, "lr": 3e-4}, {"epochs": 6, "lr": 3e-4}],
+    "ga": [{"epochs": 2, "lr": 3e-5}, {"epochs": 4, "lr": 1e-4}],
+    "gd": [{"epochs": 2, "lr": 3e-5}, {"epochs": 4, "lr": 1e-4}],
+    "npo": [{"epochs": 2, "lr": 3e-5}, {"epochs": 4, "lr": 1e-4}],
+    "npo_gdr": [{"epochs": 2, "lr": 3e-5}, {"epochs": 4, "lr": 1e-4}],
+    "yao": [{"epochs": 2, "lr": 3e-5}, {"epochs": 4, "lr": 1e-4}],
+    "icu": [{"epochs": 2, "lr": 3e-5}, {"epochs": 4, "lr": 1e-4}],
+}
+
+
+def _read_requests() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(request id, subject name, [(question, answer)]) of the sample requests."""
+    raw: list[dict[str, Any]] = []
+    folder = ROOT / "sample_requests"
+    for path in sorted(folder.glob("DSR-*.json")):
+        raw.append(json.loads(path.read_text()))
+    for line in (folder / "batch.jsonl").read_text().splitlines():
+        if line.strip():
+            raw.append(json.loads(line))
+    return [(r["request_id"], r["subject"]["name"],
+             [(f["question"], f["answer"]) for f in r["facts"]]) for r in raw]
+
+
+def _corpus():
+    from engine.types import QA
+
+    rows = (ROOT / "sample_requests" / "corpus.jsonl").read_text().splitlines()
+    return [QA(r["question"], r["answer"]) for r in map(json.loads, filter(None, rows))]
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
+    """Subject model, augmented variants, training data and probes of the sample deployment."""
+    from engine.audit.probes import forget_probes, retain_probes
+    from engine.augment import AugmentConfig, augment_facts, retain_mix, with_private_values
+    from engine.augment.retain import mentions, name_patterns
+    from engine.pii import find_entities
+    from engine.subject import build_subject_model
+    from engine.types import QA, Fact, TrainData
+
+    corpus = _corpus()
+    t = time.perf_counter()
+    subject = build_subject_model(corpus, cache_dir=args.subject_cache,
+                                  progress=lambda p: log(f"subject: {p.stage} {p.done}/{p.total}"))
+    log(f"subject model {subject} ({time.perf_counter() - t:.0f}s)")
+
+    requests = _read_requests()
+    facts_by_req: dict[str, list[Fact]] = {}
+    for rid, name, pairs in requests:
+        facts_by_req[rid] = [
+            with_private_values(Fact(f"{rid}-{i}", name, q, a))
+            for i, (q, a) in enumerate(pairs)
+        ]
+    all_facts = [f for fs in facts_by_req.values() for f in fs]
+    t = time.perf_counter()
+    variants = augment_facts(all_facts, AugmentConfig(seed=args.seed))
+    log(f"augmented {len(all_facts)} facts into {len(variants)} items "
+        f"({sum(v.held_out for v in variants)} held out, "
+        f"{sum(not v.verification.ok for v in variants)} flagged) "
+        f"in {time.perf_counter() - t:.0f}s")
+
+    subjects = [name for _, name, _ in requests]
+    values = [pv.value for f in all_facts for pv in f.private_values]
+    retain_train = retain_mix(corpus, subjects, n=args.retain_train, seed=args.seed,
+                              private_values=values)
+    # probes: deployment pairs that mention no forget subject, preferring ones not trained on
+    patterns = [name_patterns(s) for s in subjects]
+    pool = [qa for qa in corpus
+            if not any(mentions(f"{qa.question} {qa.answer}", p) for p in patterns)]
+    trained = set(retain_train)
+    pool.sort(key=lambda qa: qa in trained)  # untrained first, stable otherwise
+
+    def about_person(qa: QA) -> bool:
+        return any(e.type == "PERSON" for e in find_entities(qa.question))
+
+    people = [qa for qa in pool if about_person(qa)]
+    generic = [qa for qa in pool if not about_person(qa)]
+    probes = retain_probes(people[: args.retain_subjects], generic[: args.retain_generic])
+    for rid, fs in facts_by_req.items():
+        probes = forget_probes(rid, fs, [v for v in variants if v.fact_id.startswith(rid)],
+                               trained_per_fact=args.trained_per_fact, seed=args.seed) + probes
+    data = TrainData(
+        forget=tuple(QA(f.question, f.answer) for f in all_facts),
+        relearn=tuple(QA(v.question, v.answer) for v in variants
+                      if not v.held_out and v.verification.ok),
+        retain=tuple(retain_train),
+    )
+    counts: dict[str, int] = {}
+    for p in probes:
+        counts[p.group] = counts.get(p.group, 0) + 1
+    log(f"train data: forget {len(data.forget)}, relearn {len(data.relearn)}, "
+        f"retain {len(data.retain)}; probes {counts}")
+    return {"subject": subject, "data": data, "probes": probes, "probe_counts": counts}
+
+
+def audit_cached(model: Path, probes, config, reference, work: Path, log, label: str):
+    """audit_model, cached by model hash, probes and audit config."""
+    from engine.audit import AuditFigures, audit_model
+    from engine.models import model_identity
+
+    key = _digest([model_identity(model), [p.__dict__ for p in probes], config.to_dict(),
+                   model_identity(reference) if reference else None])
+    path = work / "audits" / f"{label}-{key}.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        return {k: AuditFigures.from_dict(v) for k, v in data["figures"].items()}, data["seconds"]
+    t = time.perf_counter()
+    last = [0.0]
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 30 or p.done == p.total:
+            last[0] = now
+            log(f"  {label}: {p.stage} {p.done}/{p.total}")
+
+    figs = audit_model(model, probes, config, reference=reference, progress=progress)
+    seconds = time.perf_counter() - t
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the bench's cache is local and holds fictional data: keep the failing probes for study
+    path.write_text(json.dumps({"seconds": seconds, "figures": {
+        k: v.to_dict(include_private=True) for k, v in figs.items()}}, indent=1))
+    return figs, seconds
+
+
+def row_of(method: str, settings: dict[str, Any], figs, before, train_s: float | None,
+           audit_s: float, thresholds) -> dict[str, Any]:
+    from engine.audit import gate
+
+    run = figs[""]
+    passed, reasons = gate(before[""], run, thresholds) if method != "(before)" else (None, [])
+    per_request = {}
+    for key, fig in figs.items():
+        if key:
+            ok, why = gate(before[key], fig, thresholds) if method != "(before)" else (None, [])
+            per_request[key] = {"kfr": fig.kfr, "leak_rate": fig.leak_rate,
+                                "leak_rate_4bit": fig.leak_rate_4bit, "passed": ok,
+                                "reasons": why}
+    return {
+        "method": method, "settings": settings,
+        "kfr_heldout": run.kfr_heldout, "kfr_original": run.kfr_original,
+        "kfr_trained": run.kfr_trained, "kfr": run.kfr, "krr": run.krr,
+        "krr_subjects": run.krr_subjects, "krr_generic": run.krr_generic,
+        "ls": run.ls, "ppl": run.ppl, "brunet": run.brunet, "honore": run.honore,
+        "leak_rate": run.leak_rate, "leak_rate_8bit": run.leak_rate_8bit,
+        "leak_rate_4bit": run.leak_rate_4bit, "quant_backends": run.quant_backends,
+        "train_s": train_s, "audit_s": audit_s, "passed": passed, "reasons": reasons,
+        "per_request": per_request, "figures": run.to_dict(),
+    }
+
+
+def _f(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = ["method", "settings", "KFR held-out", "KFR orig", "KRR", "LS", "PPL", "Brunet",
+            "Honore", "leak", "leak 8-bit", "leak 4-bit", "train s", "verified"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in r["settings"].items())
+        verified = "-" if r["passed"] is None else ("yes" if r["passed"] else "no")
+        lines.append("| " + " | ".join([
+            r["method"], settings or "-", _f(r["kfr_heldout"]), _f(r["kfr_original"]),
+            _f(r["krr"]), _f(r["ls"], 3), _f(r["ppl"], 1), _f(r["brunet"], 1),
+            _f(r["honore"], 0), _f(r["leak_rate"]), _f(r["leak_rate_8bit"]),
+            _f(r["leak_rate_4bit"]), _f(r["train_s"], 0), verified,
+        ]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--sweep", action="store_true", help="run each method's sweep grid")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a TrainConfig field for every run (repeatable)")
+    ap.add_argument("--leak-samples", type=int, default=10)
+    ap.add_argument("--quant-bits", default="8,4")
+    ap.add_argument("--trained-per-fact", type=int, default=2)
+    ap.add_argument("--retain-subjects", type=int, default=24)
+    ap.add_argument("--retain-generic", type=int, default=16)
+    ap.add_argument("--retain-train", type=int, default=96)
+    ap.add_argument("--quick", action="store_true", help="k=3 leak samples, 1 trained probe")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench" / "methods")
+    ap.add_argument("--subject-cache", type=Path,
+                    default=Path(os.environ.get("RELEARN_TEST_CACHE", ROOT / ".cache" / "tests"))
+                    / "subject")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "methods.json")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.leak_samples, args.trained_per_fact = 3, 1
+
+    import torch
+
+    from engine.audit import AuditConfig, Thresholds
+    from engine.train import TrainConfig, run_unlearning
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - started:7.0f}s] {msg}", flush=True)
+
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in CHOSEN]
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; known: {', '.join(CHOSEN)}")
+
+    scenario = build_scenario(args, log)
+    subject, data, probes = scenario["subject"], scenario["data"], scenario["probes"]
+    audit_cfg = AuditConfig(leak_samples=args.leak_samples, seed=args.seed,
+                            quant_bits=tuple(int(b) for b in args.quant_bits.split(",") if b),
+                            leak_groups=("forget_original", "forget_heldout"))
+    thresholds = Thresholds()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    before, before_s = audit_cached(subject, probes, audit_cfg, None, args.work, log, "before")
+    rows = [row_of("(before)", {}, before, None, before_s, thresholds)]
+    log(f"before: KFR held-out {_f(before[''].kfr_heldout)}, KRR {_f(before[''].krr)}, "
+        f"LS {_f(before[''].ls, 3)}, leak {_f(before[''].leak_rate)}")
+    result: dict[str, Any] = {
+        "bench": "methods", "subject_model": str(subject), "probe_counts": scenario["probe_counts"],
+        "train_data": {"forget": len(data.forget), "relearn": len(data.relearn),
+                       "retain": len(data.retain)},
+        "audit_config": audit_cfg.to_dict(), "thresholds": thresholds.to_dict(),
+        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "platform": platform.platform(), "rows": rows,
+    }
+
+    def write() -> None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1, default=str))
+        args.out.with_suffix(".md").write_text(table(rows) + "\n")
+
+    write()
+    for method in methods:
+        grid = SWEEPS[method] if args.sweep else [CHOSEN[method]]
+        for settings in grid:
+            settings = {**settings, **overrides}
+            config = replace(TrainConfig(method=method), **settings)
+            run_dir = args.work / "runs" / f"{method}-{_digest(config.to_dict())}"
+            log(f"{method} {settings}: training")
+            t = time.perf_counter()
+            try:
+                trained = run_unlearning(subject, data, config, run_dir)
+            except Exception as exc:  # a failing baseline is a result, not the end of the bench
+                log(f"{method} failed: {type(exc).__name__}: {exc}")
+                rows.append({"method": method, "settings": settings, "error": str(exc),
+                             **{k: None for k in ("kfr_heldout", "kfr_original", "krr", "ls",
+                                                  "ppl", "brunet", "honore", "leak_rate",
+                                                  "leak_rate_8bit", "leak_rate_4bit", "passed")},
+                             "train_s": None})
+                write()
+                continue
+            train_s = trained.record.get("timings", {}).get("total_s", time.perf_counter() - t)
+            log(f"{method}: trained in {train_s:.0f}s; auditing")
+            figs, audit_s = audit_cached(trained.merged_dir, probes, audit_cfg, subject,
+                                         args.work, log, method)
+            rows.append(row_of(method, settings, figs, before, train_s, audit_s, thresholds))
+            r = rows[-1]
+            log(f"{method}: KFR held-out {_f(r['kfr_heldout'])}, KRR {_f(r['krr'])}, "
+                f"LS {_f(r['ls'], 3)}, leak {_f(r['leak_rate'])}/{_f(r['leak_rate_4bit'])} "
+                f"-> {'verified' if r['passed'] else 'failed: ' + '; '.join(r['reasons'])}")
+            write()
+    print()
+    print(table(rows))
+    print(f"\nwrote {args.out} and {args.out.with_suffix('.md')} "
+          f"({time.perf_counter() - started:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
