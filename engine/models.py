@@ -9,7 +9,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
+import tempfile
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +75,42 @@ def pick_device(device: str = "auto") -> Any:
     return torch.device(device)
 
 
+@lru_cache(maxsize=4)
+def bf16_matmul_speedup(device_type: str = "cpu") -> float:
+    """Measured time of an fp32 matmul over the same matmul under bf16 autocast (>1: bf16 wins).
+
+    Measured rather than read from the CPU flags: on AVX2-only CPUs bf16 matmul falls back to a
+    slow path (here about 100x slower), while AVX512-BF16/AMX parts run it about twice as fast.
+    """
+    import torch
+
+    if device_type == "cuda":
+        return 2.0 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else 0.0
+    a, b = torch.randn(256, 576), torch.randn(576, 576)
+
+    def best(fn, reps: int = 5) -> float:
+        fn()
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    fp32 = best(lambda: a @ b)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = best(lambda: a @ b)
+    return fp32 / max(bf16, 1e-9)
+
+
+def use_bf16_autocast(device: Any, setting: bool | None = None) -> bool:
+    """Decide whether training on ``device`` runs under bf16 autocast; ``None`` measures."""
+    if setting is not None:
+        return setting
+    kind = getattr(device, "type", str(device))
+    return bf16_matmul_speedup(kind) > 1.2
+
+
 def cpu_supports_bf16() -> bool:
     """True when this CPU has native bf16 matmul (AVX512-BF16 / AMX), where autocast pays off."""
     import torch
@@ -114,11 +154,25 @@ def load_model(
     _offline_unless_opted_in(allow_download)
     folder, gguf = resolve(spec)
     dev = pick_device(device)
-    kwargs: dict[str, Any] = {"gguf_file": gguf} if gguf else {}
+    kwargs: dict[str, Any] = {}
+    if gguf:
+        from transformers import GgufConfig
+
+        if quantization:
+            raise ModelError(
+                f"{folder / gguf}: a {quantization} base needs a Hugging Face model directory; "
+                "convert the GGUF first with engine.models.materialise(spec, cache_dir)"
+            )
+        # dequantised to a plain dense model, so that it can be trained, merged and saved
+        kwargs["gguf_file"] = gguf
+        kwargs["quantization_config"] = GgufConfig(gguf_file=gguf, dequantize=True)
     kwargs["dtype"] = torch.bfloat16 if dev.type == "cuda" else torch.float32
     if quantization:
         from transformers import BitsAndBytesConfig
 
+        if dev.type == "cuda":
+            # under `accelerate launch` each process owns the device it was given
+            kwargs["device_map"] = {"": torch.cuda.current_device()}
         if quantization == "4bit":
             kwargs["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type="nf4",
@@ -172,3 +226,55 @@ def sha256_dir(path: Path) -> str:
         h.update(str(f.relative_to(path)).encode())
         h.update(sha256_file(f).encode())
     return h.hexdigest()
+
+
+_IDENTITY_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def model_identity(spec: str | os.PathLike[str] | None) -> str:
+    """Content hash of a model (the GGUF file, or every file of an HF directory).
+
+    Cache keys use it, so a model replaced in place invalidates what was built from it.
+    Cached per process by path, size and modification time.
+    """
+    folder, gguf = resolve(spec)
+    target = folder / gguf if gguf else folder
+    st = target.stat()
+    newest = st.st_mtime_ns
+    size = st.st_size
+    if not gguf:
+        for f in folder.rglob("*"):
+            if f.is_file():
+                fst = f.stat()
+                newest = max(newest, fst.st_mtime_ns)
+                size += fst.st_size
+    key = (str(target.resolve()), size, newest)
+    if key not in _IDENTITY_CACHE:
+        _IDENTITY_CACHE[key] = sha256_file(target) if gguf else sha256_dir(folder)
+    return _IDENTITY_CACHE[key]
+
+
+def materialise(spec: str | os.PathLike[str] | None, cache_dir: Path) -> Path:
+    """An HF model directory for ``spec``: itself if it is one, else the GGUF converted once.
+
+    Loading the bundled GGUF dequantises 272 tensors (~30 s); the converted copy loads in
+    under a second. Written to a temporary directory and renamed, so a crash leaves no half copy.
+    """
+    folder, gguf = resolve(spec)
+    if not gguf:
+        return folder
+    out = Path(cache_dir) / f"hf-{model_identity(spec)[:16]}"
+    if (out / "config.json").is_file():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    loaded = load_model(spec, device="cpu")
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))
+    try:
+        loaded.model.save_pretrained(tmp)
+        loaded.tokenizer.save_pretrained(tmp)
+        os.replace(tmp, out)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (out / "config.json").is_file():
+            raise
+    return out

@@ -1,0 +1,172 @@
+"""The "deployed" model of the demo and the benchmarks: the base fine-tuned on a QA corpus.
+
+The sample corpus holds fictional customers' private facts and company FAQ; after this build the
+model answers them, which is what unlearning then has to undo. The result is merged (a plain HF
+model directory), cached under the content hash of base model, corpus and config, and written to a
+temporary directory renamed into place, so a crash never leaves half a model; an interrupted
+build resumes from its last epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.models import model_identity
+from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
+from engine.types import QA, TrainData
+
+RECORD = "subject.json"
+
+
+@dataclass
+class SubjectConfig:
+    """How the subject model is fine-tuned. The defaults were tuned on the sample corpus
+    (170 QA pairs) with SmolLM2-135M on a 2-core CPU: see the module's build record."""
+
+    epochs: int = 8
+    lr: float = 2e-3
+    lora_r: int = 32
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    batch_size: int = 8
+    seed: int = 0
+    max_length: int = 128
+    schedule: str = "linear"
+    warmup_ratio: float = 0.05
+    autocast: bool | None = None
+    device: str = "auto"
+
+    def to_train_config(self):
+        from engine.train.config import TrainConfig
+
+        return TrainConfig(
+            method="sft", epochs=self.epochs, lr=self.lr, lora_r=self.lora_r,
+            lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout, weight_decay=0.0,
+            batch_size=self.batch_size, seed=self.seed, max_length=self.max_length,
+            schedule=self.schedule, warmup_ratio=self.warmup_ratio, autocast=self.autocast,
+            device=self.device,
+        )
+
+
+def subject_key(corpus: Sequence[QA], base: str | Path | None, config: SubjectConfig) -> str:
+    from engine.train.config import fingerprint
+
+    return fingerprint("subject-v1", model_identity(base), asdict(config), list(corpus))
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One build per key at a time, across processes (a second caller waits, then reuses)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build_subject_model(
+    corpus: Sequence[QA],
+    *,
+    base: str | Path | None = None,
+    cache_dir: Path,
+    config: SubjectConfig | None = None,
+    progress: ProgressFn = ignore_progress,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Fine-tune ``base`` (default: the bundled SmolLM2) on ``corpus``; return the merged model
+    directory (safetensors, tokenizer, chat template). A cached build returns at once."""
+    from engine.train.loop import run_loop
+
+    if not corpus:
+        raise ValueError("build_subject_model: the corpus is empty")
+    config = config or SubjectConfig()
+    cache_dir = Path(cache_dir)
+    key = subject_key(corpus, base, config)
+    final = cache_dir / key[:16]
+    if (final / RECORD).is_file():
+        return final
+    with _exclusive(cache_dir / f".{key[:16]}.lock"):
+        if (final / RECORD).is_file():
+            return final
+        t0 = time.perf_counter()
+        work = cache_dir / f".work-{key[:16]}"
+        result = run_loop(base, TrainData((), (), tuple(corpus)), config.to_train_config(), work,
+                          fingerprint=key, stage="subject", progress=progress, cancel=cancel)
+        progress(Progress("subject", 0, 0, "merging and saving the subject model"))
+        merged = result.model.merge_and_unload()
+        merged.eval()
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
+        try:
+            merged.save_pretrained(tmp)
+            result.tokenizer.save_pretrained(tmp)
+            record: dict[str, Any] = {
+                "kind": "subject-model", "key": key, "config": asdict(config),
+                "base": {"spec": str(base) if base else "smollm2", "sha256": model_identity(base)},
+                "corpus_items": len(corpus), "history": result.history,
+                "timings": {**{k: round(v, 3) for k, v in result.timings.items()},
+                            "total_s": round(time.perf_counter() - t0, 3)},
+                "tokens": result.tokens, "autocast_bf16": result.autocast,
+            }
+            (tmp / RECORD).write_text(json.dumps(record, indent=1))
+            if final.exists():  # a stale, unfinished copy (no record): replace it
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        progress(Progress("subject", 1, 1, "subject model ready"))
+        return final
+
+
+def generate_answers(model: Any, tokenizer: Any, questions: Sequence[str], *,
+                     max_new_tokens: int = 48, batch_size: int = 16) -> list[str]:
+    """Greedy answers, batched with left padding, in the shared chat format."""
+    import torch
+
+    from engine.models import format_prompt
+
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    out: list[str] = []
+    try:
+        for i in range(0, len(questions), batch_size):
+            prompts = [format_prompt(tokenizer, q) for q in questions[i : i + batch_size]]
+            enc = tokenizer(prompts, return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(model.device)
+            with torch.no_grad():
+                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                     pad_token_id=tokenizer.pad_token_id)
+            out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:],
+                                          skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+    return out
+
+
+def private_value_recall(model: Any, tokenizer: Any, facts: Sequence[QA]) -> tuple[int, int]:
+    """(values recalled, values asked): greedy answers that contain each fact's private values
+    (format-detectable ones: emails, phones, addresses, dates, account ids)."""
+    from engine.pii import contains_value, extract_private_values
+
+    wanted = [(qa, extract_private_values(qa.question, qa.answer, use_presidio=False))
+              for qa in facts]
+    wanted = [(qa, vals) for qa, vals in wanted if vals]
+    answers = generate_answers(model, tokenizer, [qa.question for qa, _ in wanted])
+    hit = total = 0
+    for (_, vals), text in zip(wanted, answers, strict=True):
+        for pv in vals:
+            total += 1
+            hit += contains_value(text, pv.value)
+    return hit, total

@@ -1,0 +1,128 @@
+"""What a method is, and the module that turns a step's batch into its loss.
+
+A method names the streams it trains on and writes its loss out from the terms in
+:mod:`engine.train.losses`. The shared :class:`Objective` runs the model once over all streams of
+a step, sends only the positions that predict answer tokens through the output head, and runs the
+reference pass - the same weights with the adapter disabled, never a second copy - only for the
+streams the method's loss compares against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+
+from engine.train.data import IGNORE, StepBatch
+from engine.train.losses import StreamOut
+from engine.types import QA, TrainData
+
+if TYPE_CHECKING:
+    from engine.train.config import TrainConfig
+
+
+class Method:
+    """Base of every method. Subclasses set the stream names and write :meth:`loss`."""
+
+    name: ClassVar[str] = ""
+    primary: ClassVar[str] = "forget"  # the stream an epoch walks through once
+    aligned: ClassVar[tuple[str, ...]] = ()  # streams whose row i goes with primary row i
+    sampled: ClassVar[tuple[str, ...]] = ()  # streams drawn afresh each step (the retain set)
+    reference: ClassVar[frozenset[str]] = frozenset()  # streams whose loss needs p_ref
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+
+    def streams(self, data: TrainData) -> dict[str, list[QA]]:
+        """The QA lists of every stream, by name. The default reads them from ``data``."""
+        out = {name: list(getattr(data, name)) for name in (self.primary, *self.sampled)}
+        for name, items in out.items():
+            if not items:
+                raise ValueError(f"method {self.name}: the {name} set is empty")
+        return out
+
+    def loss(self, out: dict[str, StreamOut]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def review_epoch(self, active: list[int], score: Callable[[Sequence[int]], torch.Tensor]
+                     ) -> list[int]:
+        """Called after each epoch with the primary rows still training; returns those that stay.
+
+        ``score(rows)`` gives each row's memorisation accuracy under the current model.
+        Training stops early when nothing stays. The default keeps every row.
+        """
+        return active
+
+
+class Objective(torch.nn.Module):
+    """The trained model plus a method's loss, as one module (what DDP/FSDP wrap)."""
+
+    def __init__(self, model: Any, method: Method) -> None:
+        super().__init__()
+        self.model = model  # a PeftModel
+        self.method = method
+        base = model.get_base_model()
+        self._decoder_name = base.base_model_prefix
+        self._softcap = getattr(base.config, "final_logit_softcapping", None)
+
+    def _decoder_and_head(self) -> tuple[Any, Any]:
+        base = self.model.get_base_model()
+        return getattr(base, self._decoder_name), base.get_output_embeddings()
+
+    def _answer_logits(self, hidden: torch.Tensor, labels: torch.Tensor, head: Any
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits only where the next token is an answer token (the rest would be masked)."""
+        target = labels[:, 1:]
+        mask = target != IGNORE
+        logits = head(hidden[:, :-1][mask]).float()
+        if self._softcap:
+            logits = torch.tanh(logits / self._softcap) * self._softcap
+        return logits, target[mask], mask.sum(dim=1)
+
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        decoder, _ = self._decoder_and_head()
+        return decoder(input_ids=input_ids, attention_mask=attention_mask,
+                       use_cache=False).last_hidden_state
+
+    def stream_outputs(self, batch: StepBatch, reference: frozenset[str] = frozenset()
+                       ) -> dict[str, StreamOut]:
+        _, head = self._decoder_and_head()
+        hidden = self.hidden(batch.input_ids, batch.attention_mask)
+        logits, labels, per_row = self._answer_logits(hidden, batch.labels, head)
+        ends = per_row.cumsum(0).tolist()
+        out: dict[str, StreamOut] = {}
+        for name, sl in batch.slices.items():
+            t0 = ends[sl.start - 1] if sl.start > 0 else 0
+            t1 = ends[sl.stop - 1] if sl.stop > sl.start else t0
+            rows = torch.repeat_interleave(
+                torch.arange(sl.stop - sl.start, device=logits.device), per_row[sl]
+            )
+            out[name] = StreamOut(logits[t0:t1], labels[t0:t1], rows, sl.stop - sl.start)
+        wanted = [name for name in batch.slices if name in reference]
+        if wanted:
+            self._attach_reference(batch, wanted, out, head)
+        return out
+
+    @torch.no_grad()
+    def _attach_reference(self, batch: StepBatch, names: list[str], out: dict[str, StreamOut],
+                          head: Any) -> None:
+        """p_ref: one more pass over the named streams' rows with the adapter switched off."""
+        idx = torch.cat([torch.arange(batch.slices[n].start, batch.slices[n].stop)
+                         for n in names]).to(batch.input_ids.device)
+        mask = batch.attention_mask[idx]
+        width = int(mask.sum(dim=1).max()) if idx.numel() else 1
+        with self.model.disable_adapter():
+            hidden = self.hidden(batch.input_ids[idx, :width], mask[:, :width])
+            ref_logits, _, _ = self._answer_logits(hidden, batch.labels[idx, :width], head)
+        start = 0
+        for n in names:
+            count = out[n].labels.numel()
+            out[n].ref_logits = ref_logits[start : start + count]
+            start += count
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
+                slices: dict[str, slice]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        batch = StepBatch(input_ids, attention_mask, labels, slices)
+        outs = self.stream_outputs(batch, self.method.reference)
+        return self.method.loss(outs)

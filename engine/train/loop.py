@@ -1,0 +1,267 @@
+"""The shared training loop: LoRA on a frozen base, one method's loss, epochs, checkpoints.
+
+Our own loop on :class:`accelerate.Accelerator` rather than a ``transformers.Trainer`` subclass:
+a step here draws rows from several streams at once (forget or relearn, plus retain rows sampled
+afresh, plus rows paired with them), runs them through one forward, and sends only the positions
+that predict answer tokens through the output head; ICU drops samples between epochs; resume is
+defined at epoch boundaries with the batch order a pure function of (seed, epoch). Each of those
+fights Trainer's data and loss plumbing, while Accelerator still gives ``accelerate launch``
+with DDP, FSDP or DeepSpeed and device placement for free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.models import load_model, use_bf16_autocast
+from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
+from engine.train import checkpoint as ckpt
+from engine.train.base import Method, Objective
+from engine.train.config import TrainConfig
+from engine.train.data import Rows, collate, epoch_batches, sampled_indices, tokenise
+from engine.train.losses import memorisation_accuracy
+from engine.train.methods import make_method
+from engine.types import TrainData
+
+
+@dataclass
+class LoopResult:
+    model: Any  # the trained PeftModel (unwrapped)
+    tokenizer: Any
+    method: Method
+    history: list[dict[str, Any]]
+    timings: dict[str, float]
+    epochs_run: int
+    stopped_early: bool
+    resumed_from_epoch: int
+    autocast: bool
+    world_size: int
+    device: str
+    stream_sizes: dict[str, int] = field(default_factory=dict)
+    tokens: int = 0
+
+
+def make_accelerator(device: str = "auto"):
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=device == "cpu")
+
+
+def add_lora(model: Any, config: TrainConfig) -> Any:
+    """Wrap ``model`` with LoRA adapters on every linear layer except the output head."""
+    from peft import LoraConfig, get_peft_model
+
+    if config.quantization:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    targets: Any = list(config.target_modules)
+    if targets == ["all-linear"]:
+        targets = "all-linear"  # peft's shorthand; it leaves the output head out
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=targets, bias="none",
+                      task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def _schedule(config: TrainConfig, total: int):
+    warm = int(config.warmup_ratio * total)
+
+    def factor(step: int) -> float:
+        if warm and step < warm:
+            return (step + 1) / warm
+        if config.schedule == "linear":
+            return max(0.0, (total - step) / max(1, total - warm))
+        return 1.0
+
+    return factor
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run_loop(
+    model_spec: str | Path | None,
+    data: TrainData,
+    config: TrainConfig,
+    work_dir: Path,
+    *,
+    fingerprint: str,
+    stage: str = "train",
+    progress: ProgressFn = ignore_progress,
+    cancel: CancelToken | None = None,
+    accelerator: Any = None,
+) -> LoopResult:
+    """Train LoRA adapters with ``config.method``'s loss; checkpoint each epoch in ``work_dir``.
+
+    A checkpoint in ``work_dir`` with the same ``fingerprint`` is resumed from. On cancel the
+    loop stops before the next step and raises :class:`Cancelled`; the last checkpoint stays.
+    """
+    t_start = time.perf_counter()
+    work_dir = Path(work_dir)
+    acc = accelerator or make_accelerator(config.device)
+    rank, world = acc.process_index, acc.num_processes
+    main = acc.is_main_process
+    report = progress if main else ignore_progress
+
+    seed_everything(config.seed)
+    report(Progress(stage, 0, 0, "loading model"))
+    loaded = load_model(model_spec, device=str(acc.device), quantization=config.quantization)
+    tok = loaded.tokenizer
+    model = add_lora(loaded.model, config)
+    model.train()
+    t_loaded = time.perf_counter()
+
+    method = make_method(config.method, config)
+    items = method.streams(data)
+    rows = {name: Rows.from_dataset(tokenise(qa, tok, config.max_length, name))
+            for name, qa in items.items()}
+    primary = method.primary
+    n_primary = len(rows[primary])
+    lengths = rows[primary].lengths()
+    t_data = time.perf_counter()
+
+    objective = Objective(model, method)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    per_epoch = math.ceil(n_primary / config.batch_size)
+    opt_steps = config.epochs * math.ceil(per_epoch / config.grad_accum)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, opt_steps))
+
+    snap = ckpt.Snapshot(fingerprint, 0, 0, world, [], list(range(n_primary)))
+    previous = ckpt.load_meta(work_dir)
+    resumed_from = 0
+    restored: dict[str, Any] | None = None
+    if previous is not None and previous.fingerprint == fingerprint:
+        restored = ckpt.restore(work_dir, model, rank=rank)
+        snap = previous
+        resumed_from = previous.epochs_done
+    objective, optimizer = acc.prepare(objective, optimizer)
+    if restored is not None:
+        optimizer.load_state_dict(restored["optimizer"])
+        scheduler.load_state_dict(restored["scheduler"])
+        report(Progress(stage, 0, 0, f"resuming after epoch {resumed_from}"))
+
+    autocast = use_bf16_autocast(acc.device, config.autocast)
+    amp = (lambda: torch.autocast(acc.device.type, dtype=torch.bfloat16)) if autocast \
+        else contextlib.nullcontext
+    pad_id = tok.pad_token_id
+    inner = acc.unwrap_model(objective)
+
+    def score(active: Sequence[int]) -> torch.Tensor:
+        """Memorisation accuracy of primary rows under the current weights (dropout off)."""
+        accs = []
+        model.eval()
+        with torch.no_grad(), amp():
+            for i in range(0, len(active), config.batch_size):
+                picks = list(active[i : i + config.batch_size])
+                b = collate({primary: (rows[primary], picks)}, pad_id).to(acc.device)
+                accs.append(memorisation_accuracy(inner.stream_outputs(b)[primary]))
+        model.train()
+        return torch.cat(accs).cpu() if accs else torch.zeros(0)
+
+    total_steps = sum(len(epoch_batches(lengths, snap.active, config.batch_size, config.seed, e,
+                                        buckets=config.length_buckets, min_rows=world))
+                      for e in range(snap.epochs_done, config.epochs)) + snap.steps_done
+    step = snap.steps_done
+    tokens_run = 0
+    loop_start = time.perf_counter()
+    remote_cancel = False
+    for epoch in range(snap.epochs_done, config.epochs):
+        if not snap.active:
+            break
+        batches = epoch_batches(lengths, snap.active, config.batch_size, config.seed, epoch,
+                                buckets=config.length_buckets, min_rows=world)
+        side = {name: sampled_indices(len(rows[name]), config.batch_size, len(batches),
+                                      config.seed, epoch, name) for name in method.sampled}
+        sums: dict[str, float] = {}
+        curve: list[float] = []
+        epoch_tokens = 0
+        epoch_start = time.perf_counter()
+        for bi, picks in enumerate(batches):
+            if remote_cancel or (cancel is not None and cancel.cancelled and world == 1):
+                raise Cancelled(f"cancelled at epoch {epoch + 1}, step {step}; "
+                                f"last checkpoint after epoch {snap.epochs_done}")
+            parts = {primary: (rows[primary], picks[rank::world])}
+            for name in method.aligned:
+                parts[name] = (rows[name], picks[rank::world])
+            for name in method.sampled:
+                parts[name] = (rows[name], side[name][bi][rank::world])
+            batch = collate(parts, pad_id).to(acc.device)
+            sync = (bi + 1) % config.grad_accum == 0 or bi == len(batches) - 1
+            with contextlib.nullcontext() if sync else acc.no_sync(objective):
+                with amp():
+                    loss, terms = objective(batch.input_ids, batch.attention_mask, batch.labels,
+                                            batch.slices)
+                acc.backward(loss / config.grad_accum)
+            if sync:
+                if config.max_grad_norm:
+                    acc.clip_grad_norm_(params, config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            flag = float(cancel is not None and cancel.cancelled)
+            stats = torch.stack([
+                loss.detach().float().cpu(), *(t.detach().float().cpu() for t in terms.values()),
+                torch.tensor(float(batch.tokens)), torch.tensor(flag),
+            ]).to(acc.device)
+            if world > 1:
+                stats = acc.reduce(stats, reduction="sum")
+                stats[:-2] /= world
+                remote_cancel = bool(stats[-1] > 0)
+            values = stats.tolist()
+            losses = dict(zip(["loss", *terms], values[:-2], strict=True))
+            step += 1
+            tokens_run += int(values[-2])
+            epoch_tokens += int(values[-2])
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+            curve.append(round(losses["loss"], 6))
+            elapsed = time.perf_counter() - loop_start
+            done_here = step - snap.steps_done
+            report(Progress(
+                stage, step, total_steps, epoch=epoch + 1, epochs=config.epochs, losses=losses,
+                tokens_per_s=tokens_run / elapsed if elapsed > 0 else 0.0,
+                eta_s=elapsed / done_here * (total_steps - step) if done_here else None,
+            ))
+        seconds = time.perf_counter() - epoch_start
+        entry = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
+                 "steps": len(batches), "tokens": epoch_tokens, "seconds": round(seconds, 3),
+                 "rows": len(snap.active), "step_losses": curve}
+        kept = method.review_epoch(snap.active, score)
+        if len(kept) != len(snap.active):
+            entry["left_training"] = len(snap.active) - len(kept)
+            total_steps = step + sum(
+                len(epoch_batches(lengths, kept, config.batch_size, config.seed, e,
+                                  buckets=config.length_buckets, min_rows=world))
+                for e in range(epoch + 1, config.epochs))
+        snap = ckpt.Snapshot(fingerprint, epoch + 1, step, world, [*snap.history, entry], kept,
+                             snap.trained_seconds + seconds)
+        ckpt.save(work_dir, snap, model, optimizer, scheduler, rank=rank,
+                  barrier=acc.wait_for_everyone)
+        report(Progress(stage, step, total_steps, f"epoch {epoch + 1} saved", epoch=epoch + 1,
+                        epochs=config.epochs, losses={k: v for k, v in entry.items()
+                                                      if isinstance(v, float)}))
+    stopped_early = snap.epochs_done < config.epochs
+    t_end = time.perf_counter()
+    return LoopResult(
+        model=inner.model, tokenizer=tok, method=method, history=snap.history,
+        timings={"load_s": t_loaded - t_start, "data_s": t_data - t_loaded,
+                 "train_s": t_end - loop_start, "trained_s_all_sessions": snap.trained_seconds},
+        epochs_run=snap.epochs_done, stopped_early=stopped_early, resumed_from_epoch=resumed_from,
+        autocast=autocast, world_size=world, device=str(acc.device),
+        stream_sizes={k: len(v) for k, v in rows.items()}, tokens=tokens_run,
+    )
