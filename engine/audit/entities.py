@@ -41,16 +41,28 @@ def minilm_embedder(texts: Sequence[str]) -> Any:
         return _minilm().encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
 
 
-def probe_entities(text: str, question: str, *, use_presidio: bool = True) -> list[str]:
-    """The entity strings of ``text`` that the question does not already contain, deduplicated."""
+def probe_entities(
+    text: str, question: str, *, use_presidio: bool = True,
+    memo: dict[tuple[str, bool], list[str]] | None = None,
+) -> list[str]:
+    """The entity strings of ``text`` that the question does not already contain, deduplicated.
+
+    ``memo`` caches the finder's results per text (a fact's truth is scored once per variant).
+    """
+    key = (text, use_presidio)
+    if memo is not None and key in memo:
+        raw = memo[key]
+    else:
+        raw = [e.text.strip() for e in find_entities(text, use_presidio=use_presidio)]
+        if memo is not None:
+            memo[key] = raw
     found: list[str] = []
     seen: set[str] = set()
-    for e in find_entities(text, use_presidio=use_presidio):
-        value = e.text.strip()
-        key = normalise(value)
-        if not key or key in seen or contains_value(question, value):
+    for value in raw:
+        norm = normalise(value)
+        if not norm or norm in seen or contains_value(question, value):
             continue
-        seen.add(key)
+        seen.add(norm)
         found.append(value)
     return found
 

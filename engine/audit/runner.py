@@ -115,11 +115,12 @@ def _score(
     nli = load_nli(config.nli_model)
     scores: list[float] = []
     n_truth: list[int] = []
+    memo: dict[tuple[str, bool], list[str]] = {}
     for k, (p, out) in enumerate(zip(probes, outputs, strict=True)):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        truth_e = probe_entities(p.truth, p.question, use_presidio=config.use_presidio)
-        out_e = probe_entities(out, p.question, use_presidio=config.use_presidio)
+        truth_e = probe_entities(p.truth, p.question, use_presidio=config.use_presidio, memo=memo)
+        out_e = probe_entities(out, p.question, use_presidio=config.use_presidio, memo=memo)
         m = match_score(truth_e, out_e, embed)
         scores.append(m.score)
         n_truth.append(m.n_truth)
