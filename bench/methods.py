@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a TrainConfig field for every run (repeatable)")
     ap.add_argument("--leak-samples", type=int, default=10)
-    ap.add_argument("--quant-bits", default="8,4")
-    ap.add_argument("--trained-per-fact", type=int, default=2)
+    ap.add_argument("--quant-bits", default="4", help="re-check precisions, e.g. 8,4")
+    ap.add_argument("--trained-per-fact", type=int, default=1)
     ap.add_argument("--retain-subjects", type=int, default=24)
     ap.add_argument("--retain-generic", type=int, default=16)
     ap.add_argument("--retain-train", type=int, default=96)

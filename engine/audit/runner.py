@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,14 +274,18 @@ def audit_model(
     gc.collect()
 
     backends: dict[str, str] = {}
-    for bits in config.quant_bits:
+    for bits in config.quant_bits if leak_idx else ():
         if cancel is not None:
             cancel.raise_if_cancelled()
         prec = f"{bits}bit"
         qmodel, backend = load_quantized(model_source, bits, backend=config.quant_backend)
         backends[prec] = backend
-        res = _leak_pass(qmodel, probes, leak_idx, config, greedy=None,
-                         stage=f"audit: leak probes ({bits}-bit)", progress=progress, cancel=cancel)
+        with warnings.catch_warnings():
+            # bitsandbytes' int8 matmul warns about its fp16 cast on every call
+            warnings.simplefilter("ignore", UserWarning)
+            res = _leak_pass(qmodel, probes, leak_idx, config, greedy=None,
+                             stage=f"audit: leak probes ({bits}-bit)", progress=progress,
+                             cancel=cancel)
         qmodel = None
         gc.collect()
         precisions.append(prec)
