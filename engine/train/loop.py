@@ -52,9 +52,14 @@ class LoopResult:
 
 
 def make_accelerator(device: str = "auto"):
+    """The run's Accelerator; under ``accelerate launch`` it joins the process group.
+
+    Without CUDA it is told so explicitly: that is what makes accelerate form a gloo group of
+    CPU processes (``accelerate launch --multi_gpu --num_processes N`` on a CPU-only machine).
+    """
     from accelerate import Accelerator
 
-    return Accelerator(cpu=device == "cpu")
+    return Accelerator(cpu=device == "cpu" or (device == "auto" and not torch.cuda.is_available()))
 
 
 def add_lora(model: Any, config: TrainConfig) -> Any:
