@@ -1,0 +1,50 @@
+"""Building probes from a request's facts and variants."""
+
+from __future__ import annotations
+
+from engine.audit import forget_probes, retain_probes
+from engine.types import QA, Fact, PrivateValue, Variant
+
+FACT = Fact("f1", "Ana Lind", "What is Ana Lind's email?", "Ana Lind's email is ana@example.org.",
+            (PrivateValue("email address", "ana@example.org"),))
+
+
+def v(kind: str, question: str, held_out: bool = False) -> Variant:
+    return Variant("f1", kind, question, "Ana keeps her email private.", "offline", 0, held_out)
+
+
+VARIANTS = [
+    v("simple", "Can I have Ana Lind's email?"),
+    v("contextual", "For the invoice, what is Ana's email?"),
+    v("noise", "whats ana linds mail"),
+    v("logical", "Whose email is ana@example.org?", held_out=True),
+    v("simple", "Ana Lind's e-mail address, please?", held_out=True),
+    v("completion", "Ana Lind's"),
+]
+
+
+def test_forget_probes_by_group_with_the_original_truth():
+    probes = forget_probes("DSR-1", [FACT], VARIANTS)
+    groups = [p.group for p in probes]
+    assert groups.count("forget_original") == 1
+    assert groups.count("forget_trained") == 3      # the completion item is not a question
+    assert groups.count("forget_heldout") == 2
+    assert all(p.truth == FACT.answer for p in probes)
+    assert all(p.private_values == ("ana@example.org",) for p in probes)
+    assert all(p.request_key == "DSR-1" for p in probes)
+
+
+def test_trained_probes_can_be_capped_deterministically():
+    a = forget_probes("DSR-1", [FACT], VARIANTS, trained_per_fact=1, seed=3)
+    b = forget_probes("DSR-1", [FACT], VARIANTS, trained_per_fact=1, seed=3)
+    assert a == b
+    assert [p.group for p in a].count("forget_trained") == 1
+    assert [p.group for p in a].count("forget_heldout") == 2
+
+
+def test_retain_probes_are_shared():
+    probes = retain_probes([QA("Where does Bo live?", "Bo lives in Oslo.")],
+                           [QA("Capital of France?", "Paris.")])
+    assert [(p.group, p.request_key) for p in probes] == [
+        ("retain_subjects", ""), ("retain_generic", "")
+    ]
