@@ -24,19 +24,24 @@ SIZE = (80, 24)  # the terminal the issue targets
 FIXED_SECRET = "5e" * 32
 RUN_ID = "RUN-20261128-093000-a1b2"
 
-# Fast settings for runs on the tiny random model: one epoch, few probes, short answers.
+# Fast settings for runs on the tiny random model: one epoch, a short audit without the
+# quantisation re-check or presidio, few retain probes. The figures mean nothing on a random
+# model; the tests check that the interface drives the run and shows what it stored.
 FAST_DEPLOYMENT = """
 [train]
 epochs = 1
 
 [audit]
-leak_samples = 2
-max_new_tokens = 8
+leak_samples = 1
+max_new_tokens = 4
+leak_max_new_tokens = 4
+quant_bits = []
+use_presidio = false
 
 [retain]
-subject_probes = 4
-generic_probes = 4
-train_size = 16
+subject_probes = 2
+generic_probes = 2
+train_size = 8
 """
 
 

@@ -1,0 +1,133 @@
+"""Pilot tests of the whole operator flow on the tiny random model: import -> augment ->
+review -> launch -> live progress -> audit view, and quitting during a run (asks first, stops
+at the next step, leaves the run resumable; a new session resumes it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from sqlmodel import select
+
+from relearn_tui import augmenting, review, runs
+from relearn_tui.importer import import_paths
+from relearn_tui.store.models import AuditResult, Request, Run
+from relearn_tui.tui.screens.audit import AuditScreen
+from relearn_tui.tui.screens.modals import ConfirmScreen
+from relearn_tui.tui.screens.runs import RunsScreen
+from tests.tui.conftest import SAMPLE, SIZE
+
+pytestmark = pytest.mark.anyio
+
+RID = "DSR-2026-0042"
+
+
+async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 300) -> None:
+    """Let the app run until ``predicate`` holds (the run happens in a worker thread)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        await pilot.pause(0.1)
+
+
+def _state(ctx) -> str:
+    with ctx.store.session() as s:
+        return s.get(Request, RID).state
+
+
+def _runs(ctx) -> list[Run]:
+    with ctx.store.session() as s:
+        return list(s.exec(select(Run)).all())
+
+
+async def test_import_review_launch_audit(run_ctx, app_factory):
+    app = app_factory(run_ctx, [str(SAMPLE / f"{RID}.json")])
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert _state(run_ctx) == "submitted"
+        await pilot.press("a")  # augment the selected request (offline backend)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert _state(run_ctx) == "augmented"
+
+        await pilot.press("2")
+        for _ in range(12):  # A approves a fact's unflagged variants and moves to the next
+            if _state(run_ctx) == "human_reviewed":
+                break
+            await pilot.press("A")
+            await pilot.pause()
+        assert _state(run_ctx) == "human_reviewed"
+
+        await pilot.press("3")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        assert app.screen.query_one("#run-requests").selected == [RID]
+        await pilot.press("l")
+        await wait_until(pilot, lambda: app.live is not None and app.live.last is not None)
+        await wait_until(pilot, lambda: app.live.outcome is not None)
+        await pilot.pause()
+        assert app.live.outcome == "completed"
+        # the live view got the training losses for its plots
+        assert app.live.losses and all(app.live.losses.values())
+        (run,) = _runs(run_ctx)
+        assert run.state == "completed" and run.operator == "alice"
+        assert _state(run_ctx) in ("verified", "failed")
+
+        await pilot.press("4")
+        await pilot.pause()
+        assert isinstance(app.screen, AuditScreen)
+        assert app.screen.run_id == run.id
+        table = app.screen.query_one("#audit-table")
+        rows = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
+        assert RID in rows
+        with run_ctx.store.session() as s:
+            after = s.exec(select(AuditResult).where(AuditResult.request_id == RID,
+                                                     AuditResult.phase == "after")).one()
+        kfr_cell = str(rows[RID][1])
+        assert "→" in kfr_cell and f"{after.figures['kfr_heldout']:.2f}" in kfr_cell
+        assert str(rows[RID][-1]) == ("PASS" if after.passed else "FAIL")
+
+
+def _reviewed_request(ctx) -> None:
+    import_paths(ctx.store, [SAMPLE / f"{RID}.json"], secret=ctx.secret, actor="alice")
+    augmenting.augment_request(ctx, RID)
+    review.policy_approve(ctx.store, RID, actor="alice")
+    assert _state(ctx) == "human_reviewed"
+
+
+async def test_quit_during_run_asks_and_leaves_it_resumable(run_ctx, app_factory):
+    _reviewed_request(run_ctx)
+    app = app_factory(run_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "l")
+        await wait_until(pilot, lambda: app.live is not None and app.live.last is not None)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # changed our mind: the run goes on
+        await pilot.pause()
+        assert app.return_code is None and app.live.running
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.return_code is not None, timeout=120)
+    (run,) = _runs(run_ctx)
+    assert run.state in runs.RESUMABLE and run.finished_at is None
+    assert _state(run_ctx) == "human_reviewed"  # nothing was decided for the request
+
+    # a later session picks the run up again from the Runs screen
+    again = app_factory(run_ctx)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        await pilot.press("u")
+        await wait_until(pilot, lambda: again.live is not None and again.live.last is not None)
+        assert again.live.run_id == run.id
+        assert _runs(run_ctx)[0].state == "running"
+        await pilot.press("c")  # cancel: stops at the next step, stays resumable
+        await wait_until(pilot, lambda: again.live.outcome is not None, timeout=120)
+        assert again.live.outcome == "stopped"
+    assert _runs(run_ctx)[0].state in runs.RESUMABLE
