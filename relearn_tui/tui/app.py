@@ -7,7 +7,7 @@ error dialog, so the interface neither freezes nor dies with a traceback.
 
 from __future__ import annotations
 
-import logging
+import os
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -37,7 +37,6 @@ from relearn_tui.tui.screens.runs import RunsScreen
 from relearn_tui.tui.widgets.navbar import SECTIONS
 
 T = TypeVar("T")
-log = logging.getLogger("relearn_tui.tui")
 
 # Errors whose message is written for the operator; anything else is a bug and also gets its
 # traceback written to the error log.
@@ -388,8 +387,19 @@ class RelearnApp(App[int]):
             self._tick()
 
 
+def quiet_libraries() -> None:
+    """Progress bars of the ML libraries would only be captured under Textual; the run's
+    own progress events are what the Runs screen shows."""
+    for var in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS",
+                "TRANSFORMERS_NO_ADVISORY_WARNINGS"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def run_app(ctx: AppContext, paths: list[str]) -> int:
     """Entry point of ``relearn-tui`` without --headless."""
+    quiet_libraries()
     app = RelearnApp(ctx, paths)
     result = app.run()
     return int(result or 0)

@@ -38,13 +38,12 @@ class LiveRun:
         self.token.cancel()
 
     def summary(self) -> str:
-        """One short line for the navigation bar."""
-        name = self.run_id or "new run"
+        """A few words for the navigation bar (the Runs screen has the details)."""
         if not self.running:
-            return f"{name} {self.outcome}"
+            return f"run {self.outcome}"
         if self.stopping:
-            return f"{name} stopping…"
+            return "run stopping…"
         p = self.last
         if p is None or not p.total:
-            return f"{name} starting…"
-        return f"{name} {p.stage} {100 * p.done // max(p.total, 1)}%"
+            return "run starting…"
+        return f"{p.stage} {100 * p.done // max(p.total, 1)}%"

@@ -243,3 +243,17 @@ def app_factory() -> Callable[..., object]:
         return RelearnApp(ctx, paths or [], today=today)
 
     return make
+
+
+async def settle(pilot, timeout: float = 300) -> None:
+    """Let the app run until no worker is busy. A failed worker is the app's business (it
+    shows an error dialog), so unlike ``workers.wait_for_complete`` this does not raise."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    await pilot.pause()
+    while any(not w.is_finished for w in pilot.app.workers):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workers still busy after {timeout}s")
+        await pilot.pause(0.05)
+    await pilot.pause()

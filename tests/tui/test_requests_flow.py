@@ -11,7 +11,7 @@ from sqlmodel import select
 from relearn_tui.store.models import Event, Request
 from relearn_tui.tui.screens.detail import RequestDetailScreen
 from relearn_tui.tui.screens.modals import ErrorScreen
-from tests.tui.conftest import SAMPLE, SIZE
+from tests.tui.conftest import SAMPLE, SIZE, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -36,8 +36,7 @@ async def _import(pilot, path: Path) -> None:
     await pilot.pause()
     pilot.app.screen.query_one("#path").value = str(path)
     await pilot.press("enter", "enter")  # path, then the (empty) subject field submits
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def test_bad_import_shows_one_error_and_stores_nothing(ctx, app_factory, tmp_path):

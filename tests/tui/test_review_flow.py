@@ -10,7 +10,7 @@ from sqlmodel import select
 from relearn_tui.store.models import Event, Request, Variant
 from relearn_tui.tui.screens.modals import ConfirmScreen, EditVariantScreen
 from relearn_tui.tui.screens.review import ReviewScreen
-from tests.tui.conftest import SIZE
+from tests.tui.conftest import SIZE, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -88,8 +88,7 @@ async def test_reject_then_edit_is_verified_again(seeded_ctx, app_factory):
         app.screen.query_one("#answer").value = ("Nora keeps her email address private; "
                                                  "please use official channels.")
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         edited = _variants(seeded_ctx)[flagged]
         assert edited.edited and edited.verified_ok and edited.status == "pending"
         ev = _events(seeded_ctx)[-1]

@@ -16,7 +16,7 @@ from relearn_tui.store.models import AuditResult, Request, Run
 from relearn_tui.tui.screens.audit import AuditScreen
 from relearn_tui.tui.screens.modals import ConfirmScreen
 from relearn_tui.tui.screens.runs import RunsScreen
-from tests.tui.conftest import SAMPLE, SIZE
+from tests.tui.conftest import SAMPLE, SIZE, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -45,12 +45,10 @@ def _runs(ctx) -> list[Run]:
 async def test_import_review_launch_audit(run_ctx, app_factory):
     app = app_factory(run_ctx, [str(SAMPLE / f"{RID}.json")])
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert _state(run_ctx) == "submitted"
         await pilot.press("a")  # augment the selected request (offline backend)
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert _state(run_ctx) == "augmented"
 
         await pilot.press("2")

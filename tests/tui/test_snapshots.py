@@ -7,7 +7,7 @@ new SVGs before committing them.
 
 from __future__ import annotations
 
-from tests.tui.conftest import RUN_ID, SIZE
+from tests.tui.conftest import RUN_ID, SIZE, settle
 
 
 def test_requests(snap_compare, seeded_ctx, app_factory):
@@ -78,3 +78,49 @@ def test_audit_of_named_run(snap_compare, seeded_ctx, app_factory):
         pilot.app.open_audit(RUN_ID)
 
     assert snap_compare(app_factory(seeded_ctx), run_before=open_run, terminal_size=SIZE)
+
+
+def test_runs_live_progress(snap_compare, seeded_ctx, app_factory):
+    from engine.progress import Progress
+    from relearn_tui.tui.live import LiveRun
+
+    async def running(pilot):
+        live = LiveRun(run_id="RUN-20261130-101500-e5f6")
+        for step in range(1, 41):
+            live.update(Progress("train", step, 120, epoch=1, epochs=3,
+                                 losses={"forget": 3.0 - step * 0.05,
+                                         "retain": 2.0 - step * 0.01,
+                                         "kl": 0.02 * (step % 7)},
+                                 tokens_per_s=812.0, eta_s=185.0))
+        pilot.app.live = live
+        await pilot.press("3")
+        pilot.app.status_tick += 1
+
+    assert snap_compare(app_factory(seeded_ctx), run_before=running, terminal_size=SIZE)
+
+
+def test_error_dialog_of_a_bad_import(snap_compare, seeded_ctx, app_factory, tmp_path,
+                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative path keeps the message the same on every run
+    (tmp_path / "bad.json").write_text('{"subject": {"name": "X"}, "facts": []}')
+
+    async def bad_import(pilot):
+        pilot.app.import_paths(["bad.json"])
+        await settle(pilot)
+
+    assert snap_compare(app_factory(seeded_ctx), run_before=bad_import, terminal_size=SIZE)
+
+
+def test_new_request_form(snap_compare, seeded_ctx, app_factory):
+    async def typed(pilot):
+        await pilot.press("n")
+        await pilot.pause()
+        pilot.app.screen.query_one("#subject-name").value = "Lena Fictive"
+        await pilot.press("ctrl+s")  # no fact yet: the form shows the importer's error
+
+    assert snap_compare(app_factory(seeded_ctx), run_before=typed, terminal_size=SIZE)
+
+
+def test_command_palette_lists_screen_actions(snap_compare, seeded_ctx, app_factory):
+    assert snap_compare(app_factory(seeded_ctx), press=["ctrl+p", *"deny"],
+                        terminal_size=SIZE)

@@ -66,6 +66,12 @@ class RunsScreen(AppScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.watch(self.app, "status_tick", lambda _: self._show_live(), init=False)
+        try:  # start from the deployment's method; a bad deployment file is reported on launch
+            method = self.relearn.ctx.deployment.section("train").get("method")
+        except Exception:
+            method = None
+        if method in methods():
+            self.query_one("#run-method", Select).value = method
 
     def focus_main(self) -> None:
         self.query_one("#run-requests", SelectionList).focus()

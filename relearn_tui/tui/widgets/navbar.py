@@ -45,7 +45,7 @@ class NavBar(Widget):
         else:
             right.append(" masked ", style="dim")
         grid = Table.grid(expand=True)
-        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, min_width=left.cell_len)  # the sections never shrink
         grid.add_column(justify="right", no_wrap=True, overflow="ellipsis")
         grid.add_row(left, right)
         return grid
