@@ -70,9 +70,16 @@ class RelearnApp(App[int]):
         *[Binding(str(i), f"go('{mode}')", f"Go to {label}", show=False,
                   id=f"go.{mode}")
           for i, (mode, label) in enumerate(SECTIONS, start=1)],
-        Binding("question_mark,f1", "help", "Help", id="app.help", key_display="?"),
-        Binding("v", "toggle_reveal", "Reveal", show=False, id="app.reveal"),
-        Binding("q,ctrl+q", "quit", "Quit", id="app.quit", key_display="q"),
+        Binding("question_mark,f1", "help", "Help", id="app.help",
+                key_display="?",
+                tooltip="This list of keys"),
+        Binding("v", "toggle_reveal", "Reveal", show=False, id="app.reveal",
+                tooltip="Show or mask private values (questions, answers, probe answers)"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh",
+                tooltip="Read the database again (another process may have changed it)"),
+        Binding("q,ctrl+q", "quit", "Quit", id="app.quit",
+                key_display="q",
+                tooltip="Quit (asks first while a run is in progress; the run stays resumable)"),
     ]
     ENABLE_COMMAND_PALETTE = True
 
@@ -226,6 +233,9 @@ class RelearnApp(App[int]):
                 self.pop_screen()
             return
         self.switch_mode(mode)
+
+    def action_refresh(self) -> None:
+        self.data_changed()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

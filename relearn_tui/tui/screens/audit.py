@@ -58,13 +58,20 @@ class AuditScreen(AppScreen):
     SECTION = "audit"
     AUTO_FOCUS = "#audit-table"
     BINDINGS = [
-        Binding("r", "pick_run", "Run", id="audit.pick"),
+        Binding("r", "pick_run", "Run", id="audit.pick",
+                tooltip="Choose the run to show"),
         Binding("right_square_bracket", "step_run(1)", "Older run", show=False,
-                id="audit.older", key_display="]"),
+                id="audit.older",
+                key_display="]",
+                tooltip="Older run"),
         Binding("left_square_bracket", "step_run(-1)", "Newer run", show=False,
-                id="audit.newer", key_display="["),
-        Binding("enter", "open_request", "Request detail", id="audit.open"),
-        Binding("v", "app.toggle_reveal", "Reveal", id="audit.reveal"),
+                id="audit.newer",
+                key_display="[",
+                tooltip="Newer run"),
+        Binding("enter", "open_request", "Request detail", id="audit.open",
+                tooltip="Open the selected request's detail"),
+        Binding("v", "app.toggle_reveal", "Reveal", id="audit.reveal",
+                tooltip="Show or mask the failed probes' questions and answers"),
     ]
 
     def __init__(self) -> None:

@@ -40,7 +40,8 @@ class AppScreen(Screen):
     SECTION: ClassVar[str] = ""
     TITLE_TEXT: ClassVar[str] = ""
     BINDINGS = [
-        Binding("escape", "leave_input", "Leave field", show=False, id="screen.leave_input"),
+        Binding("escape", "leave_input", "Leave field", show=False, id="screen.leave_input",
+                tooltip="Leave a text field (digits switch screens again)"),
     ]
 
     @property

@@ -47,13 +47,20 @@ class RequestDetailScreen(AppScreen):
 
     AUTO_FOCUS = "#facts-table"
     BINDINGS = [
-        Binding("escape", "back", "Back", id="detail.back"),
-        Binding("f", "tab('facts')", "Facts", id="detail.facts"),
-        Binding("t", "tab('timeline')", "Timeline", id="detail.timeline"),
-        Binding("m", "tab('metrics')", "Metrics", id="detail.metrics"),
-        Binding("v", "app.toggle_reveal", "Reveal", id="detail.reveal"),
-        Binding("a", "augment", "Augment", show=False, id="detail.augment"),
-        Binding("r", "review", "Review", show=False, id="detail.review"),
+        Binding("escape", "back", "Back", id="detail.back",
+                tooltip="Back to the list"),
+        Binding("f", "tab('facts')", "Facts", id="detail.facts",
+                tooltip="Facts tab (private values masked until v)"),
+        Binding("t", "tab('timeline')", "Timeline", id="detail.timeline",
+                tooltip="Timeline tab: every event with its actor"),
+        Binding("m", "tab('metrics')", "Metrics", id="detail.metrics",
+                tooltip="Metrics tab: audit figures before and after"),
+        Binding("v", "app.toggle_reveal", "Reveal", id="detail.reveal",
+                tooltip="Show or mask the private values"),
+        Binding("a", "augment", "Augment", show=False, id="detail.augment",
+                tooltip="Augment this request (again)"),
+        Binding("r", "review", "Review", show=False, id="detail.review",
+                tooltip="Review this request's variants"),
     ]
 
     def __init__(self, request_id: str) -> None:

@@ -18,9 +18,13 @@ class ProbeScreen(AppScreen):
     SECTION = "probe"
     AUTO_FOCUS = ""  # typing starts with / so digits still switch screens
     BINDINGS = [
-        Binding("slash", "ask", "Question", id="probe.ask", key_display="/"),
-        Binding("r", "choose_run", "Unlearned model", id="probe.run"),
-        Binding("ctrl+l", "clear", "Clear", id="probe.clear"),
+        Binding("slash", "ask", "Question", id="probe.ask",
+                key_display="/",
+                tooltip="Type a question (Enter asks both models, Esc leaves the field)"),
+        Binding("r", "choose_run", "Unlearned model", id="probe.run",
+                tooltip="Choose which run's unlearned model answers"),
+        Binding("ctrl+l", "clear", "Clear", id="probe.clear",
+                tooltip="Clear the question and the answers"),
     ]
 
     def __init__(self) -> None:

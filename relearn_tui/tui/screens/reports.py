@@ -21,10 +21,14 @@ class ReportsScreen(AppScreen):
     SECTION = "reports"
     AUTO_FOCUS = "#report-targets"
     BINDINGS = [
-        Binding("m", "export('md')", "Markdown", id="reports.md"),
-        Binding("h", "export('html')", "HTML", id="reports.html"),
-        Binding("j", "export('json')", "JSON", id="reports.json"),
-        Binding("x", "export('all')", "All formats", id="reports.all"),
+        Binding("m", "export('md')", "Markdown", id="reports.md",
+                tooltip="Export the selected request's or run's report as Markdown"),
+        Binding("h", "export('html')", "HTML", id="reports.html",
+                tooltip="Export it as self-contained HTML (with a chart)"),
+        Binding("j", "export('json')", "JSON", id="reports.json",
+                tooltip="Export it as JSON"),
+        Binding("x", "export('all')", "All formats", id="reports.all",
+                tooltip="Export it in all three formats"),
     ]
 
     def __init__(self) -> None:

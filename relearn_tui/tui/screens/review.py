@@ -48,10 +48,15 @@ class ReviewScreen(AppScreen):
         Binding("r", "pick_request", "Request", id="review.pick",
                 tooltip="Choose the request to review"),
         Binding("right_square_bracket", "step_request(1)", "Next request", show=False,
-                id="review.next_request", key_display="]"),
+                id="review.next_request",
+                key_display="]",
+                tooltip="Next request open for review"),
         Binding("left_square_bracket", "step_request(-1)", "Previous request", show=False,
-                id="review.previous_request", key_display="["),
-        Binding("v", "app.toggle_reveal", "Reveal", id="review.reveal"),
+                id="review.previous_request",
+                key_display="[",
+                tooltip="Previous request open for review"),
+        Binding("v", "app.toggle_reveal", "Reveal", id="review.reveal",
+                tooltip="Show or mask the variants' texts"),
     ]
 
     def __init__(self) -> None:
@@ -201,7 +206,8 @@ class ReviewScreen(AppScreen):
             self.notify(f"{self.review.request_id} is now {self.review.state}.",
                         title="Review")
         if not self._move(1):
-            self.notify("Every variant of this request has a decision.", timeout=3)
+            self.notify("Every variant of this request has a decision: ] opens the next "
+                        "request, 3 the Runs screen.", timeout=4)
 
     # -- actions --------------------------------------------------------------------------------
 

@@ -34,11 +34,16 @@ class RunsScreen(AppScreen):
     SECTION = "runs"
     AUTO_FOCUS = "#run-requests"
     BINDINGS = [
-        Binding("l", "launch", "Launch", id="runs.launch"),
-        Binding("c", "cancel_run", "Cancel run", id="runs.cancel"),
-        Binding("u", "resume", "Resume", id="runs.resume"),
-        Binding("enter", "open_audit", "Audit", show=False, id="runs.audit"),
-        Binding("s", "focus_settings", "Settings", show=False, id="runs.settings"),
+        Binding("l", "launch", "Launch", id="runs.launch",
+                tooltip="Launch a run on the selected requests with the method and settings"),
+        Binding("c", "cancel_run", "Cancel run", id="runs.cancel",
+                tooltip="Cancel the run in progress (stops at the next step, resumable)"),
+        Binding("u", "resume", "Resume", id="runs.resume",
+                tooltip="Resume the selected interrupted run"),
+        Binding("enter", "open_audit", "Audit", show=False, id="runs.audit",
+                tooltip="Open the selected run's audit"),
+        Binding("s", "focus_settings", "Settings", show=False, id="runs.settings",
+                tooltip="Focus the method and settings (Tab moves on to epochs, lr)"),
     ]
 
     def compose_body(self) -> ComposeResult:
