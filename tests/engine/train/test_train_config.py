@@ -1,0 +1,40 @@
+"""TrainConfig: defaults of DESIGN section 5, storage round trip, errors naming the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.train import METHOD_NAMES, ConfigError, TrainConfig
+
+
+def test_relearn_defaults():
+    c = TrainConfig()
+    assert (c.method, c.lr, c.lora_r, c.lora_alpha, c.lora_dropout, c.weight_decay) == \
+        ("relearn", 1e-4, 32, 32, 0.05, 0.01)
+    assert c.npo_beta == 0.1 and c.autocast is None and c.quantization is None
+
+
+def test_round_trip_through_json():
+    c = TrainConfig(method="npo_klr", epochs=2, lr=3e-4, seed=5, autocast=False)
+    assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("method", "nope"), ("epochs", 0), ("lr", 0.0), ("lora_dropout", 1.0),
+    ("quantization", "2bit"), ("schedule", "cosine"), ("icu_ma_threshold", 2.0),
+])
+def test_bad_values_name_the_field(field, value):
+    with pytest.raises(ConfigError, match=rf"TrainConfig\.{field} = "):
+        TrainConfig(**{field: value})
+
+
+def test_unknown_stored_field_is_named():
+    with pytest.raises(ConfigError, match=r"unknown field.*colour"):
+        TrainConfig.from_dict({"colour": "blue"})
+
+
+def test_method_names_are_the_design_list():
+    assert METHOD_NAMES == ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao",
+                            "icu")
