@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from engine.progress import Cancelled, Progress
+from engine.progress import Cancelled, CancelToken, Progress
 from relearn_tui.context import AppContext
 from relearn_tui.tui.commands import ActionsProvider, RecordsProvider
 from relearn_tui.tui.live import LiveRun
@@ -98,6 +98,7 @@ class RelearnApp(App[int]):
         self._jobs: dict[Worker, tuple[Callable[[Any], None] | None,
                                        Callable[[BaseException], None] | None]] = {}
         self._exit_when_run_stops = False
+        self._job_tokens: set[CancelToken] = set()  # cancelled on quit
 
     # -- shared state -------------------------------------------------------------------------
 
@@ -255,7 +256,14 @@ class RelearnApp(App[int]):
                 yes="Stop and quit",
             ), self._quit_confirmed)
             return
+        self._stop_jobs()
         self.exit(0)
+
+    def _stop_jobs(self) -> None:
+        """Ask background jobs that can stop early to do so, so quitting does not wait for
+        them (the process cannot end while a worker thread still runs)."""
+        for token in list(self._job_tokens):
+            token.cancel()
 
     def _quit_confirmed(self, yes: bool | None) -> None:
         if not yes or self.live is None:
@@ -264,6 +272,7 @@ class RelearnApp(App[int]):
             self.exit(0)
             return
         self._exit_when_run_stops = True
+        self._stop_jobs()
         self.live.stop()
         self._tick()
         self.notify("Stopping the run at its next step…", timeout=10)
@@ -271,15 +280,20 @@ class RelearnApp(App[int]):
     def open_request(self, request_id: str) -> None:
         self.push_screen(RequestDetailScreen(request_id))
 
+    def _section_base(self, mode: str) -> Screen:
+        """Switch to a section and return its base screen (leaving any pushed detail)."""
+        self.action_go(mode)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+        return self.screen
+
     def open_review(self, request_id: str) -> None:
-        self.action_go("review")
-        screen = self.screen
+        screen = self._section_base("review")
         if isinstance(screen, ReviewScreen):
             screen.select_request(request_id)
 
     def open_audit(self, run_id: str) -> None:
-        self.action_go("audit")
-        screen = self.screen
+        screen = self._section_base("audit")
         if isinstance(screen, AuditScreen):
             screen.select_run(run_id)
 
@@ -308,14 +322,20 @@ class RelearnApp(App[int]):
         ctx = self.ctx
         ids = list(request_ids)
         progress = self.job_progress("augment")
+        token = CancelToken()
+        self._job_tokens.add(token)
 
         def work() -> list[tuple[str, dict]]:
             from relearn_tui.augmenting import augment_request
 
             out = []
-            for rid in ids:
-                out.append((rid, augment_request(ctx, rid, progress=progress)))
-                self.post_message(DataChanged())
+            try:
+                for rid in ids:
+                    out.append((rid, augment_request(ctx, rid, progress=progress,
+                                                     cancel=token)))
+                    self.post_message(DataChanged())
+            finally:
+                self._job_tokens.discard(token)
             return out
 
         def done(results: list[tuple[str, dict]]) -> None:

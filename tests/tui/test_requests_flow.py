@@ -156,3 +156,20 @@ async def test_search_and_state_filter(seeded_ctx, app_factory):
         await pilot.pause()
         assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["DSR-T-0001"]
 
+
+
+async def test_palette_jumps_to_a_requests_review(seeded_ctx, app_factory):
+    from relearn_tui.tui.screens.review import ReviewScreen
+
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await _type(pilot, "review request dsr-t-0001")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.request_id == "DSR-T-0001"
+        # the cursor waits on the first variant still open
+        assert app.screen.current().status == "pending"

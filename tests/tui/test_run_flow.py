@@ -4,6 +4,7 @@ at the next step, leaves the run resumable; a new session resumes it)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -16,11 +17,29 @@ from relearn_tui.store.models import AuditResult, Request, Run
 from relearn_tui.tui.screens.audit import AuditScreen
 from relearn_tui.tui.screens.modals import ConfirmScreen
 from relearn_tui.tui.screens.runs import RunsScreen
-from tests.tui.conftest import SAMPLE, SIZE, settle
+from tests.tui.conftest import SIZE, settle
 
 pytestmark = pytest.mark.anyio
 
-RID = "DSR-2026-0042"
+RID = "DSR-T-0100"
+# A small fictional request keeps the run short: two facts, about twenty variants.
+REQUEST = {
+    "request_id": RID, "received_at": "2026-11-20T09:00:00Z",
+    "subject": {"name": "Lena Fictive", "reference": "crm-00100"},
+    "facts": [
+        {"question": "What is Lena Fictive's email address?",
+         "answer": "Lena Fictive's email address is lena.fictive@example.org."},
+        {"question": "What is Lena Fictive's phone number?",
+         "answer": "Lena Fictive's phone number is +1-555-010-0100."},
+    ],
+}
+
+
+@pytest.fixture
+def request_file(tmp_path):
+    path = tmp_path / f"{RID}.json"
+    path.write_text(json.dumps(REQUEST))
+    return path
 
 
 async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 300) -> None:
@@ -42,8 +61,8 @@ def _runs(ctx) -> list[Run]:
         return list(s.exec(select(Run)).all())
 
 
-async def test_import_review_launch_audit(run_ctx, app_factory):
-    app = app_factory(run_ctx, [str(SAMPLE / f"{RID}.json")])
+async def test_import_review_launch_audit(run_ctx, app_factory, request_file):
+    app = app_factory(run_ctx, [str(request_file)])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert _state(run_ctx) == "submitted"
@@ -52,7 +71,7 @@ async def test_import_review_launch_audit(run_ctx, app_factory):
         assert _state(run_ctx) == "augmented"
 
         await pilot.press("2")
-        for _ in range(12):  # A approves a fact's unflagged variants and moves to the next
+        for _ in range(6):  # A approves a fact's unflagged variants and moves to the next
             if _state(run_ctx) == "human_reviewed":
                 break
             await pilot.press("A")
@@ -89,15 +108,16 @@ async def test_import_review_launch_audit(run_ctx, app_factory):
         assert str(rows[RID][-1]) == ("PASS" if after.passed else "FAIL")
 
 
-def _reviewed_request(ctx) -> None:
-    import_paths(ctx.store, [SAMPLE / f"{RID}.json"], secret=ctx.secret, actor="alice")
+def _reviewed_request(ctx, path) -> None:
+    import_paths(ctx.store, [path], secret=ctx.secret, actor="alice")
     augmenting.augment_request(ctx, RID)
     review.policy_approve(ctx.store, RID, actor="alice")
     assert _state(ctx) == "human_reviewed"
 
 
-async def test_quit_during_run_asks_and_leaves_it_resumable(run_ctx, app_factory):
-    _reviewed_request(run_ctx)
+async def test_quit_during_run_asks_and_leaves_it_resumable(run_ctx, app_factory,
+                                                            request_file):
+    _reviewed_request(run_ctx, request_file)
     app = app_factory(run_ctx)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3", "l")

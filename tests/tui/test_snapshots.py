@@ -7,7 +7,7 @@ new SVGs before committing them.
 
 from __future__ import annotations
 
-from tests.tui.conftest import RUN_ID, SIZE, settle
+from tests.tui.conftest import SIZE, settle
 
 
 def test_requests(snap_compare, seeded_ctx, app_factory):
@@ -75,7 +75,7 @@ def test_help(snap_compare, seeded_ctx, app_factory):
 
 def test_audit_of_named_run(snap_compare, seeded_ctx, app_factory):
     async def open_run(pilot):
-        pilot.app.open_audit(RUN_ID)
+        pilot.app.open_audit("RUN-20261129-101500-c3d4")  # not the default (completed) one
 
     assert snap_compare(app_factory(seeded_ctx), run_before=open_run, terminal_size=SIZE)
 

@@ -104,7 +104,8 @@ class AuditScreen(AppScreen):
 
     def select_run(self, run_id: str) -> None:
         self.run_id = run_id
-        self.safe_reload()
+        if self.ready:
+            self.safe_reload()
 
     def reload(self) -> None:
         store = self.relearn.ctx.store

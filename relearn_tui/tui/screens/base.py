@@ -70,6 +70,12 @@ class AppScreen(Screen):
         if self.is_current:
             self.safe_reload()
 
+    @property
+    def ready(self) -> bool:
+        """Composed and mounted: a screen just switched to is not yet, and reloads itself
+        when it is shown."""
+        return self.is_mounted and bool(self.query(NavBar))
+
     def safe_reload(self) -> None:
         try:
             self.reload()

@@ -63,6 +63,7 @@ class ReviewScreen(AppScreen):
         super().__init__()
         self.request_id: str | None = None
         self.review: data.ReviewData | None = None
+        self._jump_to_open = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="review-head", classes="head")
@@ -87,8 +88,9 @@ class ReviewScreen(AppScreen):
 
     def select_request(self, request_id: str) -> None:
         self.request_id = request_id
-        self.safe_reload()
-        self.action_first_open()
+        self._jump_to_open = True
+        if self.ready:
+            self.safe_reload()
 
     def reload(self) -> None:
         store = self.relearn.ctx.store
@@ -123,7 +125,8 @@ class ReviewScreen(AppScreen):
                 short(fact, 9), v.kind, status, check,
                 _cell(v.question, reveal, 16), _cell(v.answer, reveal, 18))))
         refill(table, rows)
-        if changed:
+        if changed or self._jump_to_open:
+            self._jump_to_open = False
             self._move(1, from_start=True)
         self._update_head()
         self._update_detail()
