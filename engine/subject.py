@@ -122,6 +122,7 @@ def build_subject_model(
             (tmp / RECORD).write_text(json.dumps(record, indent=1))
             if final.exists():  # a stale, unfinished copy (no record): replace it
                 shutil.rmtree(final)
+            tmp.chmod(0o755)  # mkdtemp makes it private; the model is meant to be shared
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
