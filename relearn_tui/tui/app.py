@@ -197,7 +197,7 @@ class RelearnApp(App[int]):
             where = self._log_traceback(error)
             if where:
                 message += f"\n\nDetails were written to {where}"
-        title = f"Could not {doing.replace('_', ' ')}" if doing else "Error"
+        title = f"Could not {doing.replace('_', ' ').strip()}" if doing else "Error"
         self.push_screen(ErrorScreen(title, message))
 
     def attempt(self, doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

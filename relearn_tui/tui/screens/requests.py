@@ -148,12 +148,11 @@ class RequestsScreen(AppScreen):
         self.app.push_screen(ImportScreen(), chosen)
 
     def action_new(self) -> None:
-        self.app.push_screen(NewRequestScreen(), self._store_new)
+        self.app.push_screen(
+            NewRequestScreen(),
+            lambda obj: obj and self.relearn.attempt("store the request", self._store_new, obj))
 
-    @guarded
-    def _store_new(self, obj: dict[str, Any] | None) -> None:
-        if obj is None:
-            return
+    def _store_new(self, obj: dict[str, Any]) -> None:
         from datetime import UTC, datetime
         from pathlib import Path
 
