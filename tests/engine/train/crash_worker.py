@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import make_data
+from train_samples import make_data
 
 from engine.train import TrainConfig, run_unlearning
 

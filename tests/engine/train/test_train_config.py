@@ -38,3 +38,19 @@ def test_unknown_stored_field_is_named():
 def test_method_names_are_the_design_list():
     assert METHOD_NAMES == ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao",
                             "icu")
+
+
+def test_command_line_files_are_checked_and_named(tmp_path):
+    from engine.train.__main__ import read_config, read_data
+
+    bad = tmp_path / "data.json"
+    bad.write_text('{"forget": [["q", "a"]], "retain": [["only a question"]]}')
+    with pytest.raises(SystemExit, match=r"data\.json: retain\[0\] must be"):
+        read_data(bad)
+    good = tmp_path / "ok.json"
+    good.write_text('{"relearn": [{"question": "q", "answer": "a"}], "retain": [["q2", "a2"]]}')
+    data = read_data(good)
+    assert len(data.relearn) == 1 and len(data.retain) == 1 and data.forget == ()
+    assert read_config(None, ["epochs=2", "method=gd"]) == TrainConfig(epochs=2, method="gd")
+    with pytest.raises(SystemExit, match="TrainConfig.lr"):
+        read_config(None, ["lr=-1"])

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from train_samples import make_data
 
 from engine.train import TrainConfig
 
@@ -43,12 +44,22 @@ def _curve(out: Path) -> tuple[list[float], list[float], dict]:
 
 
 def test_two_cpu_processes_follow_the_one_process_loss_curve(tiny_model_dir, tmp_path):
-    worker = [str(HERE / "dist_worker.py"), str(tiny_model_dir)]
-    config = json.dumps(CONFIG.to_dict())
-    _run([sys.executable, *worker[:1], worker[1], str(tmp_path / "one"), config])
+    data = make_data(n_relearn=16, n_retain=16)
+    data_file = tmp_path / "data.json"
+    data_file.write_text(json.dumps({k: [[qa.question, qa.answer] for qa in getattr(data, k)]
+                                     for k in ("forget", "relearn", "retain")}))
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(CONFIG.to_dict()))
+
+    def args(out: str) -> list[str]:
+        return ["--model", str(tiny_model_dir), "--data", str(data_file), "--config",
+                str(config_file), "--out", str(tmp_path / out), "--quiet"]
+
+    # the commands of the README: the training entry point alone, then under accelerate launch
+    _run([sys.executable, "-m", "engine.train", *args("one")])
     _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
           "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-          "--main_process_port", str(_free_port()), *worker, str(tmp_path / "two"), config])
+          "--main_process_port", str(_free_port()), "-m", "engine.train", *args("two")])
     one_steps, one_epochs, _ = _curve(tmp_path / "one")
     two_steps, two_epochs, record = _curve(tmp_path / "two")
     assert record["world_size"] == 2 and record["device"].startswith("cpu")
