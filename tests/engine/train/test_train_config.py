@@ -52,5 +52,5 @@ def test_command_line_files_are_checked_and_named(tmp_path):
     data = read_data(good)
     assert len(data.relearn) == 1 and len(data.retain) == 1 and data.forget == ()
     assert read_config(None, ["epochs=2", "method=gd"]) == TrainConfig(epochs=2, method="gd")
-    with pytest.raises(SystemExit, match="TrainConfig.lr"):
+    with pytest.raises(SystemExit, match=r"TrainConfig\.lr"):
         read_config(None, ["lr=-1"])
