@@ -1,0 +1,42 @@
+"""Pilot test of the Probe console on the tiny random model: one question, the deployed
+model's answer and a run's unlearned model's answer side by side."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from relearn_tui.store.models import Run
+from relearn_tui.tui.screens.probe import ProbeScreen
+from tests.tui.conftest import SIZE, settle
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_probe_console_answers_side_by_side(run_ctx, app_factory, tiny_model_dir):
+    pytest.importorskip("relearn_tui.probing", reason="relearn_tui.probing not written yet")
+    at = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    with run_ctx.store.session() as s:
+        # a finished run whose merged model is the tiny one: both panes come from real models
+        s.add(Run(id="RUN-20261128-093000-f00d", method="relearn", state="completed",
+                  request_ids=[], operator="alice", config={},
+                  record={"merged_dir": str(tiny_model_dir)}, created_at=at,
+                  finished_at=at))
+    app = app_factory(run_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ProbeScreen)
+        assert screen.query_one("#probe-run").value == "RUN-20261128-093000-f00d"
+        await pilot.press("slash")
+        screen.query_one("#probe-q").value = "Who is Lena Fictive?"
+        await pilot.press("enter")
+        await settle(pilot, timeout=300)
+        subject = str(screen.query_one("#subject-answer").render())
+        unlearned = str(screen.query_one("#unlearned-answer").render())
+        assert subject.strip() and unlearned.strip()
+        assert "no unlearned model" not in unlearned
+        assert "Question 1: Who is Lena Fictive?" in str(screen.query_one("#probe-status")
+                                                          .render())
