@@ -118,6 +118,12 @@ def run_loop(
     t_start = time.perf_counter()
     work_dir = Path(work_dir)
     acc = accelerator or make_accelerator(config.device)
+    if acc.distributed_type.name in ("FSDP", "DEEPSPEED", "MEGATRON_LM"):
+        # the checkpoints and the adapter are saved from this process's parameters, which these
+        # modes shard; gathering them (accelerate's sharded state files) is not written yet
+        raise NotImplementedError(
+            f"{acc.distributed_type.name} training is not supported yet: use DDP "
+            "(accelerate launch --multi_gpu) or a single device")
     rank, world = acc.process_index, acc.num_processes
     main = acc.is_main_process
     report = progress if main else ignore_progress
