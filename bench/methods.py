@@ -115,7 +115,7 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
     pool.sort(key=lambda qa: qa in trained)  # untrained first, stable otherwise
 
     def about_person(qa: QA) -> bool:
-        return any(e.type == "PERSON" for e in find_entities(qa.question))
+        return any(e.type == "PERSON" for e in find_entities(f"{qa.question} {qa.answer}"))
 
     people = [qa for qa in pool if about_person(qa)]
     generic = [qa for qa in pool if not about_person(qa)]
@@ -139,15 +139,28 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
 
 def audit_cached(model: Path, probes, config, reference, work: Path, log, label: str):
     """audit_model, cached by model hash, probes and audit config."""
-    from engine.audit import AuditFigures, audit_model
+    import fcntl
+
+    from engine.audit import AUDIT_VERSION, AuditFigures
     from engine.models import model_identity
 
-    key = _digest([model_identity(model), [p.__dict__ for p in probes], config.to_dict(),
-                   model_identity(reference) if reference else None])
+    key = _digest([AUDIT_VERSION, model_identity(model), [p.__dict__ for p in probes],
+                   config.to_dict(), model_identity(reference) if reference else None])
     path = work / "audits" / f"{label}-{key}.json"
-    if path.is_file():
-        data = json.loads(path.read_text())
-        return {k: AuditFigures.from_dict(v) for k, v in data["figures"].items()}, data["seconds"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # two bench processes (say relearn and the baselines) share one "before" audit
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            data = json.loads(path.read_text())
+            figs = {k: AuditFigures.from_dict(v) for k, v in data["figures"].items()}
+            return figs, data["seconds"]
+        return _audit_and_store(model, probes, config, reference, path, log, label)
+
+
+def _audit_and_store(model, probes, config, reference, path: Path, log, label: str):
+    from engine.audit import audit_model
+
     t = time.perf_counter()
     last = [0.0]
 
@@ -159,7 +172,6 @@ def audit_cached(model: Path, probes, config, reference, work: Path, log, label:
 
     figs = audit_model(model, probes, config, reference=reference, progress=progress)
     seconds = time.perf_counter() - t
-    path.parent.mkdir(parents=True, exist_ok=True)
     # the bench's cache is local and holds fictional data: keep the failing probes for study
     path.write_text(json.dumps({"seconds": seconds, "figures": {
         k: v.to_dict(include_private=True) for k, v in figs.items()}}, indent=1))
@@ -222,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leak-samples", type=int, default=10)
     ap.add_argument("--quant-bits", default="4", help="re-check precisions, e.g. 8,4")
     ap.add_argument("--trained-per-fact", type=int, default=1)
-    ap.add_argument("--retain-subjects", type=int, default=24)
-    ap.add_argument("--retain-generic", type=int, default=16)
+    ap.add_argument("--retain-subjects", type=int, default=32, help="candidates (see known_retain)")
+    ap.add_argument("--retain-generic", type=int, default=20, help="candidates")
     ap.add_argument("--retain-train", type=int, default=96)
     ap.add_argument("--audit-batch", type=int, default=64, help="rows per generation batch")
     ap.add_argument("--quick", action="store_true", help="k=3 leak samples")
@@ -240,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from engine.audit import AuditConfig, Thresholds
+    from engine.audit import RETAIN_GROUPS, AuditConfig, Thresholds, known_retain
     from engine.train import TrainConfig, run_unlearning
 
     if args.threads:
@@ -261,17 +273,39 @@ def main(argv: list[str] | None = None) -> int:
 
     scenario = build_scenario(args, log)
     subject, data, probes = scenario["subject"], scenario["data"], scenario["probes"]
+    args.work.mkdir(parents=True, exist_ok=True)
+    # KRR is about knowledge kept: retain candidates the subject model already got wrong would
+    # count against every method alike, so a quick greedy screen drops them first.
+    candidates = [p for p in probes if p.group in RETAIN_GROUPS]
+    screen_cfg = AuditConfig(leak_samples=0, quant_bits=(), batch_size=args.audit_batch)
+    screen, _ = audit_cached(subject, candidates, screen_cfg, None, args.work, log, "screen")
+    probes = [p for p in probes if p.group not in RETAIN_GROUPS] + known_retain(
+        candidates, screen[""])
+    counts: dict[str, int] = {}
+    for p in probes:
+        counts[p.group] = counts.get(p.group, 0) + 1
+    scenario["probe_counts"] = counts
+    kept = sum(1 for p in probes if p.group in RETAIN_GROUPS)
+    log(f"retain probes the subject model knows: {kept} of {len(candidates)}; probes {counts}")
     audit_cfg = AuditConfig(leak_samples=args.leak_samples, seed=args.seed,
                             batch_size=args.audit_batch,
                             quant_bits=tuple(int(b) for b in args.quant_bits.split(",") if b),
                             leak_groups=("forget_original", "forget_heldout"))
     thresholds = Thresholds()
-    args.work.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    before_box: list[Any] = []
 
-    before, before_s = audit_cached(subject, probes, audit_cfg, None, args.work, log, "before")
-    rows = [row_of("(before)", {}, before, None, before_s, thresholds)]
-    log(f"before: KFR held-out {_f(before[''].kfr_heldout)}, KRR {_f(before[''].krr)}, "
-        f"LS {_f(before[''].ls, 3)}, leak {_f(before[''].leak_rate)}")
+    def get_before():
+        # lazily, after the first training: a second bench process trains meanwhile
+        if not before_box:
+            before, before_s = audit_cached(subject, probes, audit_cfg, None, args.work, log,
+                                            "before")
+            before_box.append(before)
+            rows.insert(0, row_of("(before)", {}, before, before, None, before_s, thresholds))
+            log(f"before: KFR held-out {_f(before[''].kfr_heldout)}, KRR {_f(before[''].krr)}, "
+                f"LS {_f(before[''].ls, 3)}, leak {_f(before[''].leak_rate)}")
+        return before_box[0]
+
     result: dict[str, Any] = {
         "bench": "methods", "subject_model": str(subject), "probe_counts": scenario["probe_counts"],
         "train_data": {"forget": len(data.forget), "relearn": len(data.relearn),
@@ -286,7 +320,6 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(result, indent=1, default=str))
         args.out.with_suffix(".md").write_text(table(rows) + "\n")
 
-    write()
     for method in methods:
         grid = SWEEPS[method] if args.sweep else [CHOSEN[method]]
         for settings in grid:
@@ -308,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             train_s = trained.record.get("timings", {}).get("total_s", time.perf_counter() - t)
             log(f"{method}: trained in {train_s:.0f}s; auditing")
+            before = get_before()
             figs, audit_s = audit_cached(trained.merged_dir, probes, audit_cfg, subject,
                                          args.work, log, method)
             rows.append(row_of(method, settings, figs, before, train_s, audit_s, thresholds))
@@ -316,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"LS {_f(r['ls'], 3)}, leak {_f(r['leak_rate'])}/{_f(r['leak_rate_4bit'])} "
                 f"-> {'verified' if r['passed'] else 'failed: ' + '; '.join(r['reasons'])}")
             write()
+    get_before()
+    write()
     print()
     print(table(rows))
     print(f"\nwrote {args.out} and {args.out.with_suffix('.md')} "

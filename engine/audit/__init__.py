@@ -13,11 +13,12 @@ from engine.audit.fluency import brunet, honore, linguistic_score, perplexities
 from engine.audit.gate import gate
 from engine.audit.generation import generate_batched, generate_one_by_one
 from engine.audit.judge import is_forgotten, is_retained
-from engine.audit.probes import forget_probes, retain_probes
+from engine.audit.probes import forget_probes, known_retain, retain_probes
 from engine.audit.quantize import load_quantized, rtn_quantize_
-from engine.audit.runner import audit_model
+from engine.audit.runner import AUDIT_VERSION, audit_model, secret_values
 
 __all__ = [
+    "AUDIT_VERSION",
     "FORGET_GROUPS",
     "GROUPS",
     "RETAIN_GROUPS",
@@ -35,6 +36,7 @@ __all__ = [
     "honore",
     "is_forgotten",
     "is_retained",
+    "known_retain",
     "linguistic_score",
     "load_quantized",
     "match_score",
@@ -43,4 +45,5 @@ __all__ = [
     "probe_entities",
     "retain_probes",
     "rtn_quantize_",
+    "secret_values",
 ]

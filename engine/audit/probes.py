@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 
+from engine.audit.figures import AuditFigures
 from engine.types import QA, VARIANT_KINDS, Fact, Probe, Variant
 
 
@@ -50,3 +51,16 @@ def retain_probes(subjects: Iterable[QA], generic: Iterable[QA]) -> list[Probe]:
     return [Probe("retain_subjects", qa.question, qa.answer) for qa in subjects] + [
         Probe("retain_generic", qa.question, qa.answer) for qa in generic
     ]
+
+
+def known_retain(probes: Sequence[Probe], before: AuditFigures) -> list[Probe]:
+    """``probes`` without the retain probes the model already failed before unlearning.
+
+    KRR measures knowledge *kept*; a retain probe the deployed model never answered right would
+    count against every method alike. ``before`` must be the run-level ("" key) figures of the
+    before audit on these probes, with its ``private_probe_records``.
+    """
+    failed = {
+        (r.group, r.question) for r in before.private_probe_records if r.verdict == "not retained"
+    }
+    return [p for p in probes if (p.group, p.question) not in failed]

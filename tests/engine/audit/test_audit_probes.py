@@ -48,3 +48,29 @@ def test_retain_probes_are_shared():
     assert [(p.group, p.request_key) for p in probes] == [
         ("retain_subjects", ""), ("retain_generic", "")
     ]
+
+
+def test_values_the_question_gives_away_are_not_leak_evidence():
+    from engine.audit import secret_values
+    from engine.types import Probe
+
+    reverse = Probe("forget_heldout", "Who lives at 42 Harbor Lane, Springfield?",
+                    "Isabella Marquez lives at 42 Harbor Lane, Springfield.", "R",
+                    ("42 Harbor Lane, Springfield", "isabella.marquez@example.org"))
+    assert secret_values(reverse) == ["isabella.marquez@example.org"]
+    direct = Probe("forget_original", "Where does Isabella Marquez live?", reverse.truth, "R",
+                   ("42 Harbor Lane, Springfield",))
+    assert secret_values(direct) == ["42 Harbor Lane, Springfield"]
+
+
+def test_known_retain_drops_what_the_model_never_knew():
+    from engine.audit import AuditFigures, ProbeRecord, known_retain
+    from engine.types import Probe
+
+    probes = [Probe("retain_subjects", "Where does Bo live?", "Bo lives in Oslo."),
+              Probe("retain_generic", "Capital of France?", "Paris."),
+              Probe("forget_original", "Where does Bo live?", "Bo lives in Oslo.", "R")]
+    before = AuditFigures("", private_probe_records=[
+        ProbeRecord("retain_subjects", "", "Where does Bo live?", "In Rome.", "not retained", 0.0),
+    ])
+    assert known_retain(probes, before) == probes[1:]
