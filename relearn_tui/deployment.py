@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.types import QA
 
-DEFAULT_SECTIONS = ("subject", "augment", "train", "audit", "thresholds", "retain")
+DEFAULT_SECTIONS = ("subject", "augment", "train", "audit", "thresholds", "probes")
 
 
 class DeploymentError(Exception):

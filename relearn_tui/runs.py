@@ -6,6 +6,7 @@ and is skipped when found, so running :func:`execute_run` again continues where 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import secrets
 import time
@@ -42,12 +43,19 @@ class RunSettings:
 
 
 @dataclass
-class RetainSettings:
-    """How the deployment's non-forget data splits into retain probes and retain training."""
+class ProbeSettings:
+    """Which probes the audit asks and what the retain set trains on ([probes] section).
+
+    Every held-out variant and every original question is a forget probe; of the trained
+    variants ``trained_per_fact`` are asked (they are many, and the held-out ones are the
+    honest figure). The deployment's non-forget data splits into retain probes (other
+    customers' facts, generic knowledge) and, disjoint from them, the retain training set.
+    """
 
     subject_probes: int = 24
     generic_probes: int = 16
-    train_size: int = 96
+    trained_per_fact: int = 2
+    retain_train_size: int = 96
     seed: int = 0
 
 
@@ -80,7 +88,7 @@ def validate_deployment(ctx) -> None:
     from relearn_tui.augmenting import augment_config
 
     build_config(SubjectConfig, ctx.deployment.section("subject"), _where(ctx, "subject"))
-    build_config(RetainSettings, ctx.deployment.section("retain"), _where(ctx, "retain"))
+    build_config(ProbeSettings, ctx.deployment.section("probes"), _where(ctx, "probes"))
     augment_config(ctx)
     train_config(ctx, RunSettings(ctx.deployment.section("train").get("method", "relearn")))
     audit_settings(ctx)
@@ -122,8 +130,6 @@ def create_run(ctx, request_ids: list[str], settings: RunSettings | None = None)
 def _plain(obj: Any) -> dict[str, Any]:
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
-    import dataclasses
-
     return {k: (str(v) if isinstance(v, Path) else v)
             for k, v in dataclasses.asdict(obj).items()}
 
@@ -162,8 +168,8 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
     """Training data and audit probes for a run, rebuilt identically on every resume."""
     from engine.augment import retain_mix
 
-    retain_cfg = build_config(RetainSettings, ctx.deployment.section("retain"),
-                              _where(ctx, "retain"))
+    retain_cfg = build_config(ProbeSettings, ctx.deployment.section("probes"),
+                              _where(ctx, "probes"))
     forget: list[QA] = []
     relearn: list[QA] = []
     probes: list[Probe] = []
@@ -185,11 +191,14 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
                                     values[f.id]))
             variants = s.exec(select(Variant).where(Variant.request_id == rid)
                               .order_by(Variant.id)).all()
+            asked: dict[int, int] = {}
             for v in variants:
                 truth = by_id[v.fact_id].answer or ""
                 if v.status == APPROVED:
                     relearn.append(QA(v.question or "", v.answer or ""))
-                    if v.kind != "completion":
+                    if v.kind != "completion" and asked.get(v.fact_id, 0) < \
+                            retain_cfg.trained_per_fact:
+                        asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
                         probes.append(Probe("forget_trained", v.question or "", truth, rid,
                                             values[v.fact_id]))
                 elif v.status == PROBE and v.kind != "completion":
@@ -210,7 +219,7 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
     probes += [Probe("retain_subjects", qa.question, qa.answer) for qa in probe_subjects]
     probes += [Probe("retain_generic", qa.question, qa.answer) for qa in probe_generic]
     retain = retain_mix([qa for qa in corpus if qa not in held], names,
-                        n=retain_cfg.train_size, seed=retain_cfg.seed)
+                        n=retain_cfg.retain_train_size, seed=retain_cfg.seed)
     return TrainData(tuple(forget), tuple(relearn), tuple(retain)), probes
 
 
@@ -285,7 +294,9 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
         before = _stored_audit(ctx, run_id, "before")
         if not before:
             t0 = time.perf_counter()
-            figures = audit_model(subject, probes, audit_config, reference=subject,
+            # the deployed model leaks by construction: the quantised re-check is for "after"
+            before_config = dataclasses.replace(audit_config, quant_bits=())
+            figures = audit_model(subject, probes, before_config, reference=subject,
                                   progress=_staged(progress, "audit before"), cancel=cancel)
             _store_audit(ctx, run_id, "before", figures)
             timings["audit_before_s"] = round(time.perf_counter() - t0, 1)

@@ -24,11 +24,13 @@ epochs = 1
 [audit]
 leak_samples = 2
 max_new_tokens = 8
+leak_max_new_tokens = 8
 
-[retain]
+[probes]
 subject_probes = 4
 generic_probes = 4
-train_size = 16
+trained_per_fact = 1
+retain_train_size = 16
 """
 PASS_ALL = """
 [thresholds]
@@ -77,8 +79,8 @@ def _states(ctx: AppContext) -> dict[str, str]:
 
 
 def test_full_pipeline_verifies_reports_and_purges(home, tmp_path, requests_dir,
-                                                   tiny_model_dir, capsys, make_deployment):
-    dep = make_deployment(tmp_path / "dep", model=tiny_model_dir, extra=FAST + PASS_ALL)
+                                                   tiny_subject_dir, capsys, make_deployment):
+    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir, extra=FAST + PASS_ALL)
     rc = main(["--headless", "--auto-approve", "--operator", "ops", "--json",
                "--deployment", str(dep), str(requests_dir)])
     out, err = capsys.readouterr()
@@ -108,8 +110,8 @@ def test_full_pipeline_verifies_reports_and_purges(home, tmp_path, requests_dir,
 
 
 def test_without_auto_approve_it_stops_at_review(home, tmp_path, requests_dir,
-                                                 tiny_model_dir, capsys, make_deployment):
-    dep = make_deployment(tmp_path / "dep", model=tiny_model_dir, extra=FAST)
+                                                 tiny_subject_dir, capsys, make_deployment):
+    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir, extra=FAST)
     rc = main(["--headless", "--run", "--deployment", str(dep), str(requests_dir)])
     out = capsys.readouterr().out
     assert rc == 0
@@ -119,11 +121,11 @@ def test_without_auto_approve_it_stops_at_review(home, tmp_path, requests_dir,
 
 
 def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_dir,
-                                                      tiny_model_dir, capsys, monkeypatch,
+                                                      tiny_subject_dir, capsys, monkeypatch,
                                                       make_deployment):
     from relearn_tui import runs
 
-    dep = make_deployment(tmp_path / "dep", model=tiny_model_dir,
+    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir,
                            extra=FAST.replace("epochs = 1", "epochs = 2") + PASS_ALL)
     real = runs.run_unlearning if hasattr(runs, "run_unlearning") else None
     import engine.train
@@ -155,10 +157,10 @@ def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_d
 
 
 def test_missed_thresholds_fail_the_request_and_keep_its_data(home, tmp_path, requests_dir,
-                                                              tiny_model_dir, capsys,
+                                                              tiny_subject_dir, capsys,
                                                               make_deployment):
     strict = FAST + "\n[thresholds]\nkfr = 1.0\nkrr = 1.0\n"
-    dep = make_deployment(tmp_path / "dep", model=tiny_model_dir, extra=strict)
+    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir, extra=strict)
     f = requests_dir / "DSR-2026-0041.json"
     rc = main(["--headless", "--auto-approve", "--json", "--deployment", str(dep), str(f)])
     result = json.loads(capsys.readouterr().out)
