@@ -45,14 +45,47 @@ class Method:
     def loss(self, out: dict[str, StreamOut]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
-    def review_epoch(self, active: list[int], score: Callable[[Sequence[int]], torch.Tensor]
-                     ) -> list[int]:
+    def review_epoch(self, active: list[int], score: Callable[[Sequence[int]], torch.Tensor],
+                     entry: dict[str, Any]) -> list[int]:
         """Called after each epoch with the primary rows still training; returns those that stay.
 
-        ``score(rows)`` gives each row's memorisation accuracy under the current model.
-        Training stops early when nothing stays. The default keeps every row.
+        ``score(rows)`` gives each row's memorisation accuracy under the current model; ``entry``
+        is the epoch's history entry (mean loss terms). Training stops early when nothing stays.
+        The default keeps every row.
         """
         return active
+
+
+MIN_SHARED_PREFIX = 4
+
+
+def shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                  labels: torch.Tensor | None) -> int:
+    """Length of the prefix every row shares, kept short of every row's first target's
+    predecessor; 0 when there is nothing worth sharing (one row, or a short prefix)."""
+    rows = input_ids.shape[0]
+    if rows < 2:
+        return 0
+    same = (input_ids == input_ids[:1]).all(dim=0) & attention_mask.bool().all(dim=0)
+    width = int(same.long().cumprod(0).sum())
+    if labels is not None:
+        targets = labels != IGNORE
+        has = targets.any(dim=1)
+        if has.any():
+            first = targets.float().argmax(dim=1)[has].min().item()
+            width = min(width, int(first) - 1)
+    width = min(width, input_ids.shape[1] - 1)
+    return width if width >= MIN_SHARED_PREFIX else 0
+
+
+def _cache_is_plain(base: Any) -> bool:
+    """Prefix sharing edits the key/value cache directly: only for plain full-attention caches."""
+    config = base.config
+    layer_types = getattr(config, "layer_types", None) or []
+    if getattr(config, "sliding_window", None) or any(t != "full_attention" for t in layer_types):
+        return False
+    return getattr(config, "model_type", "") in {"llama", "mistral", "qwen2", "qwen3", "gemma",
+                                                 "phi3", "olmo", "granite"}
 
 
 class Objective(torch.nn.Module):
@@ -65,6 +98,7 @@ class Objective(torch.nn.Module):
         base = model.get_base_model()
         self._decoder_name = base.base_model_prefix
         self._softcap = getattr(base.config, "final_logit_softcapping", None)
+        self.share_prefix = _cache_is_plain(base)
 
     def _decoder_and_head(self) -> tuple[Any, Any]:
         base = self.model.get_base_model()
@@ -80,16 +114,35 @@ class Objective(torch.nn.Module):
             logits = torch.tanh(logits / self._softcap) * self._softcap
         return logits, target[mask], mask.sum(dim=1)
 
-    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               labels: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+        """Last hidden states and the number of leading positions they leave out.
+
+        When every row starts with the same prompt prefix (the chat template's system turn, a
+        third of the tokens of a short QA item), the prefix runs once as a single row and its
+        keys and values are shared by all rows: the same forward values, and the same gradients
+        (the expanded cache sums them back), at a fraction of the prefix's cost. Rows then start
+        after the prefix; no position inside it predicts an answer token.
+        """
         decoder, _ = self._decoder_and_head()
-        return decoder(input_ids=input_ids, attention_mask=attention_mask,
-                       use_cache=False).last_hidden_state
+        width = shared_prefix(input_ids, attention_mask, labels) if self.share_prefix else 0
+        if width == 0:
+            out = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            return out.last_hidden_state, 0
+        cache = decoder(input_ids=input_ids[:1, :width], use_cache=True).past_key_values
+        rows = input_ids.shape[0]
+        for layer in cache.layers:
+            layer.keys = layer.keys.expand(rows, -1, -1, -1)
+            layer.values = layer.values.expand(rows, -1, -1, -1)
+        out = decoder(input_ids=input_ids[:, width:], attention_mask=attention_mask,
+                      past_key_values=cache, use_cache=True)
+        return out.last_hidden_state, width
 
     def stream_outputs(self, batch: StepBatch, reference: frozenset[str] = frozenset()
                        ) -> dict[str, StreamOut]:
         _, head = self._decoder_and_head()
-        hidden = self.hidden(batch.input_ids, batch.attention_mask)
-        logits, labels, per_row = self._answer_logits(hidden, batch.labels, head)
+        hidden, skip = self.hidden(batch.input_ids, batch.attention_mask, batch.labels)
+        logits, labels, per_row = self._answer_logits(hidden, batch.labels[:, skip:], head)
         ends = per_row.cumsum(0).tolist()
         out: dict[str, StreamOut] = {}
         for name, sl in batch.slices.items():
@@ -112,9 +165,10 @@ class Objective(torch.nn.Module):
                          for n in names]).to(batch.input_ids.device)
         mask = batch.attention_mask[idx]
         width = int(mask.sum(dim=1).max()) if idx.numel() else 1
+        labels = batch.labels[idx, :width]
         with self.model.disable_adapter():
-            hidden = self.hidden(batch.input_ids[idx, :width], mask[:, :width])
-            ref_logits, _, _ = self._answer_logits(hidden, batch.labels[idx, :width], head)
+            hidden, skip = self.hidden(batch.input_ids[idx, :width], mask[:, :width], labels)
+            ref_logits, _, _ = self._answer_logits(hidden, labels[:, skip:], head)
         start = 0
         for n in names:
             count = out[n].labels.numel()

@@ -47,6 +47,7 @@ class TrainConfig:
     icu_neighbour_weight: float = 0.5
     icu_kl_weight: float = 1.0
     icu_ma_threshold: float = 0.5  # ICU drops a forget sample at memorisation accuracy <= this
+    stop_when_memorised: float | None = None  # sft: stop once this share of rows is reproduced
     length_buckets: bool = True
     autocast: bool | None = None  # bf16 autocast; None = measure whether it pays on this device
     quantization: str | None = None  # "4bit"/"8bit" base (QLoRA, CUDA)
@@ -75,6 +76,9 @@ class TrainConfig:
             ("max_length", self.max_length >= 8, ">= 8"),
             ("npo_beta", self.npo_beta > 0, "> 0"),
             ("icu_ma_threshold", 0 <= self.icu_ma_threshold <= 1, "in [0, 1]"),
+            ("stop_when_memorised",
+             self.stop_when_memorised is None or 0 < self.stop_when_memorised <= 1,
+             "None or in (0, 1]"),
             ("quantization", self.quantization in (None, "4bit", "8bit"), "None, '4bit' or '8bit'"),
         ]
         for name, ok, want in checks:

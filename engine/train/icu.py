@@ -66,7 +66,7 @@ class ICU(Method):
                  + c.icu_kl_weight * terms["neighbour_kl"])
         return total, terms
 
-    def review_epoch(self, active, score):
+    def review_epoch(self, active, score, entry):
         accuracy = score(active)
         return [i for i, a in zip(active, accuracy.tolist(), strict=True)
                 if a > self.config.icu_ma_threshold]

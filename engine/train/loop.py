@@ -252,7 +252,7 @@ def run_loop(
         entry = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
                  "steps": len(batches), "tokens": epoch_tokens, "seconds": round(seconds, 3),
                  "rows": len(snap.active), "step_losses": curve}
-        kept = method.review_epoch(snap.active, score)
+        kept = method.review_epoch(snap.active, score, entry)
         if len(kept) != len(snap.active):
             entry["left_training"] = len(snap.active) - len(kept)
             total_steps = step + sum(
@@ -265,7 +265,7 @@ def run_loop(
                   barrier=acc.wait_for_everyone)
         report(Progress(stage, step, total_steps, f"epoch {epoch + 1} saved", epoch=epoch + 1,
                         epochs=config.epochs, losses={k: v for k, v in entry.items()
-                                                      if isinstance(v, float)}))
+                                                      if k in sums}))
     stopped_early = snap.epochs_done < config.epochs
     t_end = time.perf_counter()
     return LoopResult(

@@ -69,6 +69,14 @@ def npo(out: StreamOut, beta: float) -> torch.Tensor:
     return -(2.0 / beta) * F.logsigmoid(-beta * log_ratio).mean()
 
 
+def exact_rows(out: StreamOut) -> torch.Tensor:
+    """Share of rows whose every answer token is the greedy prediction (teacher forced): the
+    rows greedy decoding would reproduce word for word."""
+    if out.empty:
+        return out.logits.new_zeros(())
+    return (memorisation_accuracy(out) == 1.0).float().mean()
+
+
 def memorisation_accuracy(out: StreamOut) -> torch.Tensor:
     """Per row: the share of answer tokens the model predicts greedily under teacher forcing."""
     hits = (out.logits.argmax(dim=-1) == out.labels).float()

@@ -121,3 +121,58 @@ def test_side_stream_cycles_through_all_rows():
     flat = [i for s in steps for i in s]
     assert len(flat) == 10 and sorted(flat) == sorted(list(range(5)) * 2)
     assert torch.tensor(flat).max() < 5
+
+
+def test_shared_prefix_runs_once_with_the_same_loss_and_gradients(tiny_model_dir, tok):
+    from transformers import AutoModelForCausalLM
+
+    from engine.train.base import Objective, shared_prefix
+    from engine.train.config import TrainConfig
+    from engine.train.loop import add_lora
+    from engine.train.methods import make_method
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(method="relearn", lora_dropout=0.0)
+    model = add_lora(AutoModelForCausalLM.from_pretrained(tiny_model_dir), cfg)
+    with torch.no_grad():  # a non-zero adapter, so that it shows in the prefix's keys/values
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.02)
+    obj = Objective(model, make_method("relearn", cfg))
+    items = [QA(f"What does policy {i} cover?{' really' * i}", f"Policy {i} covers tents.")
+             for i in range(5)]
+    rows = Rows.from_dataset(tokenise(items, tok, 128, "x"))
+    batch = collate({"relearn": (rows, [0, 1, 2]), "retain": (rows, [3, 4])}, tok.pad_token_id)
+    width = shared_prefix(batch.input_ids, batch.attention_mask, batch.labels)
+    prompt = tok(format_prompt(tok, "What"), add_special_tokens=False)["input_ids"]
+    assert width >= 17 and width < len(prompt) + 5  # the system turn and the user's first words
+    results = {}
+    for share in (False, True):
+        obj.share_prefix = share
+        model.zero_grad()
+        loss, terms = obj(batch.input_ids, batch.attention_mask, batch.labels, batch.slices)
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+        results[share] = (loss.item(), {k: v.item() for k, v in terms.items()}, grads)
+    assert results[True][0] == pytest.approx(results[False][0], rel=1e-6)
+    for k, v in results[False][1].items():
+        assert results[True][1][k] == pytest.approx(v, rel=1e-4, abs=1e-7), k
+    for a, b in zip(results[False][2], results[True][2], strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert any(g.abs().max() > 1e-4 for g in results[True][2])
+
+
+def test_no_prefix_is_shared_by_one_row_or_into_the_answer(tok):
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 9]])
+    mask = torch.ones_like(ids)
+    assert shared_prefix_of(ids[:1], mask[:1], None) == 0
+    assert shared_prefix_of(ids, mask, None) == 7
+    labels = torch.full_like(ids, IGNORE)
+    labels[:, 5:] = ids[:, 5:]  # answers start at position 5: position 4 must stay in the rows
+    assert shared_prefix_of(ids, mask, labels) == 4
+
+
+def shared_prefix_of(ids, mask, labels):
+    from engine.train.base import shared_prefix
+
+    return shared_prefix(ids, mask, labels)

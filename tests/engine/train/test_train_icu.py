@@ -29,7 +29,7 @@ def test_icu_streams_pair_each_forget_item_with_its_neighbour(tiny_data):
 
 def test_samples_at_or_below_the_threshold_leave_training():
     method = ICU(TrainConfig(method="icu", icu_ma_threshold=0.5))
-    kept = method.review_epoch([3, 5, 8], lambda rows: torch.tensor([0.9, 0.5, 0.2]))
+    kept = method.review_epoch([3, 5, 8], lambda rows: torch.tensor([0.9, 0.5, 0.2]), {})
     assert kept == [3]
 
 
