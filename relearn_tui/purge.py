@@ -53,11 +53,18 @@ def purge_request(ctx, request_id: str, *, actor: str) -> dict[str, int]:
 
 
 def scrub_sqlite(ctx) -> None:
-    """Fold the WAL into the main file and truncate it so no old page keeps a purged value."""
+    """Rewrite the SQLite file so no old page, free page or WAL frame keeps a purged value.
+
+    secure_delete zeroes most freed content, but a page image already copied elsewhere (an
+    earlier checkpoint, a moved cell) can survive it; VACUUM rebuilds the file from the live
+    rows only, and the truncating checkpoint empties the WAL.
+    """
     if ctx.store.engine.url.get_backend_name() != "sqlite":
         return
-    raw = ctx.store.engine.raw_connection()  # autocommit: a checkpoint cannot run in a txn
+    raw = ctx.store.engine.raw_connection()  # autocommit: neither can run inside a transaction
     try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cur = raw.cursor()
+        cur.execute("VACUUM")
+        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()

@@ -69,3 +69,15 @@ def subject_model_dir(sample_corpus) -> Path:
     from engine.subject import build_subject_model
 
     return build_subject_model(sample_corpus, cache_dir=CACHE / "subject")
+
+
+@pytest.fixture(scope="session")
+def tiny_subject_dir(tiny_model_dir: Path, sample_corpus) -> Path:
+    """The tiny random model briefly fine-tuned on the sample corpus, so that it answers in
+    words (a random model's greedy answer is empty) and the pipeline has text to audit."""
+    from engine.subject import SubjectConfig, build_subject_model
+
+    return build_subject_model(
+        sample_corpus, base=str(tiny_model_dir), cache_dir=CACHE / "tiny-subject",
+        config=SubjectConfig(epochs=6, lr=5e-3, batch_size=16, max_length=96),
+    )

@@ -52,15 +52,3 @@ def ctx(home: Path, tmp_path: Path) -> AppContext:
     dep = write_deployment(tmp_path / "deployment")
     return AppContext.create(operator="alice", deployment=dep)
 
-
-@pytest.fixture(scope="session")
-def tiny_subject_dir(tiny_model_dir: Path, sample_corpus) -> Path:
-    """The tiny random model briefly fine-tuned on the sample corpus, so that it answers in
-    words (a random model's greedy answer is empty) and the pipeline has text to audit."""
-    from engine.subject import SubjectConfig, build_subject_model
-
-    cache = Path(__file__).resolve().parents[1] / ".." / ".cache" / "tests" / "tiny-subject"
-    return build_subject_model(
-        sample_corpus, base=str(tiny_model_dir), cache_dir=cache.resolve(),
-        config=SubjectConfig(epochs=2, lr=1e-2, batch_size=16, max_length=96),
-    )

@@ -60,13 +60,20 @@ def _private_values(request_files: list[Path]) -> dict[str, list[str]]:
 
 
 def _scan(paths: list[Path], values: list[str]) -> list[str]:
-    """Files (text or binary) that hold any of ``values``."""
+    """Files that hold any of ``values``: text files modulo case, spacing and punctuation;
+    binary files (the database) byte for byte, in the value's raw, lower-case and digits-only
+    forms (the latter for phone numbers)."""
     hits = []
     for p in paths:
         data = p.read_bytes()
+        binary = p.name.startswith("relearn.db")
         text = data.decode("utf-8", errors="replace")
         for v in values:
-            if v.encode() in data or contains_value(text, v):
+            digits = "".join(c for c in v if c.isdigit())
+            forms = {v, v.lower()} | ({digits} if len(digits) >= 7 else set())
+            found = (any(f.encode() in data or f.encode() in data.lower() for f in forms)
+                     if binary else contains_value(text, v))
+            if found:
                 hits.append(f"{p.name}: a {len(v)}-character value")
     return hits
 
@@ -94,7 +101,10 @@ def test_full_pipeline_verifies_reports_and_purges(home, tmp_path, requests_dir,
         for fmt in ("md", "html", "json"):
             assert home / "reports" / rid / f"{rid}.{fmt}" in reports
         data = json.loads((home / "reports" / rid / f"{rid}.json").read_text())
-        assert data["request"]["purged_at"] and data["timeline"][-1]["action"] == "purged"
+        actions = [e["action"] for e in data["timeline"]]
+        assert data["request"]["purged_at"] and "purged" in actions
+        # the filed report was written after the purge, so it records it
+        assert actions.index("purged") < len(actions) - 1
     with ctx.store.session() as s:
         run = s.exec(select(Run)).one()
         assert run.state == "completed" and run.adapter_sha256 and run.merged_sha256

@@ -14,14 +14,15 @@ from tests.tui.conftest import SIZE, settle
 pytestmark = pytest.mark.anyio
 
 
-async def test_probe_console_answers_side_by_side(run_ctx, app_factory, tiny_model_dir):
-    pytest.importorskip("relearn_tui.probing", reason="relearn_tui.probing not written yet")
+async def test_probe_console_answers_side_by_side(run_ctx, app_factory, tiny_subject_dir):
     at = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
     with run_ctx.store.session() as s:
-        # a finished run whose merged model is the tiny one: both panes come from real models
+        # a finished run over the tiny fine-tuned model: both panes come from real models
+        # (a random model's greedy answer is empty, so the fine-tuned one answers here)
         s.add(Run(id="RUN-20261128-093000-f00d", method="relearn", state="completed",
                   request_ids=[], operator="alice", config={},
-                  record={"merged_dir": str(tiny_model_dir)}, created_at=at,
+                  record={"merged_dir": str(tiny_subject_dir),
+                          "subject": str(tiny_subject_dir)}, created_at=at,
                   finished_at=at))
     app = app_factory(run_ctx)
     async with app.run_test(size=SIZE) as pilot:
