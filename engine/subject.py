@@ -38,6 +38,7 @@ class SubjectConfig:
     lora_r: int = 32
     lora_alpha: int = 32
     lora_dropout: float = 0.0
+    lora_plus_ratio: float = 1.0
     batch_size: int = 8
     seed: int = 0
     max_length: int = 128
@@ -51,7 +52,8 @@ class SubjectConfig:
 
         return TrainConfig(
             method="sft", epochs=self.epochs, lr=self.lr, lora_r=self.lora_r,
-            lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout, weight_decay=0.0,
+            lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
+            lora_plus_ratio=self.lora_plus_ratio, weight_decay=0.0,
             batch_size=self.batch_size, seed=self.seed, max_length=self.max_length,
             schedule=self.schedule, warmup_ratio=self.warmup_ratio, autocast=self.autocast,
             device=self.device,

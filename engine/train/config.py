@@ -29,6 +29,7 @@ class TrainConfig:
     lora_r: int = 32
     lora_alpha: int = 32
     lora_dropout: float = 0.05
+    lora_plus_ratio: float = 1.0  # learning-rate multiple for the LoRA B matrices (LoRA+)
     weight_decay: float = 0.01
     warmup_ratio: float = 0.0
     schedule: str = "constant"  # "constant" or "linear" (decay to 0 over the run)
@@ -68,6 +69,7 @@ class TrainConfig:
             ("lora_r", self.lora_r >= 1, ">= 1"),
             ("lora_alpha", self.lora_alpha > 0, "> 0"),
             ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
+            ("lora_plus_ratio", self.lora_plus_ratio > 0, "> 0"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
             ("warmup_ratio", 0 <= self.warmup_ratio < 1, "in [0, 1)"),
             ("schedule", self.schedule in ("constant", "linear"), "'constant' or 'linear'"),

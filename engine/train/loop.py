@@ -79,6 +79,18 @@ def add_lora(model: Any, config: TrainConfig) -> Any:
     return get_peft_model(model, lora)
 
 
+def param_groups(model: Any, config: TrainConfig) -> list[dict[str, Any]]:
+    """The trainable parameters; with ``lora_plus_ratio`` != 1 the B matrices get that multiple
+    of the learning rate (LoRA+, Hayou et al. 2024), which speeds up what LoRA learns per step."""
+    a, b = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (b if "lora_B" in name else a).append(p)
+    if config.lora_plus_ratio == 1.0:
+        return [{"params": a + b}]
+    return [{"params": a}, {"params": b, "lr": config.lr * config.lora_plus_ratio}]
+
+
 def _schedule(config: TrainConfig, total: int):
     warm = int(config.warmup_ratio * total)
 
@@ -147,7 +159,8 @@ def run_loop(
 
     objective = Objective(model, method)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr,
+                                  weight_decay=config.weight_decay)
     per_epoch = math.ceil(n_primary / config.batch_size)
     opt_steps = config.epochs * math.ceil(per_epoch / config.grad_accum)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, opt_steps))

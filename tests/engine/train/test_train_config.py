@@ -54,3 +54,18 @@ def test_command_line_files_are_checked_and_named(tmp_path):
     assert read_config(None, ["epochs=2", "method=gd"]) == TrainConfig(epochs=2, method="gd")
     with pytest.raises(SystemExit, match=r"TrainConfig\.lr"):
         read_config(None, ["lr=-1"])
+
+
+def test_lora_plus_gives_the_b_matrices_their_own_learning_rate(tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    from engine.train.loop import add_lora, param_groups
+
+    cfg = TrainConfig(lora_plus_ratio=16, lr=1e-4)
+    model = add_lora(AutoModelForCausalLM.from_pretrained(tiny_model_dir), cfg)
+    groups = param_groups(model, cfg)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all("lora_A" in names[id(p)] for p in groups[0]["params"])
+    assert all("lora_B" in names[id(p)] for p in groups[1]["params"])
+    assert groups[1]["lr"] == pytest.approx(1.6e-3)
+    assert len(param_groups(model, TrainConfig())) == 1
