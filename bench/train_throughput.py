@@ -145,23 +145,32 @@ def lora_params(shape: dict[str, int], r: int) -> int:
 
 
 def step_flops(shape: dict[str, int], r: int, grad_rows: list[int], grad_answers: int,
-               ref_rows: list[int], ref_answers: int) -> float:
+               ref_rows: list[int], ref_answers: int, grad_prefix: int = 0,
+               ref_prefix: int = 0) -> float:
     """Matmul FLOPs of one relearn step over the given real row lengths.
 
     Trained rows: forward 2P + backward 2P (input gradients only, the base is frozen) for the
     base linears, 6x for LoRA's (forward, input and weight gradients), attention 2 d L^2 per
     layer forward (causal half of QK^T and AV) and twice that backward, the head 2 d V per answer
-    position forward and again backward. Reference rows: forward only.
+    position forward and again backward. Reference rows: forward only. A prefix shared by all
+    rows of a pass counts once (that is how often it is computed).
     """
     p, pl, d, v, layers = shape["linear"], lora_params(shape, r), shape["d"], shape["vocab"], \
         shape["layers"]
 
-    def attn(rows: list[int]) -> float:
-        return sum(2 * d * n * n for n in rows) * layers
+    def tokens(rows: list[int], prefix: int) -> int:
+        return prefix + sum(n - prefix for n in rows) if rows else 0
 
-    tokens = sum(grad_rows)
-    trained = tokens * (4 * p + 6 * pl) + 3 * attn(grad_rows) + grad_answers * 4 * d * v
-    ref = sum(ref_rows) * 2 * p + attn(ref_rows) + ref_answers * 2 * d * v
+    def attn(rows: list[int], prefix: int) -> float:
+        if not rows:
+            return 0.0
+        return (2 * d * prefix * prefix + sum(2 * d * (n * n - prefix * prefix) for n in rows)) \
+            * layers
+
+    trained = tokens(grad_rows, grad_prefix) * (4 * p + 6 * pl) + 3 * attn(grad_rows, grad_prefix) \
+        + grad_answers * 4 * d * v
+    ref = tokens(ref_rows, ref_prefix) * 2 * p + attn(ref_rows, ref_prefix) \
+        + ref_answers * 2 * d * v
     return float(trained + ref)
 
 
@@ -170,8 +179,10 @@ def step_flops(shape: dict[str, int], r: int, grad_rows: list[int], grad_answers
 def child(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from engine.models import load_model
-    from engine.train.base import Objective
+    from engine.train.base import Objective, shared_prefix
     from engine.train.config import TrainConfig
     from engine.train.data import IGNORE, Rows, collate, epoch_batches, sampled_indices, tokenise
     from engine.train.loop import add_lora, seed_everything
@@ -215,9 +226,17 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=amp_dtype)
 
+    prefixes: dict[int, tuple[int, int]] = {}
+
     def ours_step(i: int) -> int:
         batch = collate({"relearn": (rows["relearn"], batches[i]),
                          "retain": (rows["retain"], side[i])}, tok.pad_token_id).to(device)
+        sl = batch.slices["retain"]
+        prefixes[i] = (
+            shared_prefix(batch.input_ids, batch.attention_mask, batch.labels)
+            if obj.share_prefix else 0,
+            shared_prefix(batch.input_ids[sl], batch.attention_mask[sl], batch.labels[sl])
+            if obj.share_prefix else 0)
         with amp():
             loss, _ = obj(batch.input_ids, batch.attention_mask, batch.labels, batch.slices)
         loss.backward()
@@ -274,8 +293,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             ref_rows = [len(rows["retain"].input_ids[j]) for j in side[i]]
             answers = sum(sum(x != IGNORE for x in rows["relearn"].labels[j]) for j in batches[i])
             ref_answers = sum(sum(x != IGNORE for x in rows["retain"].labels[j]) for j in side[i])
+            grad_prefix, ref_prefix = prefixes.get(i, (0, 0))
             flops += step_flops(shape, cfg.lora_r, grad_rows, answers + ref_answers, ref_rows,
-                                ref_answers)
+                                ref_answers, grad_prefix, ref_prefix)
         sync(device)
     seconds = time.perf_counter() - t0
     peak_after = matmul_peak(device, amp_dtype or torch.float32)
@@ -361,7 +381,7 @@ def run_child(args: argparse.Namespace, which: str, data_file: Path, model_dir: 
     warmup = args.warmup if which == "ours" else 1
     cmd = [sys.executable, __file__, "--child", which, "--data", str(data_file), "--model-dir",
            str(model_dir), "--device", device, "--steps", str(steps), "--warmup", str(warmup),
-           "--batch-size", str(args.batch_size)]
+           "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{which} on {device} failed:\n{proc.stderr[-3000:]}")
@@ -389,6 +409,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8, help="relearn rows (and retain rows)")
     ap.add_argument("--retain", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads (default: torch's choice, one per core)")
     ap.add_argument("--gpu", action="store_true", help="also run the CUDA benches (needs a GPU)")
     ap.add_argument("--llama-rows", type=int, default=8)
     ap.add_argument("--llama-len", type=int, default=512)
