@@ -38,10 +38,11 @@ leak_max_new_tokens = 4
 quant_bits = []
 use_presidio = false
 
-[retain]
+[probes]
 subject_probes = 2
 generic_probes = 2
-train_size = 8
+trained_per_fact = 1
+retain_train_size = 8
 """
 
 

@@ -5,6 +5,7 @@ at the next step, leaves the run resumable; a new session resumes it)."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 
@@ -108,6 +109,43 @@ async def test_import_review_launch_audit(run_ctx, app_factory, request_file):
         assert str(rows[RID][-1]) == ("PASS" if after.passed else "FAIL")
 
 
+class TrainingGate:
+    """Holds the training worker after its first optimiser step until the test releases it,
+    so the keys the test presses land while the run is certainly still going (the tiny
+    model otherwise finishes a one-epoch run before the pilot has pressed anything)."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def wrap(self, progress):
+        def gated(p):
+            progress(p)
+            if p.stage == "train" and p.done >= 1 and not self.reached.is_set():
+                self.reached.set()
+                self.released.wait(timeout=120)
+        return gated
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    import engine.train as train
+
+    gates: list[TrainingGate] = []
+    real = train.run_unlearning
+
+    def gated_run(*args, progress, **kwargs):
+        g = TrainingGate()
+        gates.append(g)
+        return real(*args, progress=g.wrap(progress), **kwargs)
+
+    monkeypatch.setattr(train, "run_unlearning", gated_run)
+    return gates
+
+
 def _reviewed_request(ctx, path) -> None:
     import_paths(ctx.store, [path], secret=ctx.secret, actor="alice")
     augmenting.augment_request(ctx, RID)
@@ -116,12 +154,13 @@ def _reviewed_request(ctx, path) -> None:
 
 
 async def test_quit_during_run_asks_and_leaves_it_resumable(run_ctx, app_factory,
-                                                            request_file):
+                                                            request_file, gate):
     _reviewed_request(run_ctx, request_file)
     app = app_factory(run_ctx)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3", "l")
-        await wait_until(pilot, lambda: app.live is not None and app.live.last is not None)
+        await wait_until(pilot, lambda: gate and gate[-1].reached.is_set())
+        await pilot.pause()
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -131,6 +170,8 @@ async def test_quit_during_run_asks_and_leaves_it_resumable(run_ctx, app_factory
         await pilot.press("q")
         await pilot.pause()
         await pilot.press("y")
+        await pilot.pause()
+        gate[-1].release()  # the worker sees the cancel at its next step
         await wait_until(pilot, lambda: app.return_code is not None, timeout=120)
     (run,) = _runs(run_ctx)
     assert run.state in runs.RESUMABLE and run.finished_at is None
@@ -142,10 +183,13 @@ async def test_quit_during_run_asks_and_leaves_it_resumable(run_ctx, app_factory
         await pilot.press("3")
         await pilot.pause()
         await pilot.press("u")
-        await wait_until(pilot, lambda: again.live is not None and again.live.last is not None)
+        await wait_until(pilot, lambda: len(gate) == 2 and gate[-1].reached.is_set())
+        await pilot.pause()
         assert again.live.run_id == run.id
         assert _runs(run_ctx)[0].state == "running"
         await pilot.press("c")  # cancel: stops at the next step, stays resumable
+        await pilot.pause()
+        gate[-1].release()
         await wait_until(pilot, lambda: again.live.outcome is not None, timeout=120)
         assert again.live.outcome == "stopped"
     assert _runs(run_ctx)[0].state in runs.RESUMABLE
