@@ -239,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retain-train", type=int, default=96)
     ap.add_argument("--audit-batch", type=int, default=64, help="rows per generation batch")
     ap.add_argument("--quick", action="store_true", help="k=3 leak samples")
+    ap.add_argument("--ppl-reference", choices=("subject", "base"), default="base",
+                    help="model whose perplexity scores answers for LS: the base SmolLM2 "
+                         "(what the application uses) or the subject model (it memorised the "
+                         "corpus, so only its verbatim answers score well)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench" / "methods")
@@ -253,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from engine.audit import RETAIN_GROUPS, AuditConfig, Thresholds, known_retain
+    from engine.models import default_gguf_path
     from engine.train import TrainConfig, run_unlearning
 
     if args.threads:
@@ -292,13 +297,14 @@ def main(argv: list[str] | None = None) -> int:
                             quant_bits=tuple(int(b) for b in args.quant_bits.split(",") if b),
                             leak_groups=("forget_original", "forget_heldout"))
     thresholds = Thresholds()
+    ppl_ref = default_gguf_path() if args.ppl_reference == "base" else None
     rows: list[dict[str, Any]] = []
     before_box: list[Any] = []
 
     def get_before():
         # lazily, after the first training: a second bench process trains meanwhile
         if not before_box:
-            before, before_s = audit_cached(subject, probes, audit_cfg, None, args.work, log,
+            before, before_s = audit_cached(subject, probes, audit_cfg, ppl_ref, args.work, log,
                                             "before")
             before_box.append(before)
             rows.insert(0, row_of("(before)", {}, before, before, None, before_s, thresholds))
@@ -311,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_data": {"forget": len(data.forget), "relearn": len(data.relearn),
                        "retain": len(data.retain)},
         "audit_config": audit_cfg.to_dict(), "thresholds": thresholds.to_dict(),
+        "ppl_reference": args.ppl_reference,
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "platform": platform.platform(), "rows": rows,
     }
@@ -342,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
             train_s = trained.record.get("timings", {}).get("total_s", time.perf_counter() - t)
             log(f"{method}: trained in {train_s:.0f}s; auditing")
             before = get_before()
-            figs, audit_s = audit_cached(trained.merged_dir, probes, audit_cfg, subject,
-                                         args.work, log, method)
+            figs, audit_s = audit_cached(trained.merged_dir, probes, audit_cfg,
+                                         ppl_ref or subject, args.work, log, method)
             rows.append(row_of(method, settings, figs, before, train_s, audit_s, thresholds))
             r = rows[-1]
             log(f"{method}: KFR held-out {_f(r['kfr_heldout'])}, KRR {_f(r['krr'])}, "

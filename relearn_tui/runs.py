@@ -291,12 +291,16 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
         if not data.relearn and run.method == "relearn":
             raise RunError("no approved variants to relearn on")
 
+        # LS's perplexity is judged by the base model for both audits: the deployed model has
+        # memorised the corpus and scores its own verbatim answers near PPL 1, so any answer it
+        # was not trained on word for word would read as disfluent to it
+        ppl_reference = ctx.deployment.base_model
         before = _stored_audit(ctx, run_id, "before")
         if not before:
             t0 = time.perf_counter()
             # the deployed model leaks by construction: the quantised re-check is for "after"
             before_config = dataclasses.replace(audit_config, quant_bits=())
-            figures = audit_model(subject, probes, before_config, reference=subject,
+            figures = audit_model(subject, probes, before_config, reference=ppl_reference,
                                   progress=_staged(progress, "audit before"), cancel=cancel)
             _store_audit(ctx, run_id, "before", figures)
             timings["audit_before_s"] = round(time.perf_counter() - t0, 1)
@@ -323,7 +327,8 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
         after = _stored_audit(ctx, run_id, "after")
         if not after:
             t0 = time.perf_counter()
-            figures = audit_model(result.merged_dir, probes, audit_config, reference=subject,
+            figures = audit_model(result.merged_dir, probes, audit_config,
+                                  reference=ppl_reference,
                                   progress=_staged(progress, "audit after"), cancel=cancel)
             before_fig = _figures_from(before)
             verdicts = {}

@@ -19,7 +19,8 @@ def write_deployment(folder: Path, *, model: Path | None = None, extra: str = ""
     shutil.copy(SAMPLE / "corpus.jsonl", folder / "corpus.jsonl")
     lines = ['name = "test"', 'corpus = "corpus.jsonl"']
     if model is not None:
-        lines.append(f'model = "{model}"')
+        # the model also judges LS's perplexity, so the tests never load the real SmolLM2
+        lines += [f'model = "{model}"', f'base_model = "{model}"']
     path = folder / "deployment.toml"
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
