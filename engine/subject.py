@@ -30,10 +30,17 @@ RECORD = "subject.json"
 
 @dataclass
 class SubjectConfig:
-    """How the subject model is fine-tuned. The defaults were tuned on the sample corpus
-    (170 QA pairs) with SmolLM2-135M on a 2-core CPU: see the module's build record."""
+    """How the subject model is fine-tuned.
 
-    epochs: int = 8
+    Training runs at a constant rate until ``stop_when_memorised`` of the corpus rows are
+    reproduced token for token (measured on each epoch's own forward passes) or ``epochs`` run
+    out. A fixed epoch count does not fit: SmolLM2-135M needs many passes to bind arbitrary digits
+    (phone numbers, birth dates, account ids) to a name; 8 linearly decayed epochs recalled 47%
+    of the sample's private values.
+    """
+
+    epochs: int = 24  # at most
+    stop_when_memorised: float | None = 0.9
     lr: float = 2e-3
     lora_r: int = 32
     lora_alpha: int = 32
@@ -42,8 +49,8 @@ class SubjectConfig:
     batch_size: int = 8
     seed: int = 0
     max_length: int = 128
-    schedule: str = "linear"
-    warmup_ratio: float = 0.05
+    schedule: str = "constant"
+    warmup_ratio: float = 0.02
     autocast: bool | None = None
     device: str = "auto"
 
@@ -56,7 +63,7 @@ class SubjectConfig:
             lora_plus_ratio=self.lora_plus_ratio, weight_decay=0.0,
             batch_size=self.batch_size, seed=self.seed, max_length=self.max_length,
             schedule=self.schedule, warmup_ratio=self.warmup_ratio, autocast=self.autocast,
-            device=self.device,
+            device=self.device, stop_when_memorised=self.stop_when_memorised,
         )
 
 
