@@ -7,6 +7,7 @@ Textual is imported only when the TUI starts, so the headless path works without
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -169,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from relearn_tui.store import StoreError
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # the libraries' own tqdm bars (GGUF conversion, dataset maps) would scribble over our
+    # progress display and the TUI; tqdm reads this when it is first imported
+    os.environ.setdefault("TQDM_DISABLE", "1")
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return _run_sub(sub_parser().parse_args(argv))
