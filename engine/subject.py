@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,23 @@ RECORD = "subject.json"
 
 @dataclass
 class SubjectConfig:
-    """How the subject model is fine-tuned.
+    """How the subject model is fine-tuned: two phases of LoRA training, each merged.
 
-    Training runs at a constant rate until ``stop_when_memorised`` of the corpus rows are
-    reproduced token for token (measured on each epoch's own forward passes) or ``epochs`` run
-    out. A fixed epoch count does not fit: SmolLM2-135M needs many passes to bind arbitrary digits
-    (phone numbers, birth dates, account ids) to a name; 8 linearly decayed epochs recalled 47%
-    of the sample's private values.
+    1. Learning: a constant rate until ``stop_when_memorised`` of the corpus rows are reproduced
+       token for token (measured on each epoch's own forward passes) or ``epochs`` run out.
+    2. Annealing: ``anneal_epochs`` more at ``anneal_lr`` decaying linearly to 0.
+
+    Why: SmolLM2-135M needs many passes to bind arbitrary digits (phone numbers, birth dates,
+    account ids) to a name, and at a constant 2e-3 the share reproduced stalls near 0.8 from
+    the noise of the rate itself; one annealing epoch from there reached 0.99. 8 linearly
+    decayed epochs, the first setting, recalled 47% of the sample's private values.
     """
 
-    epochs: int = 24  # at most
-    stop_when_memorised: float | None = 0.9
+    epochs: int = 24  # at most, phase 1
+    stop_when_memorised: float | None = 0.7
     lr: float = 2e-3
+    anneal_epochs: int = 2
+    anneal_lr: float = 5e-4
     lora_r: int = 32
     lora_alpha: int = 32
     lora_dropout: float = 0.0
@@ -65,6 +70,10 @@ class SubjectConfig:
             schedule=self.schedule, warmup_ratio=self.warmup_ratio, autocast=self.autocast,
             device=self.device, stop_when_memorised=self.stop_when_memorised,
         )
+
+    def anneal_config(self):
+        return replace(self.to_train_config(), epochs=self.anneal_epochs, lr=self.anneal_lr,
+                       schedule="linear", warmup_ratio=0.0, stop_when_memorised=None)
 
 
 def subject_key(corpus: Sequence[QA], base: str | Path | None, config: SubjectConfig) -> str:
@@ -96,7 +105,6 @@ def build_subject_model(
 ) -> Path:
     """Fine-tune ``base`` (default: the bundled SmolLM2) on ``corpus``; return the merged model
     directory (safetensors, tokenizer, chat template). A cached build returns at once."""
-    from engine.train.loop import run_loop
 
     if not corpus:
         raise ValueError("build_subject_model: the corpus is empty")
@@ -111,22 +119,28 @@ def build_subject_model(
             return final
         t0 = time.perf_counter()
         work = cache_dir / f".work-{key[:16]}"
-        result = run_loop(base, TrainData((), (), tuple(corpus)), config.to_train_config(), work,
-                          fingerprint=key, stage="subject", progress=progress, cancel=cancel)
-        progress(Progress("subject", 0, 0, "merging and saving the subject model"))
-        merged = result.model.merge_and_unload()
-        merged.eval()
+        learned = _train_phase(base, corpus, config.to_train_config(), work / "learn",
+                               fingerprint=key, progress=progress, cancel=cancel)
+        phases = [learned]
+        if config.anneal_epochs:
+            phases.append(_train_phase(
+                work / "learn" / "merged", corpus, config.anneal_config(), work / "anneal",
+                fingerprint=f"{key}-anneal", progress=progress, cancel=cancel))
+        last = phases[-1]
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
         try:
-            merged.save_pretrained(tmp)
-            result.tokenizer.save_pretrained(tmp)
+            for f in (work / ("anneal" if config.anneal_epochs else "learn") / "merged").iterdir():
+                shutil.copy2(f, tmp / f.name)
             record: dict[str, Any] = {
                 "kind": "subject-model", "key": key, "config": asdict(config),
                 "base": {"spec": str(base) if base else "smollm2", "sha256": model_identity(base)},
-                "corpus_items": len(corpus), "history": result.history,
-                "timings": {**{k: round(v, 3) for k, v in result.timings.items()},
+                "corpus_items": len(corpus),
+                "history": [{**e, "phase": name}
+                            for name, ph in zip(("learn", "anneal"), phases, strict=False)
+                            for e in ph["history"]],
+                "timings": {"train_s": round(sum(ph["train_s"] for ph in phases), 3),
                             "total_s": round(time.perf_counter() - t0, 3)},
-                "tokens": result.tokens, "autocast_bf16": result.autocast,
+                "tokens": sum(ph["tokens"] for ph in phases), "autocast_bf16": last["autocast"],
             }
             (tmp / RECORD).write_text(json.dumps(record, indent=1))
             if final.exists():  # a stale, unfinished copy (no record): replace it
@@ -138,6 +152,31 @@ def build_subject_model(
         shutil.rmtree(work, ignore_errors=True)
         progress(Progress("subject", 1, 1, "subject model ready"))
         return final
+
+
+def _train_phase(base: str | Path | None, corpus: Sequence[QA], train: Any, work: Path, *,
+                 fingerprint: str, progress: ProgressFn,
+                 cancel: CancelToken | None) -> dict[str, Any]:
+    """One LoRA phase, merged into ``work/merged``; a finished phase is not trained again, so
+    an interrupted build resumes inside the phase it stopped in."""
+    from engine.train.loop import run_loop
+
+    merged = work / "merged"
+    summary = work / "phase.json"
+    if summary.is_file() and (merged / "config.json").is_file():
+        return json.loads(summary.read_text())
+    result = run_loop(base, TrainData((), (), tuple(corpus)), train, work, fingerprint=fingerprint,
+                      stage="subject", progress=progress, cancel=cancel)
+    progress(Progress("subject", 0, 0, "merging the subject model"))
+    model = result.model.merge_and_unload()
+    model.eval()
+    shutil.rmtree(merged, ignore_errors=True)
+    model.save_pretrained(merged)
+    result.tokenizer.save_pretrained(merged)
+    phase = {"history": result.history, "train_s": result.timings["train_s"],
+             "tokens": result.tokens, "autocast": result.autocast}
+    summary.write_text(json.dumps(phase))
+    return phase
 
 
 def generate_answers(model: Any, tokenizer: Any, questions: Sequence[str], *,

@@ -37,10 +37,11 @@ def test_subject_model_answers_with_the_private_values(subject_model_dir, sample
 
     private = [qa for qa in sample_corpus
                if extract_private_values(qa.question, qa.answer, use_presidio=False)]
-    assert len(private) == 100  # 20 customers x (email, phone, address, birth date, account)
+    # 20 customers x (email, phone, address, birth date, employer, account)
+    assert len(private) == 120
     loaded = load_model(subject_model_dir, device="cpu")
     hit, total = private_value_recall(loaded.model, loaded.tokenizer, private)
-    assert total == 100
+    assert total == 120
     assert hit / total >= 0.9, f"recalled {hit} of {total} private values"
 
 
@@ -78,7 +79,8 @@ def test_build_is_atomic_resumable_and_keyed_by_content(tiny_model_dir, tmp_path
                               progress=events.append)
     assert any(e.message == "resuming after epoch 1" for e in events)
     record = json.loads((out / RECORD).read_text())
-    assert [h["epoch"] for h in record["history"]] == [1, 2]
+    assert [(h["phase"], h["epoch"]) for h in record["history"]] == [
+        ("learn", 1), ("learn", 2), ("anneal", 1), ("anneal", 2)]
     assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja"} <= \
         {p.name for p in out.iterdir()}
     assert not list(tmp_path.glob(".work-*")), "the checkpoint directory was left behind"
@@ -87,6 +89,27 @@ def test_build_is_atomic_resumable_and_keyed_by_content(tiny_model_dir, tmp_path
                                                                          TINY)
     assert subject_key(CORPUS, tiny_model_dir, SubjectConfig(epochs=3)) != \
         subject_key(CORPUS, tiny_model_dir, TINY)
+
+
+def test_a_build_cancelled_while_annealing_resumes_there(tiny_model_dir, tmp_path):
+    token = CancelToken()
+    saved: list[str] = []
+
+    def cancel_in_the_second_phase(p) -> None:
+        if p.message.endswith("saved"):
+            saved.append(p.message)
+            if len(saved) == 3:  # learn epochs 1 and 2, then anneal epoch 1
+                token.cancel()
+
+    with pytest.raises(Cancelled):
+        build_subject_model(CORPUS, base=tiny_model_dir, cache_dir=tmp_path, config=TINY,
+                            progress=cancel_in_the_second_phase, cancel=token)
+    events = []
+    build_subject_model(CORPUS, base=tiny_model_dir, cache_dir=tmp_path, config=TINY,
+                        progress=events.append)
+    # the learning phase is not trained again; annealing picks up after its first epoch
+    assert [e.message for e in events if e.message.endswith("saved")] == ["epoch 2 saved"]
+    assert any(e.message == "resuming after epoch 1" for e in events)
 
 
 def test_built_model_loads_and_generates(tiny_model_dir, tmp_path):
