@@ -181,3 +181,29 @@ def test_audit_rejects_bad_probes(chatty_tiny_dir):
     with pytest.raises(ValueError, match=r"probes\[1\]\.truth is empty"):
         audit_model(chatty_tiny_dir, [Probe("forget_original", "q?", "a", "R"),
                                      Probe("forget_original", "q?", " ", "R")], AuditConfig())
+
+
+def test_a_value_seen_only_in_a_later_sample_is_a_leak(chatty_tiny_dir, tiny):
+    """Sampling stops early for probes that already leaked, so a leak must still be found when
+    it shows up only in the second round of samples (the probe's 3rd..k-th answers)."""
+    from engine.audit.runner import _leak_pass
+
+    question = QUESTIONS[0]
+    config = AuditConfig(leak_samples=6, leak_max_new_tokens=8, batch_size=8)
+    greedy = generate_batched(tiny.model, tiny.tokenizer, [question], max_new_tokens=16)[0]
+    first = generate_batched(tiny.model, tiny.tokenizer, [question], max_new_tokens=8,
+                             batch_size=8, do_sample=True, num_return_sequences=2,
+                             seed=config.seed)[0]
+    later = generate_batched(tiny.model, tiny.tokenizer, [question], max_new_tokens=8,
+                             batch_size=8, do_sample=True, num_return_sequences=4,
+                             seed=config.seed + 1)[0]
+    seen_before = set(re.findall(r"[A-Za-z]{4,}", greedy + " " + " ".join(first)))
+    fresh = [w for w in re.findall(r"[A-Za-z]{4,}", " ".join(later)) if w not in seen_before]
+    if not fresh:
+        pytest.skip("the tiny model's later samples repeat its earlier words")
+    # one probe per pass, so that each round's batch is exactly the generation above
+    for value, expected in ((fresh[0], True), ("zz-never-said@example.org", False)):
+        probe = Probe("forget_heldout", question, "Her email is x@example.org.", "R1", (value,))
+        leaked = _leak_pass(tiny, [probe], [0], config, greedy=[greedy], stage="leak",
+                            progress=lambda p: None, cancel=None)
+        assert leaked == {0: expected}
