@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from engine.audit import AuditConfig, audit_model, generate_batched, perplexities
-from engine.audit.quantize import BACKEND_BNB, BACKEND_RTN, RTN_GROUP, load_quantized
+from engine.audit.quantize import (
+    BACKEND_BNB,
+    BACKEND_BNB_WEIGHTS,
+    BACKEND_RTN,
+    RTN_GROUP,
+    load_quantized,
+)
 from engine.models import load_model
 from engine.progress import Cancelled, CancelToken
 from engine.types import Probe
@@ -119,6 +125,33 @@ def test_bitsandbytes_runs_on_this_machine(chatty_tiny_dir, tiny):
         # quantised, not identical, but the same function
         assert not torch.equal(got, ref)
         assert torch.corrcoef(torch.stack([got.flatten(), ref.flatten()]))[0, 1] > 0.95
+
+
+def test_bnb_weights_are_the_weights_the_4bit_kernel_uses(chatty_tiny_dir):
+    """The CPU default re-check holds, in float, exactly what bitsandbytes' nf4 layer stores."""
+    import bitsandbytes.functional as bf
+    import torch
+
+    real, _ = load_quantized(chatty_tiny_dir, 4, backend="bitsandbytes")
+    sim, backend = load_quantized(chatty_tiny_dir, 4, backend="bnb-weights")
+    assert backend == BACKEND_BNB_WEIGHTS
+    layer = real.model.model.layers[0].self_attn.q_proj
+    kernel_weights = bf.dequantize_4bit(layer.weight.data, layer.weight.quant_state).float()
+    assert torch.allclose(sim.model.model.layers[0].self_attn.q_proj.weight, kernel_weights,
+                          atol=1e-6)
+    full, _ = load_quantized(chatty_tiny_dir, 8, backend="bnb-weights")
+    base = load_model(chatty_tiny_dir, device="cpu")
+    w8 = full.model.model.layers[0].mlp.up_proj.weight
+    w = base.model.model.layers[0].mlp.up_proj.weight
+    assert not torch.equal(w8, w)
+    # int8 row-wise absmax: at most half a step (absmax / 127 / 2) from the float weight
+    step = w.abs().amax(dim=1, keepdim=True) / 127
+    assert ((w8 - w).abs() <= step / 2 + 1e-6).all()
+
+
+def test_auto_backend_on_cpu_is_bnb_weights(chatty_tiny_dir):
+    _, backend = load_quantized(chatty_tiny_dir, 4)
+    assert backend == BACKEND_BNB_WEIGHTS
 
 
 def _first_word(text: str) -> str | None:
