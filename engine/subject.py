@@ -38,12 +38,13 @@ class SubjectConfig:
 
     Why: SmolLM2-135M needs many passes to bind arbitrary digits (phone numbers, birth dates,
     account ids) to a name, and at a constant 2e-3 the share reproduced stalls near 0.8 from
-    the noise of the rate itself; one annealing epoch from there reached 0.99. 8 linearly
-    decayed epochs, the first setting, recalled 47% of the sample's private values.
+    the noise of the rate itself; one annealing epoch from there reached 0.99. Stopping at 0.7
+    instead and annealing two epochs recalled 87% of the sample's private values (104 of 120);
+    8 linearly decayed epochs, the first setting, recalled 47%.
     """
 
     epochs: int = 24  # at most, phase 1
-    stop_when_memorised: float | None = 0.7
+    stop_when_memorised: float | None = 0.8
     lr: float = 2e-3
     anneal_epochs: int = 2
     anneal_lr: float = 5e-4
