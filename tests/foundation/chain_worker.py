@@ -35,11 +35,22 @@ def main(url: str, name: str, transitions: int, folder: str) -> None:
         with store.session() as s:
             workflow.transition(s, rid, "augmented", actor=name)
     started = time.time()
+    others = [p for p in work.glob("ready-*") if p.name != f"ready-{name}"]
     for i in range(transitions):
         rid = ids[i % len(ids)]
         with store.session() as s:  # read and change in one IMMEDIATE transaction
             state = workflow.get_request(s, rid).state
             workflow.transition(s, rid, NEXT[state], actor=name, detail={"step": i})
+        if i == 0:
+            # a loaded machine can run one worker's whole loop before the other is scheduled;
+            # waiting here for the others' first transition makes the loops overlap for sure
+            (work / f"looping-{name}").touch()
+            for other in others:
+                flag = work / other.name.replace("ready-", "looping-")
+                while not flag.exists():
+                    if time.monotonic() > deadline + 120:
+                        sys.exit(f"{other.name} never started its loop")
+                    time.sleep(0.002)
     (work / f"window-{name}").write_text(json.dumps([started, time.time()]))
     store.close()
 
