@@ -66,13 +66,7 @@ def rtn_quantize_tensor(weight: Any, bits: int, group_size: int = RTN_GROUP) -> 
 def rtn_quantize_(model: Any, bits: int, group_size: int = RTN_GROUP) -> int:
     """Round every Linear layer of ``model`` in place, except the output head (bitsandbytes leaves
     it in float too, and in tied models it is the embedding). Returns the layers changed."""
-    import torch
-
-    layers = _linear_layers(model)
-    with torch.no_grad():
-        for module in layers:
-            module.weight.copy_(rtn_quantize_tensor(module.weight, bits, group_size))
-    return len(layers)
+    return _round_linears_(model, lambda w: rtn_quantize_tensor(w, bits, group_size))
 
 
 def bnb_quantize_tensor(weight: Any, bits: int) -> Any:
@@ -92,22 +86,22 @@ def bnb_quantize_tensor(weight: Any, bits: int) -> Any:
     return deq.reshape(weight.shape).to(weight.dtype)
 
 
-def _linear_layers(model: Any):
+def _round_linears_(model: Any, rounded: Any) -> int:
+    """Replace the weight of every Linear layer but the output head by ``rounded(weight)``;
+    returns how many layers changed."""
     import torch
 
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    return [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head]
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head]
+    with torch.no_grad():
+        for module in layers:
+            module.weight.copy_(rounded(module.weight))
+    return len(layers)
 
 
 def bnb_weights_quantize_(model: Any, bits: int) -> int:
     """Replace every Linear weight but the output head by its bitsandbytes-quantised value."""
-    import torch
-
-    layers = _linear_layers(model)
-    with torch.no_grad():
-        for module in layers:
-            module.weight.copy_(bnb_quantize_tensor(module.weight, bits))
-    return len(layers)
+    return _round_linears_(model, lambda w: bnb_quantize_tensor(w, bits))
 
 
 def _load_bnb(spec: str | Path, bits: int) -> LoadedModel:
