@@ -120,17 +120,16 @@ def build_subject_model(
             return final
         t0 = time.perf_counter()
         work = cache_dir / f".work-{key[:16]}"
-        learned = _train_phase(base, corpus, config.to_train_config(), work / "learn",
-                               fingerprint=key, progress=progress, cancel=cancel)
-        phases = [learned]
+        phases = [_train_phase(base, corpus, config.to_train_config(), work / "learn",
+                               fingerprint=key, progress=progress, cancel=cancel)]
         if config.anneal_epochs:
             phases.append(_train_phase(
-                work / "learn" / "merged", corpus, config.anneal_config(), work / "anneal",
+                phases[0]["merged"], corpus, config.anneal_config(), work / "anneal",
                 fingerprint=f"{key}-anneal", progress=progress, cancel=cancel))
         last = phases[-1]
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
         try:
-            for f in (work / ("anneal" if config.anneal_epochs else "learn") / "merged").iterdir():
+            for f in Path(last["merged"]).iterdir():
                 shutil.copy2(f, tmp / f.name)
             record: dict[str, Any] = {
                 "kind": "subject-model", "key": key, "config": asdict(config),
@@ -158,14 +157,14 @@ def build_subject_model(
 def _train_phase(base: str | Path | None, corpus: Sequence[QA], train: Any, work: Path, *,
                  fingerprint: str, progress: ProgressFn,
                  cancel: CancelToken | None) -> dict[str, Any]:
-    """One LoRA phase, merged into ``work/merged``; a finished phase is not trained again, so
-    an interrupted build resumes inside the phase it stopped in."""
+    """One LoRA phase, merged into ``work/merged`` (the summary's ``merged``); a finished phase
+    is not trained again, so an interrupted build resumes inside the phase it stopped in."""
     from engine.train.loop import run_loop
 
     merged = work / "merged"
     summary = work / "phase.json"
     if summary.is_file() and (merged / "config.json").is_file():
-        return json.loads(summary.read_text())
+        return {**json.loads(summary.read_text()), "merged": str(merged)}
     result = run_loop(base, TrainData((), (), tuple(corpus)), train, work, fingerprint=fingerprint,
                       stage="subject", progress=progress, cancel=cancel)
     progress(Progress("subject", 0, 0, "merging the subject model"))
@@ -177,7 +176,7 @@ def _train_phase(base: str | Path | None, corpus: Sequence[QA], train: Any, work
     phase = {"history": result.history, "train_s": result.timings["train_s"],
              "tokens": result.tokens, "autocast": result.autocast}
     summary.write_text(json.dumps(phase))
-    return phase
+    return {**phase, "merged": str(merged)}
 
 
 def generate_answers(model: Any, tokenizer: Any, questions: Sequence[str], *,
