@@ -80,11 +80,18 @@ def _ba(f: dict, key: str) -> str:
 
 
 class ProgressView:
-    """Turns engine Progress events into rich bars, one per stage."""
+    """Turns engine Progress events into rich bars, one per stage.
 
-    def __init__(self, bars: Progress) -> None:
+    When the console is not a terminal (a batch job's log file, CI) rich draws no live bars, so
+    the view prints a plain line instead when a stage starts, when an epoch ends and when a
+    stage completes: a long run's log then still says where it is."""
+
+    def __init__(self, bars: Progress, lines: bool | None = None) -> None:
         self.bars = bars
         self.tasks: dict[str, int] = {}
+        self.lines = not bars.console.is_terminal if lines is None else lines
+        self._said: dict[str, tuple[int, bool]] = {}
+        self._started: dict[str, float] = {}
 
     def __call__(self, p: EngineProgress) -> None:
         task = self.tasks.get(p.stage)
@@ -99,6 +106,22 @@ class ProgressView:
         if p.epochs:
             info = f"epoch {p.epoch}/{p.epochs} {info}"
         self.bars.update(task, completed=p.done, total=p.total or None, info=info)
+        if self.lines:
+            self._line(p, info)
+
+    def _line(self, p: EngineProgress, info: str) -> None:
+        finished = bool(p.total) and p.done >= p.total
+        said = self._said.get(p.stage)
+        if said is None:
+            self._started[p.stage] = time.perf_counter()
+        elif said == (p.epoch, finished) or (said[1] and finished):
+            return
+        self._said[p.stage] = (p.epoch, finished)
+        took = time.perf_counter() - self._started[p.stage]
+        where = f"{p.done}/{p.total}" if p.total else f"{p.done}"
+        status = f"done in {took:.0f}s" if finished else f"{took:.0f}s"
+        self.bars.console.print(f"{p.stage}: {where} {status} {info}".rstrip(),
+                                markup=False, highlight=False)
 
 
 def _bars(console: Console) -> Progress:

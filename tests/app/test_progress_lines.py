@@ -1,0 +1,45 @@
+"""Headless progress when the output is not a terminal: plain lines a log file can keep."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from engine.progress import Progress as Event
+from relearn_tui.headless import ProgressView, _bars
+
+
+def _view(terminal: bool) -> tuple[ProgressView, io.StringIO]:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=120)
+    return ProgressView(_bars(console)), out
+
+
+def _train_events() -> list[Event]:
+    return [Event("train", done, 6, epoch=1 + (done - 1) // 3 if done else 1, epochs=2,
+                  losses={"relearn": 2.0 / (done + 1)}) for done in range(7)]
+
+
+def test_a_log_file_gets_one_line_per_start_epoch_and_end():
+    view, out = _view(terminal=False)
+    assert view.lines
+    for event in [Event("audit before", 0, 4), *[Event("audit before", i, 4) for i in (1, 2, 4)],
+                  *_train_events()]:
+        view(event)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
+    audit = [ln for ln in lines if ln.startswith("audit before:")]
+    train = [ln for ln in lines if ln.startswith("train:")]
+    assert len(audit) == 2 and audit[0].startswith("audit before: 0/4")
+    assert "done in" in audit[-1] and "4/4" in audit[-1]
+    # start of epoch 1, start of epoch 2, the end
+    assert [ln.split()[1] for ln in train] == ["0/6", "4/6", "6/6"]
+    assert "epoch 2/2" in train[-1] and "relearn" in train[-1]
+
+
+def test_a_terminal_gets_bars_and_no_extra_lines():
+    view, out = _view(terminal=True)
+    assert not view.lines
+    for event in _train_events():
+        view(event)
+    assert "train:" not in out.getvalue()
