@@ -36,14 +36,20 @@ class NavBar(Widget):
         for i, (mode, label) in enumerate(SECTIONS, start=1):
             style = "reverse bold" if mode == self.section else ""
             left.append(f" {i} {label} ", style=style)
+        if getattr(self.app, "reveal", False):
+            mask = Text(" REVEALED ", style="bold black on #ffb000")
+        else:
+            mask = Text(" masked ", style="dim")
         right = Text()
         status = getattr(self.app, "activity_line", lambda: "")()
-        if status:
-            right.append(status + "  ", style="cyan")
-        if getattr(self.app, "reveal", False):
-            right.append(" REVEALED ", style="bold black on #ffb000")
-        else:
-            right.append(" masked ", style="dim")
+        # whether values are revealed must always show: the activity gives way to it
+        room = self.size.width - left.cell_len - mask.cell_len - 2
+        if status and room >= 4:
+            status = Text(status, style="cyan")
+            status.truncate(room, overflow="ellipsis")
+            right.append_text(status)
+            right.append("  ")
+        right.append_text(mask)
         grid = Table.grid(expand=True)
         grid.add_column(no_wrap=True, min_width=left.cell_len)  # the sections never shrink
         grid.add_column(justify="right", no_wrap=True, overflow="ellipsis")
