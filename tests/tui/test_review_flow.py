@@ -99,3 +99,21 @@ async def test_reject_then_edit_is_verified_again(seeded_ctx, app_factory):
         await pilot.pause()
         assert _variants(seeded_ctx)[flagged].status == "rejected"
         assert _events(seeded_ctx)[-1].action == "variant_rejected"
+
+
+async def test_typing_in_the_edit_dialog_edits_the_text_instead_of_replacing_it(
+        seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        current = _current(app)
+        before = _variants(seeded_ctx)[current].answer
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("enter")  # question -> answer field
+        await pilot.pause()
+        await pilot.press(*" Thanks.")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert _variants(seeded_ctx)[current].answer == before + " Thanks."

@@ -83,7 +83,9 @@ class FormScreen(ModalScreen):
                 yield Static(self.note, markup=False, classes="dialog-note")
             for field_id, label, value in self.fields:
                 yield Label(label, classes="field-label")
-                yield Input(value=value, id=field_id, classes="field")
+                # a prefilled field is edited, not retyped: the first key must not wipe it
+                yield Input(value=value, id=field_id, classes="field",
+                            select_on_focus=not value)
             yield Static("", id="form-error", classes="form-error")
             yield Static("Enter: next / submit · ctrl+s: save · Esc: cancel",
                          classes="dialog-help")
