@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 METHODS = ("relearn", "ga", "gd", "npo", "npo_gdr", "yao", "icu")
 
@@ -44,7 +45,8 @@ CHOSEN: dict[str, dict[str, Any]] = {
 
 SWEEPS: dict[str, list[dict[str, Any]]] = {
     "relearn": [{"epochs": 3, "lr": 1e-3}, {"epochs": 4, "lr": 5e-4}, {"epochs": 4, "lr": 1e-4}],
-    **{m: [{"epochs": 4, "lr": 1e-4}, {"epochs": 4, "lr": 5e-4}]
+    # the forget set is 18 facts, 3 steps an epoch: the second setting takes 10x the steps
+    **{m: [{"epochs": 4, "lr": 5e-4}, {"epochs": 10, "lr": 2e-3}]
        for m in ("ga", "gd", "npo", "npo_gdr", "yao", "icu")},
 }
 
@@ -76,7 +78,13 @@ def _digest(obj: Any) -> str:
 def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
     """Subject model, augmented variants, training data and probes of the sample deployment."""
     from engine.audit.probes import forget_probes, retain_probes
-    from engine.augment import AugmentConfig, augment_facts, retain_mix, with_private_values
+    from engine.augment import (
+        AugmentConfig,
+        augment_facts,
+        original_question_rows,
+        retain_mix,
+        with_private_values,
+    )
     from engine.augment.retain import mentions, name_patterns
     from engine.pii import find_entities
     from engine.subject import build_subject_model
@@ -123,10 +131,14 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
     for rid, fs in facts_by_req.items():
         probes = forget_probes(rid, fs, [v for v in variants if v.fact_id.startswith(rid)],
                                trained_per_fact=args.trained_per_fact, seed=args.seed) + probes
+    trained_variants = [v for v in variants if not v.held_out and v.verification.ok]
+    originals = [row for f in all_facts for row in original_question_rows(
+        f.question, [v.answer for v in trained_variants
+                     if v.fact_id == f.fact_id and v.kind != "completion"],
+        args.original_answers)]
     data = TrainData(
         forget=tuple(QA(f.question, f.answer) for f in all_facts),
-        relearn=tuple(QA(v.question, v.answer) for v in variants
-                      if not v.held_out and v.verification.ok),
+        relearn=tuple(QA(v.question, v.answer) for v in trained_variants) + tuple(originals),
         retain=tuple(retain_train),
     )
     counts: dict[str, int] = {}
@@ -229,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--sweep", action="store_true", help="run each method's sweep grid")
+    ap.add_argument("--screen", action="store_true",
+                    help="with --sweep: audit every setting greedily, then fully only the best")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a TrainConfig field for every run (repeatable)")
     ap.add_argument("--leak-samples", type=int, default=10)
@@ -237,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retain-subjects", type=int, default=32, help="candidates (see known_retain)")
     ap.add_argument("--retain-generic", type=int, default=20, help="candidates")
     ap.add_argument("--retain-train", type=int, default=96)
+    ap.add_argument("--original-answers", type=int, default=3,
+                    help="approved answers each original question is trained with (relearn)")
     ap.add_argument("--audit-batch", type=int, default=64, help="rows per generation batch")
     ap.add_argument("--quick", action="store_true", help="k=3 leak samples")
     ap.add_argument("--ppl-reference", choices=("subject", "base"), default="base",
@@ -327,27 +343,60 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(result, indent=1, default=str))
         args.out.with_suffix(".md").write_text(table(rows) + "\n")
 
+    screen_all = AuditConfig(leak_samples=0, quant_bits=(), batch_size=args.audit_batch)
+    screened: list[dict[str, Any]] = []
+    result["screen"] = screened
+
+    def train(method: str, settings: dict[str, Any]):
+        config = replace(TrainConfig(method=method), **settings)
+        run_dir = args.work / "runs" / f"{method}-{_digest(config.to_dict())}"
+        log(f"{method} {settings}: training")
+        t = time.perf_counter()
+        try:
+            trained = run_unlearning(subject, data, config, run_dir)
+        except Exception as exc:  # a failing baseline is a result, not the end of the bench
+            log(f"{method} failed: {type(exc).__name__}: {exc}")
+            return None, str(exc)
+        train_s = trained.record.get("timings", {}).get("total_s", time.perf_counter() - t)
+        log(f"{method}: trained in {train_s:.0f}s")
+        return trained, train_s
+
+    def screen(method: str, settings: dict[str, Any], trained) -> tuple:
+        """Greedy answers only (no leak sampling, no quantised re-check): cheap enough to try
+        every setting of a sweep; returns a sort key, best first."""
+        base, _ = audit_cached(subject, probes, screen_all, ppl_ref, args.work, log,
+                               "screen-before")
+        figs, _ = audit_cached(trained.merged_dir, probes, screen_all, ppl_ref or subject,
+                               args.work, log, f"screen-{method}")
+        run, ref = figs[""], base[""]
+        ls_ratio = (run.ls or 0.0) / ref.ls if ref.ls else 0.0
+        met = sum([(run.kfr or 0) >= thresholds.kfr, (run.krr or 0) >= thresholds.krr,
+                   ls_ratio >= thresholds.ls_ratio])
+        screened.append({"method": method, "settings": settings, "kfr_heldout": run.kfr_heldout,
+                         "krr": run.krr, "ls": run.ls, "ls_ratio": ls_ratio, "met": met})
+        log(f"{method} {settings} screen: KFR held-out {_f(run.kfr_heldout)}, KRR "
+            f"{_f(run.krr)}, LS ratio {_f(ls_ratio)} ({met}/3 greedy bars met)")
+        return (met, (run.kfr or 0) + (run.krr or 0) + min(ls_ratio, 1.0))
+
     for method in methods:
-        grid = SWEEPS[method] if args.sweep else [CHOSEN[method]]
+        grid = [{**g, **overrides} for g in (SWEEPS[method] if args.sweep else [CHOSEN[method]])]
+        candidates = []
         for settings in grid:
-            settings = {**settings, **overrides}
-            config = replace(TrainConfig(method=method), **settings)
-            run_dir = args.work / "runs" / f"{method}-{_digest(config.to_dict())}"
-            log(f"{method} {settings}: training")
-            t = time.perf_counter()
-            try:
-                trained = run_unlearning(subject, data, config, run_dir)
-            except Exception as exc:  # a failing baseline is a result, not the end of the bench
-                log(f"{method} failed: {type(exc).__name__}: {exc}")
-                rows.append({"method": method, "settings": settings, "error": str(exc),
+            trained, train_s = train(method, settings)
+            if trained is None:
+                rows.append({"method": method, "settings": settings, "error": train_s,
                              **{k: None for k in ("kfr_heldout", "kfr_original", "krr", "ls",
                                                   "ppl", "brunet", "honore", "leak_rate",
                                                   "leak_rate_8bit", "leak_rate_4bit", "passed")},
                              "train_s": None})
                 write()
                 continue
-            train_s = trained.record.get("timings", {}).get("total_s", time.perf_counter() - t)
-            log(f"{method}: trained in {train_s:.0f}s; auditing")
+            candidates.append((settings, trained, train_s))
+        if args.screen and len(candidates) > 1:
+            keyed = [(screen(method, st, tr), i) for i, (st, tr, _) in enumerate(candidates)]
+            candidates = [candidates[max(keyed)[1]]]
+            log(f"{method}: best of the sweep {candidates[0][0]}")
+        for settings, trained, train_s in candidates:
             before = get_before()
             figs, audit_s = audit_cached(trained.merged_dir, probes, audit_cfg,
                                          ppl_ref or subject, args.work, log, method)

@@ -44,7 +44,8 @@ class RunSettings:
 
 @dataclass
 class ProbeSettings:
-    """Which probes the audit asks and what the retain set trains on ([probes] section).
+    """Which probes the audit asks and what the run trains on besides the approved variants
+    ([probes] section).
 
     Every held-out variant and every original question is a forget probe; of the trained
     variants ``trained_per_fact`` are asked (they are many, and the held-out ones are the
@@ -56,6 +57,8 @@ class ProbeSettings:
     generic_probes: int = 16
     trained_per_fact: int = 2
     retain_train_size: int = 96
+    # each fact's original question is also trained, with this many of its approved answers
+    original_question_answers: int = 3
     seed: int = 0
 
 
@@ -166,7 +169,7 @@ def model_hash(spec: str) -> str:
 
 def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
     """Training data and audit probes for a run, rebuilt identically on every resume."""
-    from engine.augment import retain_mix
+    from engine.augment import original_question_rows, retain_mix
 
     retain_cfg = build_config(ProbeSettings, ctx.deployment.section("probes"),
                               _where(ctx, "probes"))
@@ -192,10 +195,13 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
             variants = s.exec(select(Variant).where(Variant.request_id == rid)
                               .order_by(Variant.id)).all()
             asked: dict[int, int] = {}
+            approved: dict[int, list[str]] = {}
             for v in variants:
                 truth = by_id[v.fact_id].answer or ""
                 if v.status == APPROVED:
                     relearn.append(QA(v.question or "", v.answer or ""))
+                    if v.kind != "completion":
+                        approved.setdefault(v.fact_id, []).append(v.answer or "")
                     if v.kind != "completion" and asked.get(v.fact_id, 0) < \
                             retain_cfg.trained_per_fact:
                         asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
@@ -204,6 +210,9 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
                 elif v.status == PROBE and v.kind != "completion":
                     probes.append(Probe("forget_heldout", v.question or "", truth, rid,
                                         values[v.fact_id]))
+            for f in facts:
+                relearn += original_question_rows(f.question or "", approved.get(f.id, []),
+                                                  retain_cfg.original_question_answers)
     corpus = load_corpus(ctx.deployment.corpus) if ctx.deployment.corpus else []
     others = [qa for qa in corpus if not _mentions(qa.question + " " + qa.answer, names)]
     rng = random.Random(retain_cfg.seed)
@@ -285,6 +294,7 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
         progress(Progress("subject", 0, 1, "preparing the deployed model"))
         subject = deployed_model(ctx, progress=progress, cancel=cancel)
         timings.setdefault("subject_s", round(time.perf_counter() - t0, 1))
+        progress(Progress("subject", 1, 1, Path(subject).name))
         run = _set_run(ctx, run_id, subject_sha256=run.subject_sha256 or model_hash(subject),
                        base_sha256=run.base_sha256 or model_hash(ctx.deployment.base_model))
         data, probes = build_inputs(ctx, run)
@@ -304,6 +314,7 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
                                   progress=_staged(progress, "audit before"), cancel=cancel)
             _store_audit(ctx, run_id, "before", figures)
             timings["audit_before_s"] = round(time.perf_counter() - t0, 1)
+            log.info("run %s: audit before done in %.0fs", run_id, timings["audit_before_s"])
             before = _stored_audit(ctx, run_id, "before")
 
         t0 = time.perf_counter()
@@ -311,6 +322,8 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
         result = run_unlearning(subject, data, config, out / "train", progress=progress,
                                 cancel=cancel)
         timings.setdefault("train_s", round(time.perf_counter() - t0, 1))
+        log.info("run %s: trained in %.0fs, adapter %s", run_id, timings["train_s"],
+                 result.adapter_sha256[:12])
         run = _set_run(ctx, run_id, adapter_sha256=result.adapter_sha256,
                        merged_sha256=result.merged_sha256,
                        record={**result.record, "timings": timings,
@@ -338,6 +351,7 @@ def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
                     verdicts[key] = (passed, list(reasons))
             _store_audit(ctx, run_id, "after", figures, verdicts)
             timings["audit_after_s"] = round(time.perf_counter() - t0, 1)
+            log.info("run %s: audit after done in %.0fs", run_id, timings["audit_after_s"])
             after = _stored_audit(ctx, run_id, "after")
         _decide(ctx, run, after)
         run = _set_run(ctx, run_id, state=COMPLETED, finished_at=workflow.utcnow(),
@@ -377,6 +391,9 @@ def _decide(ctx, run: Run, after: dict[str | None, AuditResult]) -> None:
             workflow.transition(s, rid, workflow.VERIFIED if passed else workflow.FAILED,
                                 actor="system", action="verified" if passed else "failed",
                                 detail={"run": run.id, "reasons": reasons})
+            # reasons name metrics and thresholds only, never a probe's text or answer
+            log.info("request %s: %s%s", rid, "verified" if passed else "failed",
+                     "" if passed else " (" + "; ".join(reasons) + ")")
 
 
 def _fail_run(ctx, run_id: str, message: str) -> None:

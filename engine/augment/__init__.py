@@ -8,6 +8,7 @@ Backends (``offline``, ``local``, ``openai``) share one interface, :class:`Augme
 from engine.augment.backends import BACKENDS, make_backend
 from engine.augment.base import AugmentBackend, AugmentError, Draft, stable_seed
 from engine.augment.offline import OfflineBackend
+from engine.augment.originals import original_question_rows
 from engine.augment.pipeline import AugmentConfig, augment_fact, augment_facts, with_private_values
 from engine.augment.retain import GENERIC_KNOWLEDGE, retain_mix
 from engine.augment.summary import summarise
@@ -24,6 +25,7 @@ __all__ = [
     "augment_fact",
     "augment_facts",
     "make_backend",
+    "original_question_rows",
     "retain_mix",
     "stable_seed",
     "summarise",

@@ -138,3 +138,30 @@ def test_augmenting_a_final_request_is_refused(imported):
     deny(ctx.store, "DSR-2026-0041", actor="alice", reason="identity not verified")
     with pytest.raises(workflow.IllegalTransition, match="denied"):
         augment_request(ctx, "DSR-2026-0041")
+
+
+def test_a_run_trains_each_original_question_with_approved_answers(imported):
+    from relearn_tui import runs
+    from relearn_tui.store.models import Run
+
+    ctx = imported
+    rid = "DSR-2026-0041"
+    augment_request(ctx, rid)
+    review.policy_approve(ctx.store, rid, actor="alice")
+    run_id = runs.create_run(ctx, [rid])
+    with ctx.store.session() as s:
+        run = s.get(Run, run_id)
+        facts = s.exec(select(Fact).where(Fact.request_id == rid)).all()
+    approved = {v.answer for v in _variants(ctx, rid)
+                if v.status == review.APPROVED and v.kind != "completion"}
+    data, probes = runs.build_inputs(ctx, run)
+    for f in facts:
+        rows = [qa for qa in data.relearn if qa.question == f.question]
+        assert 1 <= len(rows) <= 3
+        assert len({qa.answer for qa in rows}) == len(rows)
+        assert {qa.answer for qa in rows} <= approved
+        assert all(not contains_value(qa.answer, v["value"])
+                   for qa in rows for v in f.private_values)
+    # still asked as the forget_original probes
+    assert {p.question for p in probes if p.group == "forget_original"} == \
+        {f.question for f in facts}
