@@ -166,7 +166,11 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
         console.print(f"imported {len(report.created)}, already stored {len(report.unchanged)}")
     notes: list[str] = []
     if opts.augment:
-        _pipeline(ctx, ids, opts, console, notes)
+        try:
+            _pipeline(ctx, ids, opts, console, notes)
+        except workflow.WorkflowError as exc:  # e.g. the run is executing in another process
+            errors.print(f"error: {exc}", markup=False, soft_wrap=True)
+            return EXIT_FAILED
     with ctx.store.session() as s:
         rows = request_rows(s, ids)
     figures = _figures(ctx, ids) if opts.run else None

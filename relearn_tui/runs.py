@@ -7,9 +7,12 @@ and is skipped when found, so running :func:`execute_run` again continues where 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import random
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,15 +276,42 @@ def _figures_from(rows: dict[str | None, AuditResult]):
 def execute_run(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
                 cancel: CancelToken | None = None) -> Run:
     """Run (or resume) every stage of a run; returns the finished run row."""
+    with ctx.store.session() as s:
+        if s.get(Run, run_id) is None:
+            raise RunError(f"no run {run_id!r}")
+    with _exclusive_run(ctx, run_id):
+        # read under the lock: another process may have finished the run meanwhile
+        with ctx.store.session() as s:
+            run = s.get(Run, run_id)
+        if run.state not in RESUMABLE:
+            raise RunError(f"run {run_id} is {run.state}; only queued or interrupted runs run")
+        return _execute(ctx, run, progress, cancel)
+
+
+@contextmanager
+def _exclusive_run(ctx, run_id: str) -> Iterator[None]:
+    """Hold the run's lock while it executes. A run whose process was killed stays ``running``
+    in the database but its lock died with the process, so it can be resumed; one that is
+    really executing elsewhere cannot be resumed a second time."""
+    folder = ctx.home / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{run_id}.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"run {run_id} is executing in another process; wait for it, or "
+                           "stop that process first") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) -> Run:
     from engine.audit import audit_model, gate
     from engine.train import TrainConfig, run_unlearning
 
-    with ctx.store.session() as s:
-        run = s.get(Run, run_id)
-        if run is None:
-            raise RunError(f"no run {run_id!r}")
-        if run.state not in RESUMABLE:
-            raise RunError(f"run {run_id} is {run.state}; only queued or interrupted runs run")
+    run_id = run.id
     timings: dict[str, float] = dict((run.record or {}).get("timings", {}))
     run = _set_run(ctx, run_id, state=RUNNING, started_at=run.started_at or workflow.utcnow(),
                    error=None)

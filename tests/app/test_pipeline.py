@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 
@@ -158,7 +159,22 @@ def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_d
     assert set(_states(ctx).values()) == {"human_reviewed"}
     monkeypatch.setattr(engine.train, "run_unlearning", original)
     assert real is None or real is original
+    # a killed process leaves its run "running"; while another process holds the run's lock
+    # (it really is executing) the run is not started a second time
+    with ctx.store.session() as s:
+        run = s.exec(select(Run)).one()
+        run.state = "running"
+        s.add(run)
+    lock = open(home / "runs" / f".{run.id}.lock", "w")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
     capsys.readouterr()
+    try:
+        assert main(argv) == 1
+    finally:
+        lock.close()
+    assert "executing in another process" in capsys.readouterr().err
+    assert set(_states(ctx).values()) == {"human_reviewed"}
+    # its lock died with it: the same command resumes it
     assert main(argv) == 0
     with ctx.store.session() as s:
         runs_ = s.exec(select(Run)).all()
