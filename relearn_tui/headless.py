@@ -110,14 +110,17 @@ class ProgressView:
             self._line(p, info)
 
     def _line(self, p: EngineProgress, info: str) -> None:
+        # one stage may go through several steps (an audit: answers, leak probes, perplexity),
+        # each with its own total and message: each step gets its start and end line
+        key = f"{p.stage}\0{p.message if not p.epochs else ''}\0{p.total}"
         finished = bool(p.total) and p.done >= p.total
-        said = self._said.get(p.stage)
+        said = self._said.get(key)
         if said is None:
-            self._started[p.stage] = time.perf_counter()
+            self._started[key] = time.perf_counter()
         elif said == (p.epoch, finished) or (said[1] and finished):
             return
-        self._said[p.stage] = (p.epoch, finished)
-        took = time.perf_counter() - self._started[p.stage]
+        self._said[key] = (p.epoch, finished)
+        took = time.perf_counter() - self._started[key]
         where = f"{p.done}/{p.total}" if p.total else f"{p.done}"
         status = f"done in {took:.0f}s" if finished else f"{took:.0f}s"
         self.bars.console.print(f"{p.stage}: {where} {status} {info}".rstrip(),

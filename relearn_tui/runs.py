@@ -401,9 +401,12 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
 
 
 def _staged(progress: ProgressFn, stage: str) -> ProgressFn:
+    """Relay an engine job's events under one stage name; its own step (``audit: answers``,
+    ``audit: leak probes``) becomes the message, so the display still says where it is."""
     def relay(p: Progress) -> None:
-        progress(Progress(stage, p.done, p.total, p.message, p.epoch, p.epochs, p.losses,
-                          p.tokens_per_s, p.eta_s))
+        step = p.stage.partition(": ")[2] or p.stage
+        progress(Progress(stage, p.done, p.total, p.message or step, p.epoch, p.epochs,
+                          p.losses, p.tokens_per_s, p.eta_s))
     return relay
 
 

@@ -43,3 +43,15 @@ def test_a_terminal_gets_bars_and_no_extra_lines():
     for event in _train_events():
         view(event)
     assert "train:" not in out.getvalue()
+
+
+def test_each_step_of_a_stage_gets_its_own_lines():
+    view, out = _view(terminal=False)
+    for done in (0, 2, 4):
+        view(Event("audit after", done, 4, "answers"))
+    for done in (0, 20, 40):
+        view(Event("audit after", done, 40, "leak probes"))
+    lines = [ln for ln in out.getvalue().splitlines() if ln.startswith("audit after:")]
+    assert len(lines) == 4
+    assert "answers" in lines[1] and "done in" in lines[1]
+    assert "leak probes" in lines[3] and "40/40 done in" in lines[3]
