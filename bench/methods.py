@@ -222,7 +222,7 @@ def _f(x: float | None, digits: int = 2) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ["method", "settings", "KFR held-out", "KFR orig", "KRR", "LS", "PPL", "Brunet",
-            "Honore", "leak", "leak 8-bit", "leak 4-bit", "train s", "verified"]
+            "Honore", "leak", "leak 8-bit", "leak 4-bit", "train s", "audit s", "verified"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
@@ -232,9 +232,31 @@ def table(rows: list[dict[str, Any]]) -> str:
             r["method"], settings or "-", _f(r["kfr_heldout"]), _f(r["kfr_original"]),
             _f(r["krr"]), _f(r["ls"], 3), _f(r["ppl"], 1), _f(r["brunet"], 1),
             _f(r["honore"], 0), _f(r["leak_rate"]), _f(r["leak_rate_8bit"]),
-            _f(r["leak_rate_4bit"]), _f(r["train_s"], 0), verified,
+            _f(r["leak_rate_4bit"]), _f(r["train_s"], 0), _f(r.get("audit_s"), 0), verified,
         ]) + " |")
     return "\n".join(lines)
+
+
+def merge(paths: list[Path], out: Path) -> int:
+    """One table from several runs of this bench: the first file's "(before)" row, then every
+    method row in file order (a later row of the same method and settings replaces it)."""
+    merged: dict[str, Any] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        data = json.loads(path.read_text())
+        merged = merged or {k: v for k, v in data.items() if k != "rows"}
+        for row in data["rows"]:
+            key = row["method"] + json.dumps(row["settings"], sort_keys=True)
+            if row["method"] != "(before)" or not any(k.startswith("(before)") for k in rows):
+                rows[key] = row
+    merged["rows"] = list(rows.values())
+    merged["merged_from"] = [str(p) for p in paths]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(merged, indent=1, default=str))
+    out.with_suffix(".md").write_text(table(merged["rows"]) + "\n")
+    print(table(merged["rows"]))
+    print(f"\nwrote {out} and {out.with_suffix('.md')}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +288,12 @@ def main(argv: list[str] | None = None) -> int:
                     default=Path(os.environ.get("RELEARN_TEST_CACHE", ROOT / ".cache" / "tests"))
                     / "subject")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "methods.json")
+    ap.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                    help="only combine the rows of earlier runs' JSON files (say, relearn and "
+                         "the baselines run as two processes) into --out and its table")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     if args.quick:
         args.leak_samples = 3
 
