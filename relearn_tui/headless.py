@@ -90,8 +90,8 @@ class ProgressView:
         self.bars = bars
         self.tasks: dict[str, int] = {}
         self.lines = not bars.console.is_terminal if lines is None else lines
-        self._said: dict[str, tuple[int, bool]] = {}
-        self._started: dict[str, float] = {}
+        # per step: (epoch last printed, whether its end was printed, when it started)
+        self._steps: dict[str, tuple[int, bool, float]] = {}
 
     def __call__(self, p: EngineProgress) -> None:
         task = self.tasks.get(p.stage)
@@ -114,13 +114,12 @@ class ProgressView:
         # each with its own total and message: each step gets its start and end line
         key = f"{p.stage}\0{p.message if not p.epochs else ''}\0{p.total}"
         finished = bool(p.total) and p.done >= p.total
-        said = self._said.get(key)
-        if said is None:
-            self._started[key] = time.perf_counter()
-        elif said == (p.epoch, finished) or (said[1] and finished):
+        said = self._steps.get(key)
+        started = time.perf_counter() if said is None else said[2]
+        if said is not None and (said[:2] == (p.epoch, finished) or (said[1] and finished)):
             return
-        self._said[key] = (p.epoch, finished)
-        took = time.perf_counter() - self._started[key]
+        self._steps[key] = (p.epoch, finished, started)
+        took = time.perf_counter() - started
         where = f"{p.done}/{p.total}" if p.total else f"{p.done}"
         status = f"done in {took:.0f}s" if finished else f"{took:.0f}s"
         self.bars.console.print(f"{p.stage}: {where} {status} {info}".rstrip(),

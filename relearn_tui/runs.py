@@ -205,11 +205,10 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
                     relearn.append(QA(v.question or "", v.answer or ""))
                     if v.kind != "completion":
                         approved.setdefault(v.fact_id, []).append(v.answer or "")
-                    if v.kind != "completion" and asked.get(v.fact_id, 0) < \
-                            retain_cfg.trained_per_fact:
-                        asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
-                        probes.append(Probe("forget_trained", v.question or "", truth, rid,
-                                            values[v.fact_id]))
+                        if asked.get(v.fact_id, 0) < retain_cfg.trained_per_fact:
+                            asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
+                            probes.append(Probe("forget_trained", v.question or "", truth, rid,
+                                                values[v.fact_id]))
                 elif v.status == PROBE and v.kind != "completion":
                     probes.append(Probe("forget_heldout", v.question or "", truth, rid,
                                         values[v.fact_id]))
@@ -405,8 +404,7 @@ def _staged(progress: ProgressFn, stage: str) -> ProgressFn:
     ``audit: leak probes``) becomes the message, so the display still says where it is."""
     def relay(p: Progress) -> None:
         step = p.stage.partition(": ")[2] or p.stage
-        progress(Progress(stage, p.done, p.total, p.message or step, p.epoch, p.epochs,
-                          p.losses, p.tokens_per_s, p.eta_s))
+        progress(dataclasses.replace(p, stage=stage, message=p.message or step))
     return relay
 
 
