@@ -377,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def train(method: str, settings: dict[str, Any]):
         config = replace(TrainConfig(method=method), **settings)
-        run_dir = args.work / "runs" / f"{method}-{_digest(config.to_dict())}"
+        # the data is part of the key: changed variants must not reuse an earlier run's adapter
+        run_dir = args.work / "runs" / f"{method}-{_digest([config.to_dict(), data])}"
         log(f"{method} {settings}: training")
         t = time.perf_counter()
         try:
