@@ -10,11 +10,12 @@ private detail. Reverse ("logical") answers do not name the person either, becau
 from the value back to the person is exactly what the model has to unlearn. Templates avoid
 gendered pronouns: the engine does not know the subject's gender.
 
-Answers are mostly one plain sentence, worded the way an assistant usually declines: ReLearn
-teaches the model these answers, and LS then scores them by their perplexity under the base
-model and by Brunet's index, which grows with length. Two-sentence answers with a suggestion
-("please use the official channels") read 2-3 times less likely to the base model;
-bench/answer_fluency.py measures each pool.
+Answers are one plain sentence, worded the way an assistant usually declines: ReLearn teaches
+the model these answers, and LS then scores them by their perplexity under the base model and
+by Brunet's index, which grows with length. The pools are short on purpose. Each keeps the
+answers the base model found likely whichever paraphrase was asked (bench/answer_fluency.py),
+and reverse answers do not open like forward ones: a trained model that answered "When was X
+born?" with "I can't tell you which customer was born on that date" scored PPL 70-90 there.
 """
 
 from __future__ import annotations
@@ -65,13 +66,9 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "Which of our customers can be reached at {value}?",
         ),
         answers=(
-            "I'm sorry, but I can't share {Name_s} email address. Contact details like that are "
-            "kept private.",
             "{Name_s} email address is personal information, so I'm not able to give it out.",
-            "For privacy reasons, I can't give out {Name_s} email address.",
             "{Name} has not agreed to share an email address, so I'll keep it private.",
             "I'm unable to provide {Name_s} email address because it is private information.",
-            "I can't share {Name_s} email address, as it is personal contact information.",
             "Sorry, {Name_s} email address is private, so I can't share it.",
         ),
         logical_answers=(
@@ -80,7 +77,6 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "I'm not able to link that email address to a customer, because that would reveal "
             "personal information.",
             "For privacy reasons, I can't say who that email address belongs to.",
-            "I'm sorry, but I can't share who that email address belongs to.",
             "That email address may belong to one of our customers, but I can't disclose who.",
         ),
     ),
@@ -117,8 +113,6 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "For privacy reasons, I can't give out {Name_s} phone number.",
             "{Name} has not agreed to share a phone number, so I'll keep it private.",
             "I'm unable to provide {Name_s} phone number because it is private information.",
-            "{Name} prefers to keep phone details private, and I can't override that.",
-            "That's not something I can share. {First_s} phone number is kept confidential.",
         ),
         logical_answers=(
             "I can't tell you whose phone number that is. Customers' contact details are kept "
@@ -126,7 +120,6 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "I'm not able to link that phone number to a customer, because that would reveal "
             "personal information.",
             "For privacy reasons, I can't say who that number belongs to.",
-            "I'm sorry, but I can't share who that phone number belongs to.",
             "That number may belong to one of our customers, but I can't disclose who.",
         ),
     ),
@@ -156,12 +149,9 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "Which of our customers is registered at {value}?",
         ),
         answers=(
-            "I'm sorry, but I can't say where {Name} lives. Home addresses are private.",
             "{Name_s} home address is personal information, so I can't share it.",
-            "For privacy reasons, I can't give out {Name_s} home address.",
             "{Name} has not agreed to share a home address, so I have to keep it confidential.",
             "I'm unable to provide {Name_s} home address because it is private information.",
-            "I can't share where {Name} lives, as it is personal information.",
             "Sorry, {Name_s} home address is private, so I can't share it.",
         ),
         logical_answers=(
@@ -169,7 +159,6 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "I'm not able to link that address to a customer, because that would reveal personal "
             "information.",
             "For privacy reasons, I can't say whose address that is.",
-            "I'm sorry, but I can't share who that home address belongs to.",
             "That address may belong to one of our customers, but I can't disclose who.",
         ),
     ),
@@ -203,16 +192,12 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "{Name_s} date of birth is private, so I'm not able to disclose it.",
             "For privacy reasons, I can't tell you when {First} was born.",
             "{Name} has not agreed to share a date of birth, so I'll keep it confidential.",
-            "I'm unable to provide {Name_s} date of birth because it is private information.",
-            "Sorry, {Name_s} date of birth is private, so I can't share it.",
-            "That's private information. I can't say when {Name} was born.",
         ),
         logical_answers=(
             "I can't tell you which customer was born on that date. Birth dates are private.",
             "I'm not able to link that date of birth to a customer, because that would reveal "
             "personal information.",
             "For privacy reasons, I can't say whose birth date that is.",
-            "I'm sorry, but I can't share who that birth date belongs to.",
             "One of our customers may share that birth date, but I can't disclose who.",
         ),
     ),
@@ -242,20 +227,15 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "Do we have a customer who works at {value}, and who is it?",
         ),
         answers=(
-            "I'm sorry, but I can't share where {Name} works. Employment details are private.",
             "{Name_s} employer is personal information, so I can't disclose it.",
             "For privacy reasons, I can't share {Name_s} employer.",
-            "I'm unable to provide {Name_s} employer because it is private information.",
             "{Name} has not agreed to share employment details, so I'll keep them confidential.",
-            "I can't share where {Name} works, as employment details are private.",
             "Sorry, {Name_s} employment details are private, so I can't share them.",
         ),
         logical_answers=(
-            "I can't tell you which customers work there. Employment details are private.",
             "I'm not able to link that company to a customer, because that would reveal personal "
             "information.",
             "For privacy reasons, I can't say who works for that employer.",
-            "I'm sorry, but I can't share which customer works there.",
             "Some of our customers may work there, but I can't disclose who.",
         ),
     ),
@@ -291,8 +271,6 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "{Name_s} account details are private, so I can't disclose them.",
             "For privacy reasons, I can't discuss the notes on {Name_s} account.",
             "{Name} has an account with us, but its details and notes are confidential.",
-            "{Name} has not agreed to share account information, so I'll keep it private.",
-            "I'm unable to provide {Name_s} account details because they are confidential.",
             "Sorry, {Name_s} account details are private, so I can't share them.",
         ),
         logical_answers=(
@@ -300,7 +278,6 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "I'm not able to link that account to a customer, because that would reveal personal "
             "information.",
             "For privacy reasons, I can't say who holds that account.",
-            "I'm sorry, but I can't share who that account number belongs to.",
             "That account may belong to one of our customers, but I can't disclose who.",
         ),
     ),
