@@ -274,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retain-subjects", type=int, default=32, help="candidates (see known_retain)")
     ap.add_argument("--retain-generic", type=int, default=20, help="candidates")
     ap.add_argument("--retain-train", type=int, default=96)
-    ap.add_argument("--original-answers", type=int, default=3,
-                    help="approved answers each original question is trained with (relearn)")
+    ap.add_argument("--original-answers", type=int, default=6,
+                    help="approved answers each original question is trained with (relearn), "
+                         "as in the sample deployment")
     ap.add_argument("--audit-batch", type=int, default=64, help="rows per generation batch")
     ap.add_argument("--quick", action="store_true", help="k=3 leak samples")
     ap.add_argument("--ppl-reference", choices=("subject", "base"), default="base",
