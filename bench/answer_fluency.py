@@ -38,18 +38,15 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from methods import _read_requests
+    from methods import sample_facts
 
     from engine.audit.fluency import brunet, linguistic_score, perplexities
-    from engine.augment import with_private_values
     from engine.augment.offline import build_plan
     from engine.models import load_model
-    from engine.types import Fact
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    facts = [with_private_values(Fact(f"{rid}-{i}", name, q, a))
-             for rid, name, pairs in _read_requests() for i, (q, a) in enumerate(pairs)]
+    facts = [f for fs in sample_facts().values() for f in fs]
     # (relation, question kind, answer kind, answer template id, question, answer)
     rows: list[tuple[str, str, str, str, str, str]] = []
     for f in facts:

@@ -65,6 +65,18 @@ def _read_requests() -> list[tuple[str, str, list[tuple[str, str]]]]:
              [(f["question"], f["answer"]) for f in r["facts"]]) for r in raw]
 
 
+def sample_facts(
+    requests: list[tuple[str, str, list[tuple[str, str]]]] | None = None,
+) -> dict[str, list[Any]]:
+    """The sample requests' facts as the engine sees them (private values found), by request."""
+    from engine.augment import with_private_values
+    from engine.types import Fact
+
+    return {rid: [with_private_values(Fact(f"{rid}-{i}", name, q, a))
+                  for i, (q, a) in enumerate(pairs)]
+            for rid, name, pairs in (requests if requests is not None else _read_requests())}
+
+
 def _corpus():
     from engine.types import QA
 
@@ -84,12 +96,11 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
         augment_facts,
         original_question_rows,
         retain_mix,
-        with_private_values,
     )
     from engine.augment.retain import mentions, name_patterns
     from engine.pii import find_entities
     from engine.subject import build_subject_model
-    from engine.types import QA, Fact, TrainData
+    from engine.types import QA, TrainData
 
     corpus = _corpus()
     t = time.perf_counter()
@@ -98,12 +109,7 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
     log(f"subject model {subject} ({time.perf_counter() - t:.0f}s)")
 
     requests = _read_requests()
-    facts_by_req: dict[str, list[Fact]] = {}
-    for rid, name, pairs in requests:
-        facts_by_req[rid] = [
-            with_private_values(Fact(f"{rid}-{i}", name, q, a))
-            for i, (q, a) in enumerate(pairs)
-        ]
+    facts_by_req = sample_facts(requests)
     all_facts = [f for fs in facts_by_req.values() for f in fs]
     t = time.perf_counter()
     variants = augment_facts(all_facts, AugmentConfig(seed=args.seed))
