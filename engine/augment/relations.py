@@ -20,11 +20,12 @@ _CATEGORY_RELATION = {
 }
 
 # question keywords, checked in this order: "email address" must win over "address",
-# "account number" over "number"
+# "account number" over "number". A bare "number" is a phone number only when nothing else
+# names it ("What is X's number?"): a passport or tax number is a generic fact.
 _KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"\be-?mail")),
     ("account", re.compile(r"\baccount|\bnotes?\b|\bcustomer (id|number|file)\b")),
-    ("phone", re.compile(r"\b(phone|telephone|mobile|cell|call)\b|\bnumber\b")),
+    ("phone", re.compile(r"\b(phone|telephone|mobile|cell|call)\b|'s? number\b|\bwhat number\b")),
     ("birth", re.compile(r"\bborn\b|\bbirth|\bbirthday\b|\bage\b|\bhow old\b")),
     ("employer", re.compile(
         r"\bwork|\bemploy|\bjob\b|\boccupation\b|\bprofession\b|\bfor a living\b")),

@@ -131,6 +131,17 @@ def test_generic_questions_stay_generic_unless_they_ask_how_to_reach_someone():
     assert detect_relation(with_private_values(ARBITRARY[4], use_presidio=False)).key == "email"
 
 
+@pytest.mark.parametrize(
+    ("question", "relation"),
+    [("What is Tessa Varga's number?", "phone"),
+     ("What number should I call to reach Tessa Varga?", "phone"),
+     ("What is Tessa Varga's passport number?", "generic"),
+     ("Which tax number does Tessa Varga use?", "generic")],
+)
+def test_a_number_is_a_phone_number_only_when_nothing_else_names_it(question, relation):
+    assert detect_relation(Fact("n", "Tessa Varga", question, "It is on file.")).key == relation
+
+
 def test_reverse_questions_name_the_value_and_their_answers_name_nobody():
     for facts in request_facts():
         for fact in facts[:4]:  # email, phone, address, birth date: the value is a regex match
