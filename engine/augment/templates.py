@@ -344,6 +344,5 @@ GENERIC_LOGICAL_ANSWERS = (
     "I can't tell you which customer that is. Personal details are kept private.",
     "I'm not able to link that information to a customer, because that would reveal personal "
     "details.",
-    "For privacy reasons, I can't say who that describes.",
-    "I'm sorry, but I can't share who that information belongs to.",
+    "That information may belong to one of our customers, but I can't disclose who.",
 )
