@@ -33,6 +33,7 @@ def methods() -> tuple[str, ...]:
 class RunsScreen(AppScreen):
     SECTION = "runs"
     AUTO_FOCUS = "#run-requests"
+    _live_stage: tuple[object, ...] | None = None
     BINDINGS = [
         Binding("l", "launch", "Launch", id="runs.launch",
                 tooltip="Launch a run on the selected requests with the method and settings"),
@@ -94,14 +95,25 @@ class RunsScreen(AppScreen):
             sl.add_option((f"{rid} {subject} ({facts})", rid, picked))
         sl.display = bool(choices)
         self.query_one("#run-none", Static).display = not choices
+        self._fill_runs()
+        self._show_live()
+
+    def _fill_runs(self) -> None:
         refill(self.query_one("#runs-table", DataTable), [
             (r.run_id, (r.run_id, r.method, state_text(r.state), str(len(r.request_ids)),
                         r.created_at))
-            for r in data.runs(store)])
-        self._show_live()
+            for r in data.runs(self.relearn.ctx.store)])
 
     def _show_live(self) -> None:
-        self.query_one(RunMonitor).show(self.relearn.live)
+        live = self.relearn.live
+        self.query_one(RunMonitor).show(live)
+        # a run's stored state moves as its stages pass (queued, running, ...): the list
+        # follows it on each new stage, not on every step
+        stage = (live.run_id, live.last.stage if live.last else None, live.outcome) \
+            if live else None
+        if stage != self._live_stage:
+            self._live_stage = stage
+            self._fill_runs()
 
     # -- actions --------------------------------------------------------------------------------
 
