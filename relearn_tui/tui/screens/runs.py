@@ -95,8 +95,7 @@ class RunsScreen(AppScreen):
             sl.add_option((f"{rid} {subject} ({facts})", rid, picked))
         sl.display = bool(choices)
         self.query_one("#run-none", Static).display = not choices
-        self._fill_runs()
-        self._show_live()
+        self._show_live(refill_runs=True)
 
     def _fill_runs(self) -> None:
         refill(self.query_one("#runs-table", DataTable), [
@@ -104,14 +103,14 @@ class RunsScreen(AppScreen):
                         r.created_at))
             for r in data.runs(self.relearn.ctx.store)])
 
-    def _show_live(self) -> None:
+    def _show_live(self, refill_runs: bool = False) -> None:
         live = self.relearn.live
         self.query_one(RunMonitor).show(live)
         # a run's stored state moves as its stages pass (queued, running, ...): the list
         # follows it on each new stage, not on every step
         stage = (live.run_id, live.last.stage if live.last else None, live.outcome) \
             if live else None
-        if stage != self._live_stage:
+        if refill_runs or stage != self._live_stage:
             self._live_stage = stage
             self._fill_runs()
 
