@@ -59,7 +59,10 @@ class ProbeSettings:
     subject_probes: int = 24
     generic_probes: int = 16
     trained_per_fact: int = 2
-    retain_train_size: int = 96
+    # Every step samples its retain rows afresh, so a larger set costs no steps; it lets the
+    # run see other customers' questions of the forgotten relations, which a forget weight of 2
+    # otherwise taught the model to refuse too (sample: 152 non-forget pairs, 40 held as probes)
+    retain_train_size: int = 160
     # each fact's original question is also trained, with this many of its approved answers
     original_question_answers: int = 3
     seed: int = 0
