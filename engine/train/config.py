@@ -14,6 +14,11 @@ METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "y
 """The unlearning methods of DESIGN section 5 (``sft``, plain fine-tuning, builds subjects)."""
 
 
+LATER_FIELDS = {"qat_bits": 0, "qat_every": 2}
+"""Fields added after runs and models were cached under hashes of this dict: at their defaults
+they are left out of it, so those fingerprints (subject models, resumable runs) still match."""
+
+
 class ConfigError(ValueError):
     """A training setting is out of range; the message names the field."""
 
@@ -55,6 +60,10 @@ class TrainConfig:
     device: str = "auto"
     target_modules: tuple[str, ...] = field(default=("all-linear",))
     merge: bool = True  # write the merged model (the adapter alone is not erasure)
+    # quantisation-aware steps: every qat_every-th step computes with the LoRA layers' merged
+    # weights rounded to qat_bits (4: NF4, 8: int8), as the audit's re-check rounds them; 0: off
+    qat_bits: int = 0
+    qat_every: int = 2
 
     def __post_init__(self) -> None:
         self.target_modules = tuple(self.target_modules)
@@ -82,6 +91,10 @@ class TrainConfig:
              self.stop_when_memorised is None or 0 < self.stop_when_memorised <= 1,
              "None or in (0, 1]"),
             ("quantization", self.quantization in (None, "4bit", "8bit"), "None, '4bit' or '8bit'"),
+            ("qat_bits", self.qat_bits in (0, 4, 8), "0 (off), 4 or 8"),
+            ("qat_every", self.qat_every >= 1, ">= 1"),
+            ("qat_bits", not (self.qat_bits and self.quantization),
+             "0 when the base is quantised (QLoRA): its weights are rounded already"),
         ]
         for name, ok, want in checks:
             if not ok:
@@ -90,6 +103,9 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["target_modules"] = list(self.target_modules)
+        for name, default in LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod

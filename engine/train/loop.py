@@ -32,6 +32,7 @@ from engine.train.config import TrainConfig
 from engine.train.data import Rows, collate, epoch_batches, sampled_indices, tokenise
 from engine.train.losses import memorisation_accuracy
 from engine.train.methods import make_method
+from engine.train.quant_aware import rounded_lora
 from engine.types import TrainData
 
 
@@ -219,6 +220,7 @@ def run_loop(
         sums: dict[str, float] = {}
         curve: list[float] = []
         epoch_tokens = 0
+        rounded_steps = 0
         epoch_start = time.perf_counter()
         for bi, picks in enumerate(batches):
             if remote_cancel or (cancel is not None and cancel.cancelled and world == 1):
@@ -231,7 +233,10 @@ def run_loop(
                 parts[name] = (rows[name], side[name][bi][rank::world])
             batch = collate(parts, pad_id).to(acc.device)
             sync = (bi + 1) % config.grad_accum == 0 or bi == len(batches) - 1
-            with contextlib.nullcontext() if sync else acc.no_sync(objective):
+            rounded = bool(config.qat_bits) and step % config.qat_every == config.qat_every - 1
+            rounded_steps += rounded
+            with contextlib.nullcontext() if sync else acc.no_sync(objective), \
+                    rounded_lora(model, config.qat_bits) if rounded else contextlib.nullcontext():
                 with amp():
                     loss, terms = objective(batch.input_ids, batch.attention_mask, batch.labels,
                                             batch.slices)
@@ -270,6 +275,8 @@ def run_loop(
         entry = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
                  "steps": len(batches), "tokens": epoch_tokens, "seconds": round(seconds, 3),
                  "rows": len(snap.active), "step_losses": curve}
+        if config.qat_bits:
+            entry["rounded_steps"] = rounded_steps
         kept = method.review_epoch(snap.active, score, entry)
         if len(kept) != len(snap.active):
             entry["left_training"] = len(snap.active) - len(kept)
