@@ -41,13 +41,13 @@ METHODS = ("relearn", "ga", "gd", "npo", "npo_gdr", "yao", "icu")
 # `--sweep --screen` picks it (KRR kept first, then the greedy gate bars met, then KFR held-out +
 # KRR + LS ratio). Anything not named is TrainConfig's default.
 CHOSEN: dict[str, dict[str, Any]] = {
-    "relearn": {"epochs": 6, "lr": 1e-3, "forget_weight": 3.0, "qat_bits": 4},
+    "relearn": {"epochs": 6, "lr": 1e-3, "forget_weight": 3.0},
     **{m: {"epochs": 4, "lr": 5e-4} for m in ("ga", "gd", "npo", "npo_gdr", "yao", "icu")},
 }
 
 SWEEPS: dict[str, list[dict[str, Any]]] = {
-    "relearn": [{"epochs": 6, "lr": 1e-3, "forget_weight": 3.0, "qat_bits": 4},
-                {"epochs": 6, "lr": 1e-3, "forget_weight": 3.0},
+    "relearn": [{"epochs": 6, "lr": 1e-3, "forget_weight": 3.0},
+                {"epochs": 6, "lr": 1e-3, "forget_weight": 3.0, "qat_bits": 4},
                 {"epochs": 6, "lr": 1e-3, "forget_weight": 2.0},
                 {"epochs": 6, "lr": 1e-3, "forget_weight": 1.5}, {"epochs": 6, "lr": 1e-3},
                 {"epochs": 8, "lr": 1e-3},
