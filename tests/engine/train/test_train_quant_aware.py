@@ -77,7 +77,7 @@ def _peft_model(model_dir):
     return model.eval()
 
 
-def _rounded_merged_copy(model_dir, peft_model, bits):
+def _rounded_merged_copy(peft_model, bits):
     import copy
 
     from engine.audit.quantize import _round_linears_
@@ -95,7 +95,7 @@ def test_rounded_lora_computes_like_the_rounded_merged_model(tiny_model_dir, bit
         plain = model(input_ids=ids).logits
         with model.disable_adapter():
             base = model(input_ids=ids).logits
-        want = _rounded_merged_copy(tiny_model_dir, model, bits)(input_ids=ids).logits
+        want = _rounded_merged_copy(model, bits)(input_ids=ids).logits
         with rounded_lora(model, bits) as changed:
             inside = model(input_ids=ids).logits
             with model.disable_adapter():
