@@ -106,7 +106,7 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
     from engine.augment.retain import mentions, name_patterns
     from engine.pii import find_entities
     from engine.subject import build_subject_model
-    from engine.types import QA, TrainData
+    from engine.types import QA, TrainData, mark_values
 
     corpus = _corpus()
     t = time.perf_counter()
@@ -154,6 +154,8 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
         forget=tuple(QA(f.question, f.answer) for f in all_facts),
         relearn=tuple(QA(v.question, v.answer) for v in trained_variants) + tuple(originals),
         retain=tuple(retain_train),
+        values=tuple(qa for f in all_facts if (qa := mark_values(
+            QA(f.question, f.answer), [pv.value for pv in f.private_values])) is not None),
     )
     counts: dict[str, int] = {}
     for p in probes:

@@ -24,10 +24,15 @@ class PrivateValue:
 
 @dataclass(frozen=True)
 class QA:
-    """A prompt and its target answer; the unit every trainer and probe works on."""
+    """A prompt and its target answer; the unit every trainer and probe works on.
+
+    ``targets``, when given, are the (start, end) character spans of the answer that training
+    sees as targets; the rest of the answer is context only. Empty: the whole answer.
+    """
 
     question: str
     answer: str
+    targets: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,31 @@ class TrainData:
     """What one unlearning run trains on.
 
     ``forget`` holds the original private QA pairs (what GA/NPO push down), ``relearn`` the
-    approved sanitised variants (what ReLearn learns instead), ``retain`` the data to keep.
-    Each method uses the parts its loss names.
+    approved sanitised variants (what ReLearn learns instead), ``retain`` the data to keep, and
+    ``values`` the original pairs again with only their private values as targets (see
+    :func:`mark_values`). Each method uses the parts its loss names.
     """
 
     forget: tuple[QA, ...]
     relearn: tuple[QA, ...]
     retain: tuple[QA, ...]
+    values: tuple[QA, ...] = ()
+
+
+def mark_values(qa: QA, values: tuple[str, ...] | list[str]) -> QA | None:
+    """``qa`` with every occurrence of the values in its answer as its targets (case ignored);
+    None when no value occurs in the answer."""
+    low = qa.answer.lower()
+    spans = set()
+    for value in values:
+        needle = value.strip().lower()
+        start = low.find(needle) if needle else -1
+        while start >= 0:
+            spans.add((start, start + len(needle)))
+            start = low.find(needle, start + 1)
+    if not spans:
+        return None
+    return QA(qa.question, qa.answer, tuple(sorted(spans)))
 
 
 @dataclass(frozen=True)

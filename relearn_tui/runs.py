@@ -21,7 +21,7 @@ from typing import Any
 from sqlmodel import select
 
 from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
-from engine.types import QA, Probe, TrainData
+from engine.types import QA, Probe, TrainData, mark_values
 from relearn_tui import workflow
 from relearn_tui.deployment import build_config, load_corpus
 from relearn_tui.logs import get_logger
@@ -181,6 +181,7 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
                               _where(ctx, "probes"))
     forget: list[QA] = []
     relearn: list[QA] = []
+    secrets: list[QA] = []
     probes: list[Probe] = []
     names: list[str] = []
     with ctx.store.session() as s:
@@ -196,6 +197,9 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
             by_id = {f.id: f for f in facts}
             for f in facts:
                 forget.append(QA(f.question or "", f.answer or ""))
+                marked = mark_values(forget[-1], values[f.id])
+                if marked is not None:
+                    secrets.append(marked)
                 probes.append(Probe("forget_original", f.question or "", f.answer or "", rid,
                                     values[f.id]))
             variants = s.exec(select(Variant).where(Variant.request_id == rid)
@@ -234,7 +238,7 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
     probes += [Probe("retain_generic", qa.question, qa.answer) for qa in probe_generic]
     retain = retain_mix([qa for qa in corpus if qa not in held], names,
                         n=retain_cfg.retain_train_size, seed=retain_cfg.seed)
-    return TrainData(tuple(forget), tuple(relearn), tuple(retain)), probes
+    return TrainData(tuple(forget), tuple(relearn), tuple(retain), tuple(secrets)), probes
 
 
 def _set_run(ctx, run_id: str, **values: Any) -> Run:

@@ -35,8 +35,10 @@ class TrainResult:
 
 def run_fingerprint(model: str | Path | None, data: TrainData, config: TrainConfig) -> str:
     """What a checkpoint or a finished run must match to be reused: model, data, config."""
-    return fingerprint("run-v1", model_identity(model), config, data.forget, data.relearn,
-                       data.retain)
+    parts = [data.forget, data.relearn, data.retain]
+    if config.value_weight:  # only then are the marked values trained on
+        parts.append(data.values)
+    return fingerprint("run-v1", model_identity(model), config, *parts)
 
 
 def _finished(out_dir: Path, fp: str) -> TrainResult | None:

@@ -39,13 +39,19 @@ def tokenise(items: Sequence[QA], tokenizer: Any, max_length: int, stream: str):
          "index": list(range(len(items)))}
     )
 
+    spans = [qa.targets for qa in items]
+    marked = any(spans)
+    if marked and not getattr(tokenizer, "is_fast", False):
+        raise DataError(f"{stream}: items with target spans need a fast tokenizer (offsets)")
+
     def encode(batch: dict[str, list]) -> dict[str, list]:
         prompts = [format_prompt(tokenizer, q) for q in batch["question"]]
         targets = [a + suffix for a in batch["answer"]]
         p_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-        t_ids = tokenizer(targets, add_special_tokens=False)["input_ids"]
+        t_enc = tokenizer(targets, add_special_tokens=False, return_offsets_mapping=marked)
         out: dict[str, list] = {"input_ids": [], "labels": [], "length": []}
-        for idx, p, t in zip(batch["index"], p_ids, t_ids, strict=True):
+        for row, (idx, p, t) in enumerate(zip(batch["index"], p_ids, t_enc["input_ids"],
+                                              strict=True)):
             if len(p) >= max_length:
                 raise DataError(
                     f"{stream} item {idx}: prompt is {len(p)} tokens, max_length is {max_length}"
@@ -53,8 +59,16 @@ def tokenise(items: Sequence[QA], tokenizer: Any, max_length: int, stream: str):
             if not t:
                 raise DataError(f"{stream} item {idx}: empty answer")
             t = t[: max_length - len(p)]
+            labels = list(t)
+            if spans[idx]:
+                keep = [any(s < end and start < e for s, e in spans[idx])
+                        for start, end in t_enc["offset_mapping"][row][: len(t)]]
+                labels = [y if k else IGNORE for y, k in zip(t, keep, strict=True)]
+                if not any(keep):
+                    raise DataError(f"{stream} item {idx}: its target spans fall outside the "
+                                    f"first {max_length} tokens")
             out["input_ids"].append(p + t)
-            out["labels"].append([IGNORE] * len(p) + t)
+            out["labels"].append([IGNORE] * len(p) + labels)
             out["length"].append(len(p) + len(t))
         return out
 

@@ -50,6 +50,17 @@ def kl_to_reference(out: StreamOut) -> torch.Tensor:
     return F.kl_div(log_q, log_p, log_target=True, reduction="batchmean")
 
 
+def unlikelihood(out: StreamOut) -> torch.Tensor:
+    """Mean of -log(1 - p_theta(y)) over the stream's target tokens (Welleck et al. 2020):
+    pushes each target token's probability towards 0 with a gradient bounded by p, unlike
+    gradient ascent, whose -log p grows without limit."""
+    if out.empty:
+        return _zero(out)
+    log_p = -F.cross_entropy(out.logits, out.labels, reduction="none")
+    # log(1 - p) with p kept below 1, where the log would be -inf
+    return -torch.log1p(-log_p.exp().clamp(max=1.0 - 1e-6)).mean()
+
+
 def sequence_logprob(logits: torch.Tensor, out: StreamOut) -> torch.Tensor:
     """log p(answer | prompt) per row: the sum of its answer tokens' log-probabilities."""
     token_lp = -F.cross_entropy(logits.float(), out.labels, reduction="none")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.types import QA, TrainData
+from engine.types import QA, TrainData, mark_values
 
 
 def make_data(n_forget: int = 6, n_relearn: int = 8, n_retain: int = 8) -> TrainData:
@@ -15,4 +15,5 @@ def make_data(n_forget: int = 6, n_relearn: int = 8, n_retain: int = 8) -> Train
     retain = tuple(QA(f"What does policy {i} say?",
                       f"Policy {i} says returns are accepted within {30 + i} days.")
                    for i in range(n_retain))
-    return TrainData(forget, relearn, retain)
+    values = tuple(mark_values(qa, [f"c{i}.x@example.org"]) for i, qa in enumerate(forget))
+    return TrainData(forget, relearn, retain, values)

@@ -1,0 +1,124 @@
+"""ReLearn's optional value term: marked spans, their tokenisation, unlikelihood, the method."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from engine.train import TrainConfig, run_fingerprint, run_unlearning
+from engine.train.config import ConfigError
+from engine.train.data import IGNORE, Rows, collate, tokenise
+from engine.train.losses import StreamOut, unlikelihood
+from engine.types import QA, TrainData, mark_values
+
+
+def test_mark_values_finds_every_occurrence_ignoring_case():
+    qa = QA("Contact?", "Mail Ana@Example.org or ana@example.org; call 555-0100.")
+    marked = mark_values(qa, ["ana@example.org", "555-0100"])
+    assert marked.targets == ((5, 20), (24, 39), (46, 54))
+    assert [qa.answer[s:e] for s, e in marked.targets] == [
+        "Ana@Example.org", "ana@example.org", "555-0100"]
+    assert mark_values(qa, ["nobody@example.org", ""]) is None
+
+
+def test_only_the_marked_tokens_are_targets(smollm_tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(smollm_tokenizer_dir)
+    plain = QA("What is Ana's email?", "Ana's email is ana.lopez@example.org, she says.")
+    marked = mark_values(plain, ["ana.lopez@example.org"])
+    rows = Rows.from_dataset(tokenise([plain, marked], tok, 128, "values"))
+    assert rows.input_ids[0] == rows.input_ids[1]
+    whole = [t for t in rows.labels[0] if t != IGNORE]
+    kept = [t for t in rows.labels[1] if t != IGNORE]
+    assert 0 < len(kept) < len(whole)
+    assert tok.decode(kept).strip() == "ana.lopez@example.org"
+
+
+def test_unlikelihood_by_hand():
+    # token 0 has p = 3/4 of its label, token 1 p = 1/4: mean of -log(1/4) and -log(3/4)
+    logits = torch.tensor([[0.0, math.log(3.0)], [0.0, math.log(3.0)]])
+    out = StreamOut(logits, torch.tensor([1, 0]), torch.tensor([0, 0]), 1)
+    assert unlikelihood(out).item() == pytest.approx((math.log(4) + math.log(4 / 3)) / 2)
+    # a label of probability 1 stays finite
+    sure = StreamOut(torch.tensor([[0.0, 200.0]]), torch.tensor([1]), torch.tensor([0]), 1)
+    assert math.isfinite(unlikelihood(sure).item())
+
+
+def test_value_weight_is_checked_and_left_out_of_the_dict_when_off():
+    with pytest.raises(ConfigError, match="value_weight"):
+        TrainConfig(value_weight=-1.0)
+    assert "value_weight" not in TrainConfig().to_dict()
+    assert TrainConfig(value_weight=0.5).to_dict()["value_weight"] == 0.5
+
+
+def test_values_change_the_fingerprint_only_when_trained(tiny_data):
+    bare = TrainData(tiny_data.forget, tiny_data.relearn, tiny_data.retain)
+    off = TrainConfig()
+    on = TrainConfig(value_weight=1.0)
+    assert run_fingerprint(None, bare, off) == run_fingerprint(None, tiny_data, off)
+    assert run_fingerprint(None, bare, on) != run_fingerprint(None, tiny_data, on)
+
+
+def test_value_weight_without_marked_values_is_a_clear_error(tiny_model_dir, tiny_data,
+                                                             tmp_path):
+    bare = TrainData(tiny_data.forget, tiny_data.relearn, tiny_data.retain)
+    with pytest.raises(ValueError, match="value_weight > 0 needs"):
+        run_unlearning(tiny_model_dir, bare, TrainConfig(epochs=1, value_weight=1.0), tmp_path)
+
+
+def _value_nll(model_dir, values) -> float:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    rows = Rows.from_dataset(tokenise(values, tok, 128, "values"))
+    b = collate({"values": (rows, range(len(rows)))}, tok.pad_token_id)
+    with torch.no_grad():
+        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]), b.labels[:, 1:].reshape(-1),
+        ignore_index=IGNORE).item()
+
+
+def _memorise(model_dir, items, out):
+    """The tiny model with every weight fine-tuned on ``items`` until it knows them (LoRA on a
+    random 64-wide model learns too slowly for a test)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    rows = Rows.from_dataset(tokenise(items, tok, 128, "forget"))
+    b = collate({"forget": (rows, range(len(rows)))}, tok.pad_token_id)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(60):
+        opt.zero_grad()
+        out_ = model(input_ids=b.input_ids, attention_mask=b.attention_mask, labels=b.labels)
+        out_.loss.backward()
+        opt.step()
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_the_value_term_makes_the_values_less_likely(tiny_model_dir, tiny_data, tmp_path):
+    knows = _memorise(tiny_model_dir, tiny_data.forget, tmp_path / "knows")
+    start = _value_nll(knows, tiny_data.values)
+    events = []
+    common = {"epochs": 2, "batch_size": 4, "lr": 5e-3}
+    plain = run_unlearning(knows, tiny_data, TrainConfig(**common), tmp_path / "plain")
+    cfg = TrainConfig(**common, value_weight=2.0)
+    valued = run_unlearning(knows, tiny_data, cfg, tmp_path / "valued", progress=events.append)
+    steps = [e for e in events if e.stage == "train" and e.losses]
+    assert steps
+    for e in steps:
+        want = (e.losses["relearn_ce"] + e.losses["retain_ce"] + e.losses["retain_kl"]
+                + 2.0 * e.losses["value_ul"])
+        assert e.losses["loss"] == pytest.approx(want, rel=1e-4, abs=1e-5)
+    with_term = _value_nll(valued.merged_dir, tiny_data.values)
+    without = _value_nll(plain.merged_dir, tiny_data.values)
+    assert start < 2.0, "the starting model did not learn the values"
+    assert with_term > without + 0.5, (start, without, with_term)
