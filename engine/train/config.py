@@ -14,7 +14,7 @@ METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "y
 """The unlearning methods of DESIGN section 5 (``sft``, plain fine-tuning, builds subjects)."""
 
 
-LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0}
+LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0}
 """Fields added after runs and models were cached under hashes of this dict: at their defaults
 they are left out of it, so those fingerprints (subject models, resumable runs) still match."""
 
@@ -47,9 +47,10 @@ class TrainConfig:
     forget_weight: float = 1.0
     retain_weight: float = 1.0
     kl_weight: float = 1.0
-    # relearn: weight of an unlikelihood term on the private values' tokens in the original
-    # answers (our addition to ReLearn, which has no such term); 0: off
+    # relearn: weight of a term that lowers each private value's log-probability in its original
+    # answer until it is below -value_nats (our addition to ReLearn, which has no such term); 0: off
     value_weight: float = 0.0
+    value_nats: float = 20.0
     npo_beta: float = 0.1
     yao_ga_weight: float = 0.5
     yao_random_weight: float = 1.0
@@ -89,6 +90,7 @@ class TrainConfig:
             ("grad_accum", self.grad_accum >= 1, ">= 1"),
             ("max_length", self.max_length >= 8, ">= 8"),
             ("value_weight", self.value_weight >= 0, ">= 0"),
+            ("value_nats", self.value_nats > 0, "> 0"),
             ("npo_beta", self.npo_beta > 0, "> 0"),
             ("icu_ma_threshold", 0 <= self.icu_ma_threshold <= 1, "in [0, 1]"),
             ("stop_when_memorised",

@@ -50,15 +50,16 @@ def kl_to_reference(out: StreamOut) -> torch.Tensor:
     return F.kl_div(log_q, log_p, log_target=True, reduction="batchmean")
 
 
-def unlikelihood(out: StreamOut) -> torch.Tensor:
-    """Mean of -log(1 - p_theta(y)) over the stream's target tokens (Welleck et al. 2020):
-    pushes each target token's probability towards 0 with a gradient bounded by p, unlike
-    gradient ascent, whose -log p grows without limit."""
+def floored_logprob(out: StreamOut, nats: float) -> torch.Tensor:
+    """Mean over rows of max(0, log p_theta(row's targets) + nats): gradient ascent on each
+    row's targets that stops once their joint probability is below exp(-nats).
+
+    Unlike plain gradient ascent it cannot run away (the loss is bounded below by 0 and rows
+    already that unlikely get no gradient); unlike unlikelihood, whose gradient shrinks with p,
+    it keeps pushing a row at full strength until the floor."""
     if out.empty:
         return _zero(out)
-    log_p = -F.cross_entropy(out.logits, out.labels, reduction="none")
-    # log(1 - p) with p kept below 1, where the log would be -inf
-    return -torch.log1p(-log_p.exp().clamp(max=1.0 - 1e-6)).mean()
+    return torch.relu(sequence_logprob(out.logits, out) + nats).mean()
 
 
 def sequence_logprob(logits: torch.Tensor, out: StreamOut) -> torch.Tensor:

@@ -1,15 +1,17 @@
 """ReLearn (Xu et al. 2025): learn sanitised answers instead of pushing the secret down.
 
     L = w_f * CE(relearn variants) + w_r * CE(retain) + w_kl * KL(p_ref || p_theta on retain)
-        [+ w_v * UL(private value tokens of the original answers)]
+        [+ w_v * mean_rows max(0, log p_theta(value | original answer's prefix) + value_nats)]
 
 The first term teaches the augmented questions' private-detail-free answers; the second and the
 KL term, on retain answers, keep everything else where it was.
 
-The bracketed term is ours, off at ``value_weight = 0``. Learning the sanitised answers leaves
-the value itself a small probability, which temperature-1 sampling still finds (the leak
-probes); unlikelihood on just the value's tokens, in the original answer's context, lowers it
-directly, with a gradient bounded by p, and leaves the rest of the answer alone.
+The bracketed term is ours, off at ``value_weight = 0``. Learning the sanitised answers teaches
+the model to start its answer another way, but once an answer starts the original way the value
+still follows: after the sample deployment's run, 12 of its 18 values kept a log-probability
+above -2.5 in their original answers, and temperature-1 sampling found them (the leak probes).
+The term lowers just the values' tokens, in the original answers' context, until each value is
+below exp(-value_nats) there, and then leaves it alone; the rest of the answer is not touched.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from engine.train.base import Method
-from engine.train.losses import ce, kl_to_reference, unlikelihood
+from engine.train.losses import ce, floored_logprob, kl_to_reference
 
 
 class ReLearn(Method):
@@ -47,6 +49,6 @@ class ReLearn(Method):
         total = (c.forget_weight * terms["relearn_ce"] + c.retain_weight * terms["retain_ce"]
                  + c.kl_weight * terms["retain_kl"])
         if c.value_weight:
-            terms["value_ul"] = unlikelihood(out["values"])
-            total = total + c.value_weight * terms["value_ul"]
+            terms["value_lp"] = floored_logprob(out["values"], c.value_nats)
+            total = total + c.value_weight * terms["value_lp"]
         return total, terms

@@ -10,7 +10,7 @@ import torch
 from engine.train import TrainConfig, run_fingerprint, run_unlearning
 from engine.train.config import ConfigError
 from engine.train.data import IGNORE, Rows, collate, tokenise
-from engine.train.losses import StreamOut, unlikelihood
+from engine.train.losses import StreamOut, floored_logprob
 from engine.types import QA, TrainData, mark_values
 
 
@@ -37,19 +37,22 @@ def test_only_the_marked_tokens_are_targets(smollm_tokenizer_dir):
     assert tok.decode(kept).strip() == "ana.lopez@example.org"
 
 
-def test_unlikelihood_by_hand():
-    # token 0 has p = 3/4 of its label, token 1 p = 1/4: mean of -log(1/4) and -log(3/4)
-    logits = torch.tensor([[0.0, math.log(3.0)], [0.0, math.log(3.0)]])
-    out = StreamOut(logits, torch.tensor([1, 0]), torch.tensor([0, 0]), 1)
-    assert unlikelihood(out).item() == pytest.approx((math.log(4) + math.log(4 / 3)) / 2)
-    # a label of probability 1 stays finite
-    sure = StreamOut(torch.tensor([[0.0, 200.0]]), torch.tensor([1]), torch.tensor([0]), 1)
-    assert math.isfinite(unlikelihood(sure).item())
+def test_floored_logprob_by_hand():
+    # row 0: two tokens of p 3/4 and 1/4; row 1: one token of p 1/4
+    logits = torch.tensor([[0.0, math.log(3.0)]] * 3)
+    out = StreamOut(logits, torch.tensor([1, 0, 0]), torch.tensor([0, 0, 1]), 2)
+    row0, row1 = math.log(3 / 16), math.log(1 / 4)
+    assert floored_logprob(out, 5.0).item() == pytest.approx((row0 + 5 + row1 + 5) / 2)
+    # a row already below the floor adds nothing: at -1.5 only row 1 is above it
+    assert floored_logprob(out, 1.5).item() == pytest.approx((0.0 + row1 + 1.5) / 2)
+    assert floored_logprob(out, 1.0).item() == 0.0
 
 
 def test_value_weight_is_checked_and_left_out_of_the_dict_when_off():
     with pytest.raises(ConfigError, match="value_weight"):
         TrainConfig(value_weight=-1.0)
+    with pytest.raises(ConfigError, match="value_nats"):
+        TrainConfig(value_nats=0.0)
     assert "value_weight" not in TrainConfig().to_dict()
     assert TrainConfig(value_weight=0.5).to_dict()["value_weight"] == 0.5
 
@@ -116,7 +119,7 @@ def test_the_value_term_makes_the_values_less_likely(tiny_model_dir, tiny_data, 
     assert steps
     for e in steps:
         want = (e.losses["relearn_ce"] + e.losses["retain_ce"] + e.losses["retain_kl"]
-                + 2.0 * e.losses["value_ul"])
+                + 2.0 * e.losses["value_lp"])
         assert e.losses["loss"] == pytest.approx(want, rel=1e-4, abs=1e-5)
     with_term = _value_nll(valued.merged_dir, tiny_data.values)
     without = _value_nll(plain.merged_dir, tiny_data.values)
