@@ -4,7 +4,8 @@
         [--set key=value ...]
     accelerate launch --multi_gpu --num_processes 4 -m engine.train --model ... (same flags)
 
-``data.json`` holds ``{"forget": [[q, a], ...], "relearn": [...], "retain": [...]}``; the config
+``data.json`` holds ``{"forget": [[q, a], ...], "relearn": [...], "retain": [...]}`` and, for
+relearn's value term, ``"values": [[q, a, [private value, ...]], ...]``; the config
 file holds TrainConfig fields (``--set`` overrides single ones, values parsed as JSON where they
 parse). Every process runs the same command; the main one prints progress and writes the outputs.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from engine.progress import Cancelled, Progress
 from engine.train import ConfigError, TrainConfig, run_unlearning
-from engine.types import QA, TrainData
+from engine.types import QA, TrainData, mark_values
 
 
 def read_data(path: Path) -> TrainData:
@@ -41,7 +42,30 @@ def read_data(path: Path) -> TrainData:
                 raise SystemExit(f"{path}: {name}[{i}] must be [question, answer] strings")
             out.append(QA(item[0], item[1]))
         parts[name] = tuple(out)
+    parts["values"] = _read_values(path, raw.get("values", []))
     return TrainData(**parts)
+
+
+def _read_values(path: Path, items: Any) -> tuple[QA, ...]:
+    """``[[question, answer, [value, ...]], ...]``: each answer with its values as targets."""
+    want = "[question, answer, [value, ...]] with every value inside the answer"
+    if not isinstance(items, list):
+        raise SystemExit(f"{path}: field 'values' must be a list of {want}")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            item = [item.get("question"), item.get("answer"), item.get("values")]
+        ok = (isinstance(item, list) and len(item) == 3
+              and all(isinstance(x, str) and x for x in item[:2])
+              and isinstance(item[2], list) and item[2]
+              and all(isinstance(v, str) and v.strip() for v in item[2]))
+        marked = mark_values(QA(item[0], item[1]), item[2]) if ok else None
+        # every value must be found, or its tokens would silently not be trained
+        if marked is None or any(mark_values(QA(item[0], item[1]), [v]) is None
+                                 for v in item[2]):
+            raise SystemExit(f"{path}: values[{i}] must be {want}")
+        out.append(marked)
+    return tuple(out)
 
 
 def read_config(path: Path | None, overrides: list[str]) -> TrainConfig:

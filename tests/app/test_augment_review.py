@@ -165,3 +165,9 @@ def test_a_run_trains_each_original_question_with_approved_answers(imported):
     # still asked as the forget_original probes
     assert {p.question for p in probes if p.group == "forget_original"} == \
         {f.question for f in facts}
+    # and given to the value term with exactly their private values as targets
+    assert len(data.values) == len(facts)
+    for f, qa in zip(sorted(facts, key=lambda f: f.position), data.values, strict=True):
+        assert (qa.question, qa.answer) == (f.question, f.answer)
+        marked = {qa.answer[a:b].lower() for a, b in qa.targets}
+        assert marked == {v["value"].lower() for v in f.private_values}

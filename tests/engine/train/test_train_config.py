@@ -51,6 +51,13 @@ def test_command_line_files_are_checked_and_named(tmp_path):
     good.write_text('{"relearn": [{"question": "q", "answer": "a"}], "retain": [["q2", "a2"]]}')
     data = read_data(good)
     assert len(data.relearn) == 1 and len(data.retain) == 1 and data.forget == ()
+    assert data.values == ()
+    valued = tmp_path / "values.json"
+    valued.write_text('{"values": [["Email?", "It is a@b.org.", ["a@b.org"]]]}')
+    assert read_data(valued).values[0].targets == ((6, 13),)
+    valued.write_text('{"values": [["Email?", "It is a@b.org.", ["a@b.org", "c@d.org"]]]}')
+    with pytest.raises(SystemExit, match=r"values\.json: values\[0\] must be"):
+        read_data(valued)
     assert read_config(None, ["epochs=2", "method=gd"]) == TrainConfig(epochs=2, method="gd")
     with pytest.raises(SystemExit, match=r"TrainConfig\.lr"):
         read_config(None, ["lr=-1"])
