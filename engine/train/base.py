@@ -28,7 +28,7 @@ class Method:
     name: ClassVar[str] = ""
     primary: ClassVar[str] = "forget"  # the stream an epoch walks through once
     aligned: ClassVar[tuple[str, ...]] = ()  # streams whose row i goes with primary row i
-    sampled: ClassVar[tuple[str, ...]] = ()  # streams drawn afresh each step (the retain set)
+    sampled: tuple[str, ...] = ()  # streams drawn afresh each step (retain); may depend on config
     reference: ClassVar[frozenset[str]] = frozenset()  # streams whose loss needs p_ref
 
     def __init__(self, config: TrainConfig) -> None:
