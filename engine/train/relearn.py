@@ -8,10 +8,11 @@ KL term, on retain answers, keep everything else where it was.
 
 The bracketed term is ours, off at ``value_weight = 0``. Learning the sanitised answers teaches
 the model to start its answer another way, but once an answer starts the original way the value
-still follows: after the sample deployment's run, 12 of its 18 values kept a log-probability
-above -2.5 in their original answers, and temperature-1 sampling found them (the leak probes).
-The term lowers just the values' tokens, in the original answers' context, until each value is
-below exp(-value_nats) there, and then leaves it alone; the rest of the answer is not touched.
+still follows: after one of the sample deployment's runs, 14 of its 18 values kept a
+log-probability above -2.5 in their original answers, a path temperature-1 sampling can take
+(the leak probes). The term lowers just the values' tokens, in the original answers' context,
+until each value is below exp(-value_nats) there, and then leaves it alone; the rest of the
+answer is not touched.
 """
 
 from __future__ import annotations
