@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from train_samples import target_ce
 
 from engine.models import sha256_dir
 from engine.train import METHODS, TrainConfig, run_unlearning
@@ -53,33 +54,16 @@ def test_method_runs_and_reports_its_terms(method, tiny_model_dir, tiny_data, tm
     assert record["history"][0]["epoch"] == 1
 
 
-def _forget_ce(model_dir, data):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from engine.train.data import IGNORE, Rows, collate, tokenise
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    rows = Rows.from_dataset(tokenise(data, tok, 128, "x"))
-    b = collate({"x": (rows, range(len(rows)))}, tok.pad_token_id)
-    with torch.no_grad():
-        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits
-    return torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]), b.labels[:, 1:].reshape(-1),
-        ignore_index=IGNORE).item()
-
-
 def test_ga_raises_and_relearn_lowers_the_loss_it_names(tiny_model_dir, tiny_data, tmp_path):
-    before_f = _forget_ce(tiny_model_dir, tiny_data.forget)
-    before_r = _forget_ce(tiny_model_dir, tiny_data.relearn)
+    before_f = target_ce(tiny_model_dir, tiny_data.forget)
+    before_r = target_ce(tiny_model_dir, tiny_data.relearn)
     ga = run_unlearning(tiny_model_dir, tiny_data,
                         TrainConfig(method="ga", epochs=2, batch_size=3, lr=5e-3), tmp_path / "ga")
     rl = run_unlearning(tiny_model_dir, tiny_data,
                         TrainConfig(method="relearn", epochs=2, batch_size=4, lr=5e-3),
                         tmp_path / "rl")
-    assert _forget_ce(ga.merged_dir, tiny_data.forget) > before_f + 0.1
-    assert _forget_ce(rl.merged_dir, tiny_data.relearn) < before_r - 0.1
+    assert target_ce(ga.merged_dir, tiny_data.forget) > before_f + 0.1
+    assert target_ce(rl.merged_dir, tiny_data.relearn) < before_r - 0.1
 
 
 def test_a_finished_run_is_reused_not_retrained(tiny_model_dir, tiny_data, tmp_path):

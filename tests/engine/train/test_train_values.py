@@ -1,4 +1,4 @@
-"""ReLearn's optional value term: marked spans, their tokenisation, unlikelihood, the method."""
+"""ReLearn's optional value term: marked spans, their tokenisation, the floored term, the method."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from train_samples import target_ce
 
 from engine.train import TrainConfig, run_fingerprint, run_unlearning
 from engine.train.config import ConfigError
@@ -72,20 +73,6 @@ def test_value_weight_without_marked_values_is_a_clear_error(tiny_model_dir, tin
         run_unlearning(tiny_model_dir, bare, TrainConfig(epochs=1, value_weight=1.0), tmp_path)
 
 
-def _value_nll(model_dir, values) -> float:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    rows = Rows.from_dataset(tokenise(values, tok, 128, "values"))
-    b = collate({"values": (rows, range(len(rows)))}, tok.pad_token_id)
-    with torch.no_grad():
-        logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits
-    return torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]), b.labels[:, 1:].reshape(-1),
-        ignore_index=IGNORE).item()
-
-
 def _memorise(model_dir, items, out):
     """The tiny model with every weight fine-tuned on ``items`` until it knows them (LoRA on a
     random 64-wide model learns too slowly for a test)."""
@@ -109,7 +96,7 @@ def _memorise(model_dir, items, out):
 
 def test_the_value_term_makes_the_values_less_likely(tiny_model_dir, tiny_data, tmp_path):
     knows = _memorise(tiny_model_dir, tiny_data.forget, tmp_path / "knows")
-    start = _value_nll(knows, tiny_data.values)
+    start = target_ce(knows, tiny_data.values)
     events = []
     common = {"epochs": 2, "batch_size": 4, "lr": 5e-3}
     plain = run_unlearning(knows, tiny_data, TrainConfig(**common), tmp_path / "plain")
@@ -121,7 +108,7 @@ def test_the_value_term_makes_the_values_less_likely(tiny_model_dir, tiny_data, 
         want = (e.losses["relearn_ce"] + e.losses["retain_ce"] + e.losses["retain_kl"]
                 + 2.0 * e.losses["value_lp"])
         assert e.losses["loss"] == pytest.approx(want, rel=1e-4, abs=1e-5)
-    with_term = _value_nll(valued.merged_dir, tiny_data.values)
-    without = _value_nll(plain.merged_dir, tiny_data.values)
+    with_term = target_ce(valued.merged_dir, tiny_data.values)
+    without = target_ce(plain.merged_dir, tiny_data.values)
     assert start < 2.0, "the starting model did not learn the values"
     assert with_term > without + 0.5, (start, without, with_term)
