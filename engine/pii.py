@@ -187,6 +187,10 @@ def extract_private_values(
             continue
         if contains_value(question, e.text) or len(e.text.strip()) < 3:
             continue
+        if e.type == "DATE_TIME" and not any(ch.isdigit() for ch in e.text):
+            # a bare month or weekday ("in March") singles no one out, and as a leak check it
+            # would match any answer that names the month
+            continue
         pv = PrivateValue(_category(e.type, question), e.text.strip())
         if pv not in values:
             values.append(pv)
