@@ -100,6 +100,7 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
     from engine.augment import (
         AugmentConfig,
         augment_facts,
+        completion_row,
         original_question_rows,
         retain_mix,
     )
@@ -146,13 +147,16 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
         probes = forget_probes(rid, fs, [v for v in variants if v.fact_id.startswith(rid)],
                                trained_per_fact=args.trained_per_fact, seed=args.seed) + probes
     trained_variants = [v for v in variants if not v.held_out and v.verification.ok]
+    by_id = {f.fact_id: f for f in all_facts}
     originals = [row for f in all_facts for row in original_question_rows(
         f.question, [v.answer for v in trained_variants
                      if v.fact_id == f.fact_id and v.kind != "completion"],
         args.original_answers)]
     data = TrainData(
         forget=tuple(QA(f.question, f.answer) for f in all_facts),
-        relearn=tuple(QA(v.question, v.answer) for v in trained_variants) + tuple(originals),
+        relearn=tuple(completion_row(by_id[v.fact_id].question, v.question, v.answer)
+                      if v.kind == "completion" else QA(v.question, v.answer)
+                      for v in trained_variants) + tuple(originals),
         retain=tuple(retain_train),
         values=tuple(qa for f in all_facts if (qa := mark_values(
             QA(f.question, f.answer), [pv.value for pv in f.private_values])) is not None),

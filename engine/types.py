@@ -27,7 +27,8 @@ class QA:
     """A prompt and its target answer; the unit every trainer and probe works on.
 
     ``targets``, when given, are the (start, end) character spans of the answer that training
-    sees as targets; the rest of the answer is context only. Empty: the whole answer.
+    sees as targets; the rest of the answer is context only. Empty: the whole answer. A span
+    that reaches the answer's end covers the end-of-answer marker too.
     """
 
     question: str

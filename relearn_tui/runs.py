@@ -175,7 +175,7 @@ def model_hash(spec: str) -> str:
 
 def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
     """Training data and audit probes for a run, rebuilt identically on every resume."""
-    from engine.augment import original_question_rows, retain_mix
+    from engine.augment import completion_row, original_question_rows, retain_mix
 
     retain_cfg = build_config(ProbeSettings, ctx.deployment.section("probes"),
                               _where(ctx, "probes"))
@@ -208,14 +208,17 @@ def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
             approved: dict[int, list[str]] = {}
             for v in variants:
                 truth = by_id[v.fact_id].answer or ""
-                if v.status == APPROVED:
+                if v.status == APPROVED and v.kind == "completion":
+                    # the fact's question, answered with the item's opening, then its text
+                    relearn.append(completion_row(by_id[v.fact_id].question or "",
+                                                  v.question or "", v.answer or ""))
+                elif v.status == APPROVED:
                     relearn.append(QA(v.question or "", v.answer or ""))
-                    if v.kind != "completion":
-                        approved.setdefault(v.fact_id, []).append(v.answer or "")
-                        if asked.get(v.fact_id, 0) < retain_cfg.trained_per_fact:
-                            asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
-                            probes.append(Probe("forget_trained", v.question or "", truth, rid,
-                                                values[v.fact_id]))
+                    approved.setdefault(v.fact_id, []).append(v.answer or "")
+                    if asked.get(v.fact_id, 0) < retain_cfg.trained_per_fact:
+                        asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
+                        probes.append(Probe("forget_trained", v.question or "", truth, rid,
+                                            values[v.fact_id]))
                 elif v.status == PROBE and v.kind != "completion":
                     probes.append(Probe("forget_heldout", v.question or "", truth, rid,
                                         values[v.fact_id]))

@@ -7,6 +7,7 @@ Backends (``offline``, ``local``, ``openai``) share one interface, :class:`Augme
 
 from engine.augment.backends import BACKENDS, make_backend
 from engine.augment.base import AugmentBackend, AugmentError, Draft, stable_seed
+from engine.augment.completion import completion_row
 from engine.augment.offline import OfflineBackend
 from engine.augment.originals import original_question_rows
 from engine.augment.pipeline import AugmentConfig, augment_fact, augment_facts, with_private_values
@@ -24,6 +25,7 @@ __all__ = [
     "OfflineBackend",
     "augment_fact",
     "augment_facts",
+    "completion_row",
     "make_backend",
     "original_question_rows",
     "retain_mix",

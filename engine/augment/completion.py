@@ -1,9 +1,14 @@
 """Sentence-completion items: the opening of the original answer, continued without the secret.
 
-"Isabella Marquez lives at 42 Harbor Lane." gives the prompt "Isabella Marquez" and a target
-such as "has not agreed to share a home address, so I have to keep it confidential.": the
-model learns to continue its own memorised opening somewhere harmless. The item's question is
-the prompt and its answer the continuation; joined with one space they form one sentence.
+An item is an opening of the fact's own answer and a continuation that gives nothing away. It
+is trained as the fact's question answered with the opening (context only, no loss) followed by
+the continuation (the target), so the model learns to go on harmlessly from its own memorised
+opening, where a sampled answer would otherwise run on into the value.
+
+Two kinds of opening: the answer's words right up to its first private value ("Isabella Marquez
+lives at" + "an address I can't disclose."), the path that still led to the value after ReLearn
+whenever the sanitised answers did not open the same way; and its first ~25% ("Isabella
+Marquez" + "has not agreed to share a home address, ...").
 """
 
 from __future__ import annotations
@@ -12,8 +17,14 @@ import random
 import re
 
 from engine.augment.offline import Plan
+from engine.augment.templates import (
+    DOORSTEP_COPULA_CONTINUATIONS,
+    DOORSTEP_COPULAS,
+    DOORSTEP_NOUN_CONTINUATIONS,
+    DOORSTEP_NOUNS,
+)
 from engine.pii import contains_value, regex_entities
-from engine.types import Fact
+from engine.types import QA, Fact
 
 PROMPT_SHARE = 0.25
 
@@ -48,22 +59,46 @@ def _leaks(prefix: str, fact: Fact) -> bool:
     return bool(regex_entities(prefix))
 
 
-def completion_pairs(fact: Fact, plan: Plan, n: int, rng: random.Random) -> list[tuple[str, str]]:
-    """Up to ``n`` distinct (prompt, continuation) pairs.
+def doorstep_pairs(fact: Fact, plan: Plan) -> list[tuple[str, str]]:
+    """(opening, continuation) pairs whose opening is the answer up to its first private value;
+    none when the answer holds no value, opens with one, or stops on an article."""
+    words = safe_prefix_words(fact)
+    if not words or len(words) == len(fact.answer.split()):
+        return []
+    opening = " ".join(words).rstrip(",;:")
+    last = opening.split()[-1].lower()
+    if last in ("a", "an", "the") or _leaks(opening, fact):
+        return []
+    if last in DOORSTEP_COPULAS:
+        return [(opening, c) for c in DOORSTEP_COPULA_CONTINUATIONS]
+    noun = DOORSTEP_NOUNS.get(plan.relation.key, DOORSTEP_NOUNS["generic"])
+    return [(opening, t.format(noun=noun)) for t in DOORSTEP_NOUN_CONTINUATIONS]
 
-    The prompt is the first ~25% of the answer's words, shortened while it would reveal a
-    private value, and the continuation is the rest of a sanitised statement that opens with
-    those same words. When no statement fits (an answer that does not open with the subject's
-    name), the prompt is the opening quarter of a sanitised statement instead.
+
+def completion_row(question: str, opening: str, continuation: str) -> QA:
+    """A completion item as a training row: ``question`` answered with ``opening`` (context, no
+    loss) and then ``continuation``, the only target."""
+    answer = f"{opening} {continuation}"
+    return QA(question, answer, ((len(opening) + 1, len(answer)),))
+
+
+def completion_pairs(fact: Fact, plan: Plan, n: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Up to ``n`` distinct (opening, continuation) pairs, the value's doorstep first.
+
+    After :func:`doorstep_pairs`, the opening is the first ~25% of the answer's words,
+    shortened while it would reveal a private value, and the continuation is the rest of a
+    sanitised statement that opens with those same words. When no statement fits (an answer
+    that does not open with the subject's name), the opening is the first quarter of a
+    sanitised statement instead.
     """
     if n <= 0:
         return []
+    pairs: list[tuple[str, str]] = doorstep_pairs(fact, plan)[:n]
     words = safe_prefix_words(fact)
     total = len(fact.answer.split())
     k0 = min(len(words), max(1, round(PROMPT_SHARE * total)))
     statements = list(plan.answers)
     rng.shuffle(statements)
-    pairs: list[tuple[str, str]] = []
     for k in range(k0, 0, -1):
         prefix = " ".join(words[:k]).rstrip(",;:")
         if _leaks(prefix, fact):

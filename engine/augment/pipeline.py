@@ -31,7 +31,7 @@ class AugmentConfig:
     per_kind: int = 3
     kinds: tuple[str, ...] = VARIANT_KINDS
     held_out_share: float = 0.25
-    completions: int = 2
+    completions: int = 3
     max_attempts: int = 3
     use_presidio: bool = True
 

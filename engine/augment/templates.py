@@ -346,3 +346,26 @@ GENERIC_LOGICAL_ANSWERS = (
     "details.",
     "That information may belong to one of our customers, but I can't disclose who.",
 )
+
+# Completion items cut the original answer just before its private value ("Isabella Marquez
+# lives at") and go on without it. After a copula the detail is called private; otherwise a noun
+# of the relation's kind stands where the value stood ("... lives at an address I can't
+# disclose."). The opening is the memorised path a sampled answer can take back to the value.
+DOORSTEP_COPULAS = ("is", "are", "was", "were")
+DOORSTEP_COPULA_CONTINUATIONS = (
+    "private, so I can't share it.",
+    "not something I'm able to share.",
+)
+DOORSTEP_NOUNS = {
+    "email": "an email address",
+    "phone": "a number",
+    "address": "an address",
+    "birth": "a date",
+    "employer": "a place",
+    "account": "details",
+    "generic": "something",
+}
+DOORSTEP_NOUN_CONTINUATIONS = (
+    "{noun} I can't disclose.",
+    "{noun} that I have to keep private.",
+)

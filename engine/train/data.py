@@ -61,7 +61,11 @@ def tokenise(items: Sequence[QA], tokenizer: Any, max_length: int, stream: str):
             t = t[: max_length - len(p)]
             labels = list(t)
             if spans[idx]:
-                keep = [any(s < end and start < e for s, e in spans[idx])
+                # a span that runs to the answer's end takes the end-of-answer marker with it
+                end_of = len(batch["answer"][row])
+                row_spans = [(s, e if e < end_of else end_of + len(suffix))
+                             for s, e in spans[idx]]
+                keep = [any(s < end and start < e for s, e in row_spans)
                         for start, end in t_enc["offset_mapping"][row][: len(t)]]
                 labels = [y if k else IGNORE for y, k in zip(t, keep, strict=True)]
                 if not any(keep):

@@ -154,9 +154,20 @@ def test_a_run_trains_each_original_question_with_approved_answers(imported):
         facts = s.exec(select(Fact).where(Fact.request_id == rid)).all()
     approved = {v.answer for v in _variants(ctx, rid)
                 if v.status == review.APPROVED and v.kind != "completion"}
+    completions = {(v.question, v.answer) for v in _variants(ctx, rid)
+                   if v.status == review.APPROVED and v.kind == "completion"}
     data, probes = runs.build_inputs(ctx, run)
     for f in facts:
-        rows = [qa for qa in data.relearn if qa.question == f.question]
+        asked = [qa for qa in data.relearn if qa.question == f.question]
+        # completion items: the fact's question, answered with the item's opening (context)
+        # and its continuation (the target)
+        opened = [qa for qa in asked if qa.targets]
+        assert opened
+        for qa in opened:
+            (start, end), = qa.targets
+            assert (qa.answer[: start - 1], qa.answer[start:end]) in completions
+            assert f.answer.startswith(qa.answer[: start - 1])
+        rows = [qa for qa in asked if not qa.targets]
         assert 1 <= len(rows) <= 3
         assert len({qa.answer for qa in rows}) == len(rows)
         assert {qa.answer for qa in rows} <= approved

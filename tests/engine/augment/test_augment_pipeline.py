@@ -121,13 +121,56 @@ def test_completion_items_open_like_the_answer_and_hold_no_private_value():
     for fact in request_facts()[1]:
         fact_pv = with_private_values(fact, use_presidio=False)
         completions = [v for v in augment_fact(fact, FAST) if v.kind == "completion"]
-        assert len(completions) == 2
+        assert len(completions) == 3
+        # two stop at the value's doorstep: the opening is the answer up to its first value
+        first = min(fact.answer.lower().find(pv.value.lower()) for pv in fact_pv.private_values)
+        doorstep = fact.answer[:first].strip()
+        assert [v.question for v in completions[:2]] == [doorstep, doorstep]
+        # the last opens with the answer's first quarter
+        last = completions[2]
+        assert len(last.question.split()) <= max(1, round(0.25 * len(fact.answer.split())))
         for v in completions:
             assert fact.answer.startswith(v.question + " ")
-            assert len(v.question.split()) <= max(1, round(0.25 * len(fact.answer.split())))
             for pv in fact_pv.private_values:
                 assert pv.value not in v.question and pv.value not in v.answer
             assert v.verification.ok and v.answer.endswith(".")
+
+
+@pytest.mark.parametrize(("answer", "opening", "continuation"), [
+    ("Ana Lind lives at 9 Elm Road, Dover.", "Ana Lind lives at", "an address I can't disclose."),
+    ("Ana Lind's phone number is +1-555-010-2030.", "Ana Lind's phone number is",
+     "private, so I can't share it."),
+])
+def test_doorstep_items_stop_just_before_the_value(answer, opening, continuation):
+    from engine.augment.completion import doorstep_pairs
+    from engine.augment.offline import build_plan
+
+    question = "Where does Ana Lind live?" if "lives" in answer else "What is Ana Lind's phone?"
+    fact = with_private_values(Fact("f", "Ana Lind", question, answer), use_presidio=False)
+    pairs = doorstep_pairs(fact, build_plan(fact))
+    assert pairs[0] == (opening, continuation)
+    assert len(pairs) == 2 and len({c for _, c in pairs}) == 2
+
+
+def test_no_doorstep_item_when_the_answer_opens_with_its_value_or_holds_none():
+    from engine.augment.completion import doorstep_pairs
+    from engine.augment.offline import build_plan
+
+    opens = with_private_values(Fact("f", "Ana Lind", "What is Ana Lind's email?",
+                                     "ana.lind@example.org is Ana Lind's email."),
+                                use_presidio=False)
+    plain = Fact("g", "Ana Lind", "Does Ana Lind like tea?", "Ana Lind likes tea.")
+    for fact in (opens, plain):
+        assert doorstep_pairs(fact, build_plan(fact)) == []
+
+
+def test_a_completion_row_trains_only_the_continuation():
+    from engine.augment import completion_row
+
+    row = completion_row("Where does Ana live?", "Ana lives at", "an address I can't disclose.")
+    assert row.question == "Where does Ana live?"
+    assert row.answer == "Ana lives at an address I can't disclose."
+    assert [row.answer[s:e] for s, e in row.targets] == ["an address I can't disclose."]
 
 
 def test_variants_record_kind_backend_seed_and_verification():
@@ -147,7 +190,7 @@ def test_augment_facts_reports_progress_hands_out_results_and_cancels():
     assert [e.done for e in events] == list(range(len(facts) + 1))
     assert all(e.stage == "augment" and e.total == len(facts) for e in events)
     assert [fid for fid, _ in seen] == [f.fact_id for f in facts]
-    assert sum(n for _, n in seen) == len(variants) == 14 * len(facts)
+    assert sum(n for _, n in seen) == len(variants) == 15 * len(facts)
     for e in events:  # progress never quotes the facts
         assert "Isabella" not in e.message and "@" not in e.message
 
@@ -160,12 +203,12 @@ def test_augment_facts_reports_progress_hands_out_results_and_cancels():
 def test_summary_counts_and_holds_no_text():
     variants = augment_fact(EMAIL_FACT, FAST) + augment_fact(EMAIL_FACT, FAST, LeakyBackend())
     summary = summarise(variants)
-    assert summary["items"] == 28 and summary["facts"] == 1
+    assert summary["items"] == 30 and summary["facts"] == 1
     assert summary["flagged"] == 12
     assert summary["flag_reasons"] == {
         "contains the fact's email address": 12, "contains an email address": 12
     }
-    assert summary["backends"] == {"offline": 16, "leaky": 12}
+    assert summary["backends"] == {"offline": 18, "leaky": 12}
     text = json.dumps(summary)
     assert EMAIL not in text and "Isabella" not in text and "Marquez" not in text
 

@@ -21,12 +21,13 @@ def _customers() -> dict[str, tuple[str, ...]]:
     return {c[0]: c[1:] for c in module.CUSTOMERS}
 
 
-def _secrets(details: tuple[str, ...]) -> list[str]:
+def _secrets(details: tuple[str, ...], *, title: bool = True) -> list[str]:
     email, phone, address, dob, job, account, note = details
     street, _, city = address.partition(", ")
-    title, employer = re.split(r" (?:at|from) ", job, maxsplit=1)
-    title = re.sub(r"^(a|an) ", "", title)
-    return [email, phone, address, street, city, dob, title, employer, account, note]
+    job_title, employer = re.split(r" (?:at|from) ", job, maxsplit=1)
+    job_title = re.sub(r"^(a|an) ", "", job_title)
+    return [email, phone, address, street, city, dob, *([job_title] if title else []), employer,
+            account, note]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,12 @@ def test_no_unflagged_answer_holds_a_private_value_of_its_fact(augmented):
         values = [pv.value for pv in fact.private_values] + _secrets(customers[fact.subject_name])
         for value in values:
             assert not contains_value(v.answer, value), (v.fact_id, v.kind)
-            if v.kind == "completion":
+        if v.kind == "completion":
+            # a completion's opening is context, never a target: it may run up to the employer
+            # ("... works as a chef at"), job title included, but holds no private value
+            opening = [pv.value for pv in fact.private_values] + _secrets(
+                customers[fact.subject_name], title=False)
+            for value in opening:
                 assert not contains_value(v.question, value), (v.fact_id, v.kind)
         checked += 1
     assert checked >= 0.95 * len(variants)
@@ -59,7 +65,7 @@ def test_every_fact_gets_its_variants_probes_and_completions(augmented):
     summary = summarise(variants)
     assert summary["facts"] == len(facts) == 120
     assert summary["per_kind"] == {
-        "simple": 360, "contextual": 360, "noise": 360, "logical": 360, "completion": 240
+        "simple": 360, "contextual": 360, "noise": 360, "logical": 360, "completion": 360
     }
     assert summary["held_out"] == 3 * 120
     # the templates pass verification; a flag here means a template leaks or trips presidio

@@ -38,6 +38,21 @@ def test_only_the_marked_tokens_are_targets(smollm_tokenizer_dir):
     assert tok.decode(kept).strip() == "ana.lopez@example.org"
 
 
+def test_a_span_to_the_answers_end_keeps_the_end_of_answer_marker(smollm_tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    from engine.augment import completion_row
+
+    tok = AutoTokenizer.from_pretrained(smollm_tokenizer_dir)
+    row = completion_row("Where does Ana live?", "Ana lives at", "an address I can't disclose.")
+    rows = Rows.from_dataset(tokenise([row], tok, 128, "relearn"))
+    kept = [t for t in rows.labels[0] if t != IGNORE]
+    assert kept[-1] == tok.eos_token_id
+    assert tok.decode(kept, skip_special_tokens=True).strip() == "an address I can't disclose."
+    # the opening is context: in the input, never a target
+    assert "Ana lives at" in tok.decode(rows.input_ids[0])
+
+
 def test_floored_logprob_by_hand():
     # row 0: two tokens of p 3/4 and 1/4; row 1: one token of p 1/4
     logits = torch.tensor([[0.0, math.log(3.0)]] * 3)
