@@ -7,7 +7,8 @@ or fails by chance. This script measures what decides that rate, for each leak p
 
 - ``lp_answer``: log p(original answer | question), the memorised path as a whole;
 - ``lp_value``: log p(value | question, original answer up to the value), the value once an
-  answer has started the original way;
+  answer has started the original way (the space before it included: some tokenizers give it
+  a token of its own);
 - how many of ``--samples`` answers at temperature 1.0 leak, and of those how many open the way
   the original answer does (its words up to the value).
 
@@ -102,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         for v in secret_values(p):
             at = low.find(v.lower())
             if at >= 0:
-                spans.append((at, at + len(v)))
+                # the tokenizer may give the space before a value a token of its own (" " then
+                # the digits of "42 Harbor Lane"): that token is the value's first step too
+                start = at
+                while start > 0 and p.truth[start - 1] == " ":
+                    start -= 1
+                spans.append((start, at + len(v)))
         lp_answer, lp_values = answer_logprobs(model, tok, p.question, p.truth, spans)
         opening = p.truth[: min(s for s, _ in spans)].strip() if spans else ""
         rows.append({"group": p.group, "request": p.request_key, "question": p.question,

@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--original-answers", type=int, default=6,
                     help="approved answers each original question is trained with (relearn), "
                          "as in the sample deployment")
-    ap.add_argument("--audit-batch", type=int, default=64, help="rows per generation batch")
+    ap.add_argument("--audit-batch", type=int, default=128, help="rows per generation batch")
     ap.add_argument("--quick", action="store_true", help="k=3 leak samples")
     ap.add_argument("--ppl-reference", choices=("subject", "base"), default="base",
                     help="model whose perplexity scores answers for LS: the base SmolLM2 "

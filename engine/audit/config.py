@@ -25,7 +25,7 @@ class AuditConfig:
     """
 
     max_new_tokens: int = 48
-    batch_size: int = 32
+    batch_size: int = 128
     leak_samples: int = 10
     temperature: float = 1.0
     leak_max_new_tokens: int = 40

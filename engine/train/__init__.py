@@ -114,6 +114,7 @@ def run_unlearning(
             "versions": versions(),
             "timings": {k: round(v, 3) for k, v in timings.items()},
             "tokens": result.tokens,
+            "reference_rows_computed": result.reference_rows,
             "tokens_per_s": round(result.tokens / max(result.timings["train_s"], 1e-9), 1),
             "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early,

@@ -14,7 +14,8 @@ METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "y
 """The unlearning methods of DESIGN section 5 (``sft``, plain fine-tuning, builds subjects)."""
 
 
-LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0}
+LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0,
+                "reference_cache_mb": 1024}
 """Fields added after runs and models were cached under hashes of this dict: at their defaults
 they are left out of it, so those fingerprints (subject models, resumable runs) still match."""
 
@@ -68,6 +69,9 @@ class TrainConfig:
     # weights rounded to qat_bits (4: NF4, 8: int8), as the audit's re-check rounds them; 0: off
     qat_bits: int = 0
     qat_every: int = 2
+    # reference logits (adapter off) of the rows already seen are kept, up to this many MiB,
+    # instead of being computed again each time a row comes back; 0: computed every step
+    reference_cache_mb: int = 1024
 
     def __post_init__(self) -> None:
         self.target_modules = tuple(self.target_modules)
@@ -99,6 +103,7 @@ class TrainConfig:
             ("quantization", self.quantization in (None, "4bit", "8bit"), "None, '4bit' or '8bit'"),
             ("qat_bits", self.qat_bits in (0, 4, 8), "0 (off), 4 or 8"),
             ("qat_every", self.qat_every >= 1, ">= 1"),
+            ("reference_cache_mb", self.reference_cache_mb >= 0, ">= 0"),
             ("qat_bits", not (self.qat_bits and self.quantization),
              "0 when the base is quantised (QLoRA): its weights are rounded already"),
         ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -108,6 +108,7 @@ class StepBatch:
     attention_mask: torch.Tensor
     labels: torch.Tensor
     slices: dict[str, slice]
+    picks: dict[str, tuple[int, ...]] = field(default_factory=dict)  # each stream's row indices
 
     @property
     def tokens(self) -> int:
@@ -115,7 +116,7 @@ class StepBatch:
 
     def to(self, device: Any) -> StepBatch:
         return StepBatch(self.input_ids.to(device), self.attention_mask.to(device),
-                         self.labels.to(device), self.slices)
+                         self.labels.to(device), self.slices, self.picks)
 
 
 def collate(parts: dict[str, tuple[Rows, Sequence[int]]], pad_id: int) -> StepBatch:
@@ -123,12 +124,14 @@ def collate(parts: dict[str, tuple[Rows, Sequence[int]]], pad_id: int) -> StepBa
     ids: list[list[int]] = []
     labels: list[list[int]] = []
     slices: dict[str, slice] = {}
+    chosen: dict[str, tuple[int, ...]] = {}
     for name, (rows, picks) in parts.items():
         start = len(ids)
         for i in picks:
             ids.append(rows.input_ids[i])
             labels.append(rows.labels[i])
         slices[name] = slice(start, len(ids))
+        chosen[name] = tuple(picks)
     width = max((len(x) for x in ids), default=1)
     n = len(ids)
     input_ids = torch.full((n, width), pad_id, dtype=torch.long)
@@ -138,7 +141,7 @@ def collate(parts: dict[str, tuple[Rows, Sequence[int]]], pad_id: int) -> StepBa
         input_ids[r, : len(x)] = torch.tensor(x)
         label_t[r, : len(y)] = torch.tensor(y)
         mask[r, : len(x)] = 1
-    return StepBatch(input_ids, mask, label_t, slices)
+    return StepBatch(input_ids, mask, label_t, slices, chosen)
 
 
 def epoch_batches(

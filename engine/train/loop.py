@@ -27,7 +27,7 @@ import torch
 from engine.models import load_model, use_bf16_autocast
 from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
 from engine.train import checkpoint as ckpt
-from engine.train.base import Method, Objective
+from engine.train.base import Method, Objective, ReferenceCache
 from engine.train.config import TrainConfig
 from engine.train.data import Rows, collate, epoch_batches, sampled_indices, tokenise
 from engine.train.losses import memorisation_accuracy
@@ -51,6 +51,7 @@ class LoopResult:
     device: str
     stream_sizes: dict[str, int] = field(default_factory=dict)
     tokens: int = 0
+    reference_rows: int | None = None  # rows run through the reference (None: no cache)
 
 
 def make_accelerator(device: str = "auto"):
@@ -163,7 +164,9 @@ def run_loop(
     lengths = rows[primary].lengths()
     t_data = time.perf_counter()
 
-    objective = Objective(model, method)
+    cache = (ReferenceCache(config.reference_cache_mb << 20)
+             if config.reference_cache_mb and method.reference else None)
+    objective = Objective(model, method, cache)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -239,7 +242,7 @@ def run_loop(
                     rounded_lora(model, config.qat_bits) if rounded else contextlib.nullcontext():
                 with amp():
                     loss, terms = objective(batch.input_ids, batch.attention_mask, batch.labels,
-                                            batch.slices)
+                                            batch.slices, batch.picks)
                 acc.backward(loss / config.grad_accum)
             if sync:
                 if config.max_grad_norm:
@@ -300,4 +303,5 @@ def run_loop(
         epochs_run=snap.epochs_done, stopped_early=stopped_early, resumed_from_epoch=resumed_from,
         autocast=autocast, world_size=world, device=str(acc.device),
         stream_sizes={k: len(v) for k, v in rows.items()}, tokens=tokens_run,
+        reference_rows=cache.computed if cache is not None else None,
     )

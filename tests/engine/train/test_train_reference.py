@@ -86,8 +86,57 @@ def test_no_second_copy_of_the_base_weights_during_a_kl_run(tiny_model_dir, tiny
             gc.collect()
             measured.append(_frozen_float_bytes() - before)
 
+    # the reference cache's logits are frozen floats too: off here, where weights are counted
     run_unlearning(tiny_model_dir, tiny_data, TrainConfig(method="npo_klr", epochs=1,
-                   batch_size=4, merge=False), tmp_path, progress=probe)
+                   batch_size=4, merge=False, reference_cache_mb=0), tmp_path, progress=probe)
     assert measured, "no step was reported"
     # one copy of the frozen base is alive while training; two would be about 2x
     assert 0.8 * base_bytes < measured[0] < 1.5 * base_bytes
+
+
+def test_cached_reference_logits_match_a_fresh_pass_and_are_computed_once(tiny_model_dir,
+                                                                          tiny_data):
+    from engine.train.base import ReferenceCache
+
+    obj, batch = _setup(tiny_model_dir, tiny_data)
+    fresh = obj.stream_outputs(batch, frozenset({"retain"}))["retain"].ref_logits
+    obj.reference_cache = ReferenceCache(1 << 30)
+    first = obj.stream_outputs(batch, frozenset({"retain"}))["retain"].ref_logits
+    assert obj.reference_cache.computed == 4
+    # the same rows again, in another order and beside a new one: only the new one is run
+    rows = obj.method.streams(tiny_data)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenised = {n: Rows.from_dataset(tokenise(qa, tok, 128, n)) for n, qa in rows.items()}
+    again = collate({"relearn": (tokenised["relearn"], [0]),
+                     "retain": (tokenised["retain"], [3, 1, 4])}, tok.pad_token_id)
+    out = obj.stream_outputs(again, frozenset({"retain"}))["retain"]
+    assert obj.reference_cache.computed == 5
+    obj.reference_cache = None
+    live = obj.stream_outputs(again, frozenset({"retain"}))["retain"].ref_logits
+    assert torch.allclose(first, fresh, atol=1e-5)
+    assert torch.allclose(out.ref_logits, live, atol=1e-5)
+
+
+def test_a_full_cache_computes_the_rest_every_time(tiny_model_dir, tiny_data):
+    from engine.train.base import ReferenceCache
+
+    obj, batch = _setup(tiny_model_dir, tiny_data)
+    obj.reference_cache = ReferenceCache(0)
+    for _ in range(2):
+        obj.stream_outputs(batch, frozenset({"retain"}))
+    assert obj.reference_cache.computed == 8 and obj.reference_cache.bytes == 0
+
+
+def test_a_run_with_the_cache_follows_the_run_without_it(tiny_model_dir, tiny_data, tmp_path):
+    from engine.train import run_unlearning
+
+    histories = []
+    for mb in (0, 64):
+        cfg = TrainConfig(method="relearn", epochs=2, batch_size=2, merge=False,
+                          reference_cache_mb=mb, lr=1e-3)
+        result = run_unlearning(tiny_model_dir, tiny_data, cfg, tmp_path / f"cache{mb}")
+        histories.append([h["loss"] for h in result.record["history"]])
+    assert histories[0] == pytest.approx(histories[1], rel=1e-4)
+    assert "reference_cache_mb" not in TrainConfig().to_dict()
