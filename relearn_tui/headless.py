@@ -35,6 +35,7 @@ from relearn_tui.importer import RequestFileError, import_paths
 from relearn_tui.views import RequestRow, request_rows
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LOG_WIDTH = 150  # columns when the output is a file or a pipe
 
 
 @dataclass
@@ -144,6 +145,13 @@ def _figures(ctx, ids: list[str]) -> dict[str, dict]:
     return out
 
 
+def _console(file: object) -> Console:
+    # Rich falls back to 80 columns off a terminal, which squeezes the summary table of a
+    # logged batch run into truncated cells; a log file has no width to respect.
+    tty = getattr(file, "isatty", lambda: False)()
+    return Console(file=file, highlight=False, width=None if tty else LOG_WIDTH)
+
+
 def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
         as_json: bool = False, out=None, err=None, **flags) -> int:
     opts = Options(paths, subject, as_json, **flags)
@@ -153,8 +161,8 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
         opts.augment = True
     out = out or sys.stdout
     # progress and notes go to stderr when stdout carries JSON
-    console = Console(file=(err or sys.stderr) if as_json else out, highlight=False)
-    errors = Console(file=err or sys.stderr, highlight=False)
+    console = _console((err or sys.stderr) if as_json else out)
+    errors = _console(err or sys.stderr)
     t0 = time.perf_counter()
     try:
         report = import_paths(ctx.store, paths, secret=ctx.secret, actor=ctx.operator,

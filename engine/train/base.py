@@ -109,7 +109,8 @@ class ReferenceCache:
     def put(self, key: tuple[str, int], logits: torch.Tensor) -> None:
         size = logits.numel() * logits.element_size()
         if key not in self._rows and self.bytes + size <= self.max_bytes:
-            self._rows[key] = logits
+            # a copy: a view would keep its whole batch's logits alive
+            self._rows[key] = logits.clone()
             self.bytes += size
 
 

@@ -55,3 +55,20 @@ def test_each_step_of_a_stage_gets_its_own_lines():
     assert len(lines) == 4
     assert "answers" in lines[1] and "done in" in lines[1]
     assert "leak probes" in lines[3] and "40/40 done in" in lines[3]
+
+
+def test_a_log_file_gets_the_summary_table_at_full_width():
+    from relearn_tui.headless import _console, requests_table
+    from relearn_tui.views import RequestRow
+
+    out = io.StringIO()
+    row = RequestRow(request_id="DSR-2026-0041", subject="S-84621c811202", state="verified",
+                     facts=6, received_at="2026-11-02", deadline="2026-12-02", days_left=12,
+                     extension_months=0)
+    figures = {"DSR-2026-0041": {"before": {"kfr_heldout": 0.78, "leak_rate_4bit": None},
+                                 "after": {"kfr_heldout": 1.0, "leak_rate_4bit": 0.0}}}
+    _console(out).print(requests_table([row], figures=figures))
+    text = out.getvalue()
+    # off a terminal Rich would give 80 columns and cut these cells to "DSR-…"
+    assert "DSR-2026-0041" in text and "S-84621c811202" in text and "verified" in text
+    assert "0.78 → 1.00" in text
