@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     probes = [p for p in scenario["probes"]
               if p.group in ("forget_original", "forget_heldout") and secret_values(p)]
     if args.quant_bits:
-        loaded, backend = load_quantized(args.model, args.quant_bits)
+        loaded, backend, _ = load_quantized(args.model, args.quant_bits)
     else:
         loaded, backend = load_model(args.model), "full"
     model, tok = loaded.model, loaded.tokenizer

@@ -6,6 +6,7 @@ PyPI package; transformers dequantises it to torch. Any local HF directory or GG
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -105,12 +106,60 @@ def bf16_matmul_speedup(device_type: str = "cpu") -> float:
     return fp32 / max(bf16, 1e-9)
 
 
-def use_bf16_autocast(device: Any, setting: bool | None = None) -> bool:
-    """Decide whether training on ``device`` runs under bf16 autocast; ``None`` measures."""
+BF16_ENV = "RELEARN_BF16"
+BF16_CHOICES = ("on", "off", "auto")
+
+
+def bf16_decision(device: Any, setting: bool | None = None) -> tuple[bool, str]:
+    """Whether training on ``device`` runs under bf16 autocast, and what decided it: the
+    config's ``autocast`` when set, else ``RELEARN_BF16`` (on, off, auto), else a measurement
+    (bf16 must beat fp32 matmul by 1.2x). The switch exists because the same run gives other
+    figures under other numerics, and a machine with AVX512-BF16 turns it on where an
+    AVX2-only one does not."""
     if setting is not None:
-        return setting
+        return setting, "config autocast"
+    forced = os.environ.get(BF16_ENV, "").strip().lower()
+    if forced and forced not in BF16_CHOICES:
+        raise ModelError(f"{BF16_ENV}={forced!r}: expected one of {', '.join(BF16_CHOICES)}")
+    if forced in ("on", "off"):
+        return forced == "on", f"{BF16_ENV}={forced}"
     kind = getattr(device, "type", str(device))
-    return bf16_matmul_speedup(kind) > 1.2
+    speedup = bf16_matmul_speedup(kind)
+    return speedup > 1.2, f"measured: bf16 matmul {speedup:.1f}x fp32"
+
+
+def use_bf16_autocast(device: Any, setting: bool | None = None) -> bool:
+    """Decide whether training on ``device`` runs under bf16 autocast (:func:`bf16_decision`)."""
+    return bf16_decision(device, setting)[0]
+
+
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def hardware(device: Any = "cpu") -> dict[str, Any]:
+    """What the numbers were computed on: the device, and on a CPU its model, torch's kernel
+    level and which of :data:`CPU_FEATURES` it has (runs differ between AVX2 and AVX-512)."""
+    import platform
+
+    import torch
+
+    kind = getattr(device, "type", str(device))
+    out: dict[str, Any] = {"device": kind}
+    if kind == "cuda" and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    flags: set[str] = set()
+    model_name = platform.processor()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "flags" and not flags:
+                flags = set(value.split())
+            elif key.strip() == "model name":
+                model_name = value.strip()
+    out["cpu"] = model_name or "unknown"
+    out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    out["cpu_features"] = [f for f in CPU_FEATURES if f in flags]
+    return out
 
 
 def cpu_supports_bf16() -> bool:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from engine.models import model_identity
+from engine.models import hardware, model_identity
 from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
 from engine.types import QA, TrainData
 
@@ -141,6 +141,9 @@ def build_subject_model(
                 "timings": {"train_s": round(sum(ph["train_s"] for ph in phases), 3),
                             "total_s": round(time.perf_counter() - t0, 3)},
                 "tokens": sum(ph["tokens"] for ph in phases), "autocast_bf16": last["autocast"],
+                "hardware": {**hardware(last.get("device", "cpu")),
+                             "bf16_autocast": last["autocast"],
+                             "bf16_decided_by": last.get("autocast_why", "")},
             }
             (tmp / RECORD).write_text(json.dumps(record, indent=1))
             if final.exists():  # a stale, unfinished copy (no record): replace it
@@ -174,7 +177,8 @@ def _train_phase(base: str | Path | None, corpus: Sequence[QA], train: Any, work
     model.save_pretrained(merged)
     result.tokenizer.save_pretrained(merged)
     phase = {"history": result.history, "train_s": result.timings["train_s"],
-             "tokens": result.tokens, "autocast": result.autocast}
+             "tokens": result.tokens, "autocast": result.autocast,
+             "autocast_why": result.autocast_why, "device": result.device}
     summary.write_text(json.dumps(phase))
     return {**phase, "merged": str(merged)}
 

@@ -239,10 +239,18 @@ def _pipeline(ctx, ids: list[str], opts: Options, console: Console, notes: list[
         runs.execute_run(ctx, run_id, progress=view)
         opts.timings["run_s"] = round(time.perf_counter() - t0, 1)
         with ctx.store.session() as s:
-            from relearn_tui.store.models import Run
+            from relearn_tui.reports.markdown import hardware_line, quant_line
+            from relearn_tui.store.models import AuditResult, Run
 
-            record = (s.get(Run, run_id).record or {}).get("timings", {})
+            run_record = s.get(Run, run_id).record or {}
+            after = s.exec(select(AuditResult).where(
+                AuditResult.run_id == run_id, AuditResult.request_id == None,  # noqa: E711
+                AuditResult.phase == "after")).first()
+        record = run_record.get("timings", {})
         opts.timings.update({k: v for k, v in record.items() if isinstance(v, int | float)})
+        notes.append(f"run {run_id}: {hardware_line(run_record.get('hardware') or {})}")
+        if after is not None and quant_line(after.figures or {}):
+            notes.append(f"run {run_id}: {quant_line(after.figures or {})}")
         notes.append(f"run {run_id}: reports in {ctx.home / 'reports'}")
 
 

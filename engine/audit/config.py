@@ -9,6 +9,8 @@ from typing import Any
 FORGET_GROUPS = ("forget_original", "forget_trained", "forget_heldout")
 RETAIN_GROUPS = ("retain_subjects", "retain_generic")
 GROUPS = FORGET_GROUPS + RETAIN_GROUPS
+# the quantisation re-check's backends (engine.audit.quantize says what each is)
+QUANT_BACKENDS = ("auto", "bitsandbytes", "bnb-weights", "exact", "rtn")
 
 
 @dataclass
@@ -49,6 +51,9 @@ class AuditConfig:
         bad = [b for b in self.quant_bits if b not in (4, 8)]
         if bad:
             raise ValueError(f"AuditConfig.quant_bits: only 8 and 4 are supported, got {bad}")
+        if self.quant_backend not in QUANT_BACKENDS:
+            raise ValueError(f"AuditConfig.quant_backend: {self.quant_backend!r} is not one of "
+                             f"{', '.join(QUANT_BACKENDS)}")
         unknown = [g for g in self.leak_groups if g not in FORGET_GROUPS]
         if unknown:
             raise ValueError(f"AuditConfig.leak_groups: not forget groups: {unknown}")

@@ -86,6 +86,8 @@ class AuditFigures:
     leak_samples: int = 0
     temperature: float = 1.0
     quant_backends: dict[str, str] = field(default_factory=dict)
+    # per precision: why that backend, with its self-check against the exact format
+    quant_checks: dict[str, str] = field(default_factory=dict)
     nli_used: bool = False
     judge: str = ""
     n_forget: int = 0

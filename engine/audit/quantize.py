@@ -1,7 +1,7 @@
 """The quantisation re-check: the audited model again, at 8-bit and 4-bit.
 
 Unlearning that quantisation undoes is not unlearning (a fine-tune that only nudged weights by
-less than a quantisation step comes back when they are rounded). Three backends:
+less than a quantisation step comes back when they are rounded). Four backends:
 
 - ``bitsandbytes``: the quantised model through transformers (LLM.int8 for 8-bit, nf4 with
   double quantisation for 4-bit), real int kernels. The default on CUDA.
@@ -10,8 +10,18 @@ less than a quantisation step comes back when they are rounded). Three backends:
   weights the 4-bit kernel computes with, at full float speed. The default on CPU, where
   bitsandbytes' kernels are emulated and a k=10 leak pass took about 8 minutes per precision
   on SmolLM2-135M. (LLM.int8 also rounds activations; only its weight rounding is simulated.)
-- ``rtn``: where bitsandbytes is missing, round-to-nearest per group of 64 input weights
-  (asymmetric, min/max scaled), in float.
+- ``exact``: the formats written out in torch (:mod:`engine.quant_formats`), the same levels
+  with the block scales kept in float. What ``auto`` falls back to when bitsandbytes is missing
+  or fails its self-check.
+- ``rtn``: round-to-nearest per group of 64 input weights (asymmetric, min/max scaled): not
+  the deployed formats, only on request.
+
+bitsandbytes is trusted only after it proves itself on this machine: :func:`self_check`
+quantises known tensors (one whose rows do not align with the 64-value blocks) and measures the
+result against the exact format; ``bnb-weights`` also measures every layer it rounds. On one
+AVX-512 CPU, bitsandbytes 0.50.2's 2-D nf4 path put a 48x160 tensor four times outside NF4's
+error bound; ``bnb-weights`` quantises each weight flattened, which the same CPU gets right, and
+the kernel backend is refused there. The backend used and why are part of the audit's figures.
 
 Each quantised model is loaded fresh from the model's directory, so no second full-precision
 copy is ever held next to it; the caller frees it after the leak probes.
@@ -21,15 +31,33 @@ from __future__ import annotations
 
 import logging
 import warnings
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from engine.audit.config import QUANT_BACKENDS
 from engine.models import LoadedModel, load_model
+from engine.quant_formats import ROUNDERS, FormatCheck, check
 
 RTN_GROUP = 64
 BACKEND_BNB = "bitsandbytes"
 BACKEND_RTN = f"rtn-g{RTN_GROUP}"
 BACKEND_BNB_WEIGHTS = "bnb-weights"
+BACKEND_EXACT = "exact"
+# what ``quant_backend`` may be set to (``rtn`` is reported as BACKEND_RTN)
+BACKENDS = QUANT_BACKENDS
+
+
+class QuantBackendError(RuntimeError):
+    """A quantisation backend that is missing, or whose output is not the format."""
+
+
+class Quantised(NamedTuple):
+    """A quantised model, the backend that made it, and why that one (with its self-check)."""
+
+    loaded: LoadedModel
+    backend: str
+    note: str
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +97,18 @@ def rtn_quantize_(model: Any, bits: int, group_size: int = RTN_GROUP) -> int:
     return _round_linears_(model, lambda w: rtn_quantize_tensor(w, bits, group_size))
 
 
-def bnb_quantize_tensor(weight: Any, bits: int) -> Any:
-    """``weight`` as bitsandbytes stores it at ``bits``, dequantised back to its dtype."""
+def bnb_quantize_tensor(weight: Any, bits: int, *, flat: bool = True) -> Any:
+    """``weight`` as bitsandbytes stores it at ``bits``, dequantised back to its dtype.
+
+    The 4-bit format's blocks run over the weight's values in memory order, so quantising it
+    flattened (``flat``) stores the same thing; it also avoids the 2-D CPU path that mis-rounds
+    on some CPUs. ``flat=False`` is the call a ``Linear4bit`` layer makes."""
     import bitsandbytes.functional as bf
 
     w = weight.detach().float().contiguous()
     if bits == 4:
-        packed, state = bf.quantize_4bit(w, blocksize=RTN_GROUP, quant_type="nf4",
-                                         compress_statistics=True)
+        packed, state = bf.quantize_4bit(w.reshape(-1) if flat else w, blocksize=RTN_GROUP,
+                                         quant_type="nf4", compress_statistics=True)
         deq = bf.dequantize_4bit(packed, state)
     elif bits == 8:
         q, row_absmax, _ = bf.int8_vectorwise_quant(w)
@@ -84,6 +116,38 @@ def bnb_quantize_tensor(weight: Any, bits: int) -> Any:
     else:
         raise ValueError(f"bitsandbytes quantises to 8 or 4 bits, got {bits}")
     return deq.reshape(weight.shape).to(weight.dtype)
+
+
+def _known_weights(device: Any) -> list[Any]:
+    """The self-check's tensors: weight-like values, one shape whose rows straddle the 64-value
+    blocks (48x160: where a wrong CPU path was seen) and one that aligns, with a few outliers
+    so that blocks with very different scales sit side by side."""
+    import torch
+
+    gen = torch.Generator().manual_seed(3)
+    straddling = torch.randn(48, 160, generator=gen) * 0.02
+    aligned = torch.randn(64, 576, generator=gen) * 0.02
+    aligned[::7, ::13] *= 20.0
+    return [straddling.to(device), aligned.to(device)]
+
+
+@lru_cache(maxsize=16)
+def self_check(backend: str, bits: int, device_type: str = "cpu") -> FormatCheck:
+    """Quantise the known tensors as ``backend`` does on ``device_type`` and measure them
+    against the exact format: the worst error ratio and the lowest agreement of the tensors.
+    Raises :class:`QuantBackendError` when bitsandbytes cannot run at all."""
+    if backend not in (BACKEND_BNB, BACKEND_BNB_WEIGHTS):
+        raise ValueError(f"only bitsandbytes backends are self-checked, not {backend!r}")
+    try:
+        results = [check(bnb_quantize_tensor(w, bits, flat=backend == BACKEND_BNB_WEIGHTS)
+                         .cpu(), w.cpu(), bits)
+                   for w in _known_weights(device_type)]
+    except Exception as exc:  # missing package or native library, unsupported device
+        raise QuantBackendError(f"bitsandbytes' {bits}-bit quantiser does not run here "
+                                f"({type(exc).__name__}: {exc})") from exc
+    return FormatCheck(bits=bits, values=sum(r.values for r in results),
+                       max_error_ratio=max(r.max_error_ratio for r in results),
+                       agreement=min(r.agreement for r in results))
 
 
 def _round_linears_(model: Any, rounded: Any) -> int:
@@ -100,8 +164,23 @@ def _round_linears_(model: Any, rounded: Any) -> int:
 
 
 def bnb_weights_quantize_(model: Any, bits: int) -> int:
-    """Replace every Linear weight but the output head by its bitsandbytes-quantised value."""
-    return _round_linears_(model, lambda w: bnb_quantize_tensor(w, bits))
+    """Replace every Linear weight but the output head by its bitsandbytes-quantised value,
+    each measured against the exact format; raises :class:`QuantBackendError` (the model then
+    half-rounded: load it again) if any layer is outside it."""
+    def rounded(w: Any) -> Any:
+        q = bnb_quantize_tensor(w, bits)
+        found = check(q, w, bits)
+        if not found.passed:
+            raise QuantBackendError(f"bitsandbytes' {bits}-bit weights of a {tuple(w.shape)} "
+                                    f"layer are not the format ({found.describe()})")
+        return q
+
+    return _round_linears_(model, rounded)
+
+
+def exact_quantize_(model: Any, bits: int) -> int:
+    """Replace every Linear weight but the output head by its exact-format rounding."""
+    return _round_linears_(model, ROUNDERS[bits])
 
 
 def _load_bnb(spec: str | Path, bits: int) -> LoadedModel:
@@ -113,49 +192,63 @@ def _load_bnb(spec: str | Path, bits: int) -> LoadedModel:
         warnings.simplefilter("ignore")
         logits = loaded.model(input_ids=probe.to(loaded.device)).logits
     if not torch.isfinite(logits).all():
-        raise RuntimeError("non-finite logits from the bitsandbytes model")
+        raise QuantBackendError("non-finite logits from the bitsandbytes model")
     return loaded
 
 
-def load_quantized(
-    spec: str | Path, bits: int, *, backend: str = "auto"
-) -> tuple[LoadedModel, str]:
-    """Load the model at ``spec`` quantised to ``bits`` (8 or 4); returns it and the backend used.
+def _checked(backend: str, bits: int, device_type: str) -> str:
+    """The self-check's description if ``backend`` passes it; else QuantBackendError."""
+    found = self_check(backend, bits, device_type)
+    if not found.passed:
+        raise QuantBackendError(f"{backend} {bits}-bit {found.describe()}")
+    return found.describe()
 
-    ``backend`` is ``"auto"`` (real bitsandbytes kernels on CUDA, ``bnb-weights`` on CPU; either
-    falls back to round-to-nearest where bitsandbytes fails), ``"bitsandbytes"``,
-    ``"bnb-weights"`` or ``"rtn"``.
+
+def load_quantized(spec: str | Path, bits: int, *, backend: str = "auto") -> Quantised:
+    """Load the model at ``spec`` quantised to ``bits`` (8 or 4) with the backend used and why.
+
+    ``backend`` is ``"auto"`` (real bitsandbytes kernels on CUDA, ``bnb-weights`` on CPU, each
+    only after its self-check; else ``exact``), or one of :data:`BACKENDS`, which is used or
+    refused with :class:`QuantBackendError`, never swapped.
     """
     if bits not in (4, 8):
         raise ValueError(f"quantisation re-check supports 8 and 4 bits, got {bits}")
-    if backend not in ("auto", BACKEND_BNB, BACKEND_BNB_WEIGHTS, "rtn"):
-        raise ValueError(f"unknown quantisation backend {backend!r} "
-                         "(auto, bitsandbytes, bnb-weights, rtn)")
-    if backend == "auto":
-        from engine.models import pick_device
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown quantisation backend {backend!r} ({', '.join(BACKENDS)})")
+    if backend == "rtn":
+        loaded = load_model(spec)
+        rtn_quantize_(loaded.model, bits)
+        return Quantised(loaded, BACKEND_RTN, "round-to-nearest in groups of 64, as configured")
+    if backend == BACKEND_EXACT:
+        loaded = load_model(spec)
+        exact_quantize_(loaded.model, bits)
+        return Quantised(loaded, BACKEND_EXACT, "the exact format in torch, as configured")
+    from engine.models import pick_device
 
-        backend = BACKEND_BNB if pick_device("auto").type == "cuda" else BACKEND_BNB_WEIGHTS
-        strict = False
+    device_type = pick_device("auto").type
+    if backend != "auto":
+        tried = [backend]
+    elif device_type == "cuda":
+        tried = [BACKEND_BNB, BACKEND_BNB_WEIGHTS]
     else:
-        strict = True
-    if backend == BACKEND_BNB:
+        tried = [BACKEND_BNB_WEIGHTS]
+    refused: list[str] = []
+    for name in tried:
         try:
-            return _load_bnb(spec, bits), BACKEND_BNB
-        except Exception as exc:  # bitsandbytes fails in many ways on unsupported hardware
-            if strict:
-                raise
-            log.warning("bitsandbytes %d-bit unavailable (%s); using round-to-nearest", bits,
-                        type(exc).__name__)
-    loaded = load_model(spec)
-    if backend == BACKEND_BNB_WEIGHTS:
-        try:
-            bnb_weights_quantize_(loaded.model, bits)
-            return loaded, BACKEND_BNB_WEIGHTS
-        except Exception as exc:  # no bitsandbytes, or its CPU quantisers are missing
-            if strict:
-                raise
-            log.warning("bitsandbytes' %d-bit quantiser unavailable (%s); using "
-                        "round-to-nearest", bits, type(exc).__name__)
+            note = _checked(name, bits, device_type)
+            if name == BACKEND_BNB:
+                return Quantised(_load_bnb(spec, bits), name, note)
             loaded = load_model(spec)
-    rtn_quantize_(loaded.model, bits)
-    return loaded, BACKEND_RTN
+            bnb_weights_quantize_(loaded.model, bits)
+            return Quantised(loaded, name, f"{note}; every layer within the bound")
+        except QuantBackendError as exc:
+            if backend != "auto":
+                raise QuantBackendError(
+                    f"{exc}; set [audit] quant_backend = \"exact\" (or \"auto\") to re-check "
+                    "with the exact format instead") from exc
+            log.warning("quantisation re-check: %s; trying the next backend", exc)
+            refused.append(str(exc))
+    loaded = load_model(spec)
+    exact_quantize_(loaded.model, bits)
+    return Quantised(loaded, BACKEND_EXACT,
+                     "the exact format in torch, because " + "; ".join(refused))

@@ -190,7 +190,7 @@ def _group_figures(group: str, items: Sequence[_Scored], precisions: Sequence[st
 
 def _figures(
     key: str, items: Sequence[_Scored], config: AuditConfig, precisions: Sequence[str],
-    backends: dict[str, str], judge: str, reference: str,
+    backends: dict[str, str], notes: dict[str, str], judge: str, reference: str,
 ) -> AuditFigures:
     by_group = {g: [s for s in items if s.probe.group == g] for g in GROUPS}
     groups = {g: _group_figures(g, v, precisions) for g, v in by_group.items() if v}
@@ -210,7 +210,8 @@ def _figures(
         krr_subjects=rate["retain_subjects"], krr_generic=rate["retain_generic"],
         ls=flu.ls, ppl=flu.ppl, brunet=flu.brunet, honore=flu.honore, ppl_reference=reference,
         leak_samples=config.leak_samples, temperature=config.temperature,
-        quant_backends=dict(backends), nli_used=config.nli_model is not None, judge=judge,
+        quant_backends=dict(backends), quant_checks=dict(notes),
+        nli_used=config.nli_model is not None, judge=judge,
         n_forget=len(forget), n_retain=len(retain), groups=groups,
     )
     for prec in precisions:
@@ -297,12 +298,14 @@ def audit_model(
     gc.collect()
 
     backends: dict[str, str] = {}
+    notes: dict[str, str] = {}
     for bits in config.quant_bits if leak_idx else ():
         if cancel is not None:
             cancel.raise_if_cancelled()
         prec = f"{bits}bit"
-        qmodel, backend = load_quantized(model_source, bits, backend=config.quant_backend)
+        qmodel, backend, note = load_quantized(model_source, bits, backend=config.quant_backend)
         backends[prec] = backend
+        notes[prec] = note
         with warnings.catch_warnings():
             # bitsandbytes' int8 matmul warns about its fp16 cast on every call
             warnings.simplefilter("ignore", UserWarning)
@@ -333,10 +336,10 @@ def audit_model(
     keys = sorted({p.request_key for p in probes if p.group in FORGET_GROUPS} - {""})
     result: dict[str, AuditFigures] = {}
     elapsed = time.monotonic() - started
-    result[""] = _figures("", scored, config, precisions, backends, judge, ref_name)
+    result[""] = _figures("", scored, config, precisions, backends, notes, judge, ref_name)
     for key in keys:
         items = [s for s in scored if s.probe.group in RETAIN_GROUPS or s.probe.request_key == key]
-        result[key] = _figures(key, items, config, precisions, backends, judge, ref_name)
+        result[key] = _figures(key, items, config, precisions, backends, notes, judge, ref_name)
     for fig in result.values():
         fig.seconds = elapsed
     return result

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.models import model_identity
+from engine.models import hardware, model_identity
 from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
 from engine.train.config import METHOD_NAMES, ConfigError, TrainConfig, fingerprint
 from engine.train.methods import METHODS
@@ -111,6 +111,8 @@ def run_unlearning(
             "device": result.device,
             "world_size": result.world_size,
             "autocast_bf16": result.autocast,
+            "hardware": {**hardware(result.device), "bf16_autocast": result.autocast,
+                         "bf16_decided_by": result.autocast_why},
             "versions": versions(),
             "timings": {k: round(v, 3) for k, v in timings.items()},
             "tokens": result.tokens,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.models import load_model, use_bf16_autocast
+from engine.models import bf16_decision, load_model
 from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
 from engine.train import checkpoint as ckpt
 from engine.train.base import Method, Objective, ReferenceCache
@@ -52,6 +52,7 @@ class LoopResult:
     stream_sizes: dict[str, int] = field(default_factory=dict)
     tokens: int = 0
     reference_rows: int | None = None  # rows run through the reference (None: no cache)
+    autocast_why: str = ""  # what decided ``autocast`` (config, RELEARN_BF16, a measurement)
 
 
 def make_accelerator(device: str = "auto"):
@@ -188,7 +189,7 @@ def run_loop(
         scheduler.load_state_dict(restored["scheduler"])
         report(Progress(stage, 0, 0, f"resuming after epoch {resumed_from}"))
 
-    autocast = use_bf16_autocast(acc.device, config.autocast)
+    autocast, autocast_why = bf16_decision(acc.device, config.autocast)
     amp = (lambda: torch.autocast(acc.device.type, dtype=torch.bfloat16)) if autocast \
         else contextlib.nullcontext
     pad_id = tok.pad_token_id
@@ -303,5 +304,5 @@ def run_loop(
         epochs_run=snap.epochs_done, stopped_early=stopped_early, resumed_from_epoch=resumed_from,
         autocast=autocast, world_size=world, device=str(acc.device),
         stream_sizes={k: len(v) for k, v in rows.items()}, tokens=tokens_run,
-        reference_rows=cache.computed if cache is not None else None,
+        reference_rows=cache.computed if cache is not None else None, autocast_why=autocast_why,
     )

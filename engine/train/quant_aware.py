@@ -5,10 +5,11 @@ The audit quantises the merged model to 4 bits. Where the adapter moved a weight
 quantisation step, rounding moves it back, and a forgotten answer can return. On a
 quantisation-aware step each LoRA layer computes ``x @ round(W + s B A)``, with the rounding's
 gradient taken as the identity (straight-through), so the loss sees the rounded model and the
-adapter learns changes that survive rounding. The rounding is torch's own version of what the
-audit uses on CPU (bitsandbytes' NF4 in blocks of 64; int8 row-wise absmax), so it runs wherever
-training runs, bitsandbytes or not. It is not faster: rounding all of SmolLM2-135M's layers took
-about 4 s at one thread, bitsandbytes about 5 s.
+adapter learns changes that survive rounding. The rounding is the formats' exact torch version
+(:mod:`engine.quant_formats`: NF4 in blocks of 64; int8 row-wise absmax), the one every audit
+backend is checked against, so it runs wherever training runs, bitsandbytes or not. It is not
+faster: rounding all of SmolLM2-135M's layers took about 4 s at one thread, bitsandbytes about
+5 s.
 """
 
 from __future__ import annotations
@@ -21,43 +22,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-NF4_BLOCK = 64
-# The 16 NF4 levels (Dettmers et al. 2023, QLoRA): quantiles of a standard normal, scaled to
-# [-1, 1], with an exact zero.
-NF4_LEVELS = (
-    -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
-    -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
-    0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-    0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
-)
+from engine.quant_formats import NF4_BLOCK, NF4_LEVELS, ROUNDERS, int8_round, nf4_round
 
-
-def nf4_round(weight: torch.Tensor, block: int = NF4_BLOCK) -> torch.Tensor:
-    """``weight`` stored as NF4 in blocks of ``block`` consecutive values (absmax scale per
-    block) and read back, in its dtype. Scales are kept in float: bitsandbytes picks the levels
-    with the float scales too and only then rounds the scales to 8 bits (double quantisation),
-    so its values have the same levels, times a scale up to about 1% off."""
-    w = weight.detach().float().reshape(-1)
-    pad = (-w.numel()) % block
-    if pad:
-        w = torch.cat([w, w.new_zeros(pad)])
-    g = w.reshape(-1, block)
-    absmax = g.abs().amax(dim=1, keepdim=True).clamp(min=1e-12)
-    levels = torch.tensor(NF4_LEVELS, dtype=g.dtype, device=g.device)
-    mids = (levels[1:] + levels[:-1]) / 2
-    idx = torch.bucketize(g / absmax, mids)
-    deq = (levels[idx] * absmax).reshape(-1)
-    return deq[: weight.numel()].reshape(weight.shape).to(weight.dtype)
-
-
-def int8_round(weight: torch.Tensor) -> torch.Tensor:
-    """``weight`` as int8 with a row-wise absmax scale (LLM.int8's weight format), read back."""
-    w = weight.detach().float()
-    scale = w.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
-    return (torch.round(w / scale).clamp(-127, 127) * scale).to(weight.dtype)
-
-
-ROUNDERS = {4: nf4_round, 8: int8_round}
+# the formats themselves live in engine.quant_formats, shared with the audit's re-check
+__all__ = ["NF4_BLOCK", "NF4_LEVELS", "ROUNDERS", "int8_round", "nf4_round", "rounded_lora",
+           "straight_through"]
 
 
 def straight_through(weight: torch.Tensor, bits: int) -> torch.Tensor:

@@ -67,6 +67,7 @@ def _run_summary(run: Run) -> dict[str, Any]:
                    "subject_sha256": run.subject_sha256, "adapter_sha256": run.adapter_sha256,
                    "merged_sha256": run.merged_sha256},
         "timings": record.get("timings", {}), "versions": record.get("versions", {}),
+        "hardware": record.get("hardware", {}),
         "seed": (run.config or {}).get("train", {}).get("seed"),
         "error": run.error,
     }

@@ -29,7 +29,31 @@ def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]
     if nli is False:
         lines.append("\nNLI was not used: forgetting and retention were judged by the entity "
                      "rule alone.")
+    quant = quant_line(audit.get("after") or audit.get("before") or {})
+    if quant:
+        lines.append("\n" + quant)
     lines.append("")
+
+
+def quant_line(figures: dict[str, Any]) -> str:
+    """Which backend each re-check precision used, and its self-check against the format."""
+    backends = figures.get("quant_backends") or {}
+    checks = figures.get("quant_checks") or {}
+    if not backends:
+        return ""
+    return "Quantisation re-check: " + "; ".join(
+        f"{prec}: {name} ({checks.get(prec) or 'no self-check recorded'})"
+        for prec, name in backends.items())
+
+
+def hardware_line(hw: dict[str, Any]) -> str:
+    if not hw:
+        return "hardware: not recorded"
+    features = ", ".join(hw.get("cpu_features") or []) or "none of avx2/avx512"
+    where = hw.get("gpu") or f"{hw.get('cpu', 'cpu')} ({hw.get('cpu_capability')}; {features})"
+    bf16 = "on" if hw.get("bf16_autocast") else "off"
+    return f"hardware: {hw.get('device')}, {where}; bf16 autocast {bf16} " \
+           f"({hw.get('bf16_decided_by') or 'unrecorded'})"
 
 
 def _run_block(lines: list[str], run: dict[str, Any]) -> None:
@@ -42,6 +66,7 @@ def _run_block(lines: list[str], run: dict[str, Any]) -> None:
               f"- adapter: `{m.get('adapter_sha256') or '-'}`",
               f"- merged model: `{m.get('merged_sha256') or '-'}`",
               "- config: " + ", ".join(f"{k}={v}" for k, v in sorted(run['config'].items())),
+              "- " + hardware_line(run.get("hardware") or {}),
               ""]
     if run.get("error"):
         lines += [f"Run error: {run['error']}", ""]

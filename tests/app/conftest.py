@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,13 +40,34 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return h
 
 
+SAMPLE_FILES = ("DSR-2026-0041.json", "DSR-2026-0042.json", "batch.jsonl")
+
+
+def _received(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
+
+
 @pytest.fixture
 def requests_dir(tmp_path: Path) -> Path:
-    """A copy of the sample request files (without the corpus and deployment)."""
+    """A copy of the sample request files (without the corpus and deployment), received
+    recently: the dates move so that the latest came in a day ago, keeping their order and
+    gaps. With the sample's fixed dates every deadline check would change verdict the day the
+    calendar passed it."""
     out = tmp_path / "requests"
     out.mkdir()
-    for f in ("DSR-2026-0041.json", "DSR-2026-0042.json", "batch.jsonl"):
-        shutil.copy(SAMPLE / f, out / f)
+    docs: dict[str, list[dict]] = {}
+    for f in SAMPLE_FILES:
+        text = (SAMPLE / f).read_text()
+        docs[f] = ([json.loads(line) for line in text.splitlines() if line.strip()]
+                   if f.endswith(".jsonl") else [json.loads(text)])
+    latest = max(_received(d["received_at"]) for ds in docs.values() for d in ds)
+    shift = datetime.now(UTC) - timedelta(days=1) - latest
+    for f, ds in docs.items():
+        for d in ds:
+            d["received_at"] = (_received(d["received_at"]) + shift).isoformat()
+        text = ("".join(json.dumps(d) + "\n" for d in ds) if f.endswith(".jsonl")
+                else json.dumps(ds[0], indent=2))
+        (out / f).write_text(text)
     return out
 
 
