@@ -63,6 +63,9 @@ def _run_summary(run: Run) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "config": (run.config or {}).get("train", {}),
         "thresholds": (run.config or {}).get("thresholds", {}),
+        # what the audit asked and how: the run's own stored settings, as it executed them
+        "audit_settings": (run.config or {}).get("audit", {}),
+        "probe_settings": (run.config or {}).get("probes", {}),
         "models": {"base": run.base_model, "base_sha256": run.base_sha256,
                    "subject_sha256": run.subject_sha256, "adapter_sha256": run.adapter_sha256,
                    "merged_sha256": run.merged_sha256},

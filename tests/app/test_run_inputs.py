@@ -3,6 +3,7 @@ the same inputs from it (issue 23)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from engine.run_inputs import ProbeSettings, RequestItems, build_run_inputs
@@ -81,3 +82,21 @@ def test_the_bench_builds_what_a_run_of_the_application_trains_and_asks(home):
     bench = sample_run_inputs()
     assert bench["data"] == app_data
     assert bench["probes"] == app_probes
+
+
+def test_a_run_does_not_resume_on_a_changed_corpus(ctx):
+    ids = import_paths(ctx.store, [SAMPLE / "DSR-2026-0041.json"], secret=ctx.secret,
+                       actor="alice").created
+    pipeline.augment_batch(ctx, ids)
+    pipeline.approve_by_policy(ctx, ids)
+    choice = pipeline.run_to_execute(ctx, ids)
+    assert choice is not None
+    # the same batch again finds the queued run rather than starting a second one
+    assert pipeline.run_to_execute(ctx, ids) == pipeline.RunChoice(choice.run_id, resumed=True)
+    with ctx.store.session() as s:
+        run = s.get(Run, choice.run_id)
+    runs.build_inputs(ctx, run)
+    corpus = ctx.deployment.corpus
+    corpus.write_text(corpus.read_text().replace("Larkspur", "Lorkspur", 1))
+    with pytest.raises(runs.RunError, match="changed since the run was created"):
+        runs.build_inputs(ctx, run)
