@@ -17,8 +17,6 @@ from relearn_tui.pseudonym import value_hash
 from relearn_tui.review import APPROVED, PENDING, PROBE, REJECTED, engine_fact
 from relearn_tui.store.models import Event, Fact, Variant
 
-AUGMENTABLE = (workflow.SUBMITTED, workflow.AUGMENTED, workflow.HUMAN_REVIEWED, workflow.FAILED)
-
 
 def augment_config(ctx, backend: str | None = None) -> AugmentConfig:
     """The deployment's [augment] settings, with ``backend`` overriding its backend."""
@@ -51,10 +49,10 @@ def augment_request(ctx, request_id: str, *, progress: ProgressFn = ignore_progr
 
     with ctx.store.session() as s:
         req = workflow.get_request(s, request_id)
-        if req.state not in AUGMENTABLE:
+        if req.state not in workflow.AUGMENTABLE:
             raise workflow.IllegalTransition(
                 f"request {request_id} is {req.state}: only requests in "
-                f"{', '.join(AUGMENTABLE)} can be augmented")
+                f"{', '.join(workflow.AUGMENTABLE)} can be augmented")
         earlier = len(s.exec(select(Event.id).where(Event.request_id == request_id,
                                                     Event.action == "augmented")).all())
     extract_values(ctx, request_id)
