@@ -67,8 +67,12 @@ def test_the_builder_follows_the_application_rules():
                           "Which customer has the number +47 555 01 022?"}
 
 
-def test_the_bench_builds_what_a_run_of_the_application_trains_and_asks(home):
-    from bench.sample_inputs import sample_run_inputs
+def test_the_bench_builds_what_a_run_of_the_application_trains_and_asks(home, monkeypatch,
+                                                                       tmp_path):
+    import argparse
+
+    import engine.subject
+    from bench import methods
 
     ctx = AppContext.create(operator="ops", deployment=SAMPLE / "deployment.toml")
     ids = import_paths(ctx.store, [SAMPLE], secret=ctx.secret, actor="ops").created
@@ -79,9 +83,17 @@ def test_the_bench_builds_what_a_run_of_the_application_trains_and_asks(home):
     with ctx.store.session() as s:
         run = s.exec(select(Run)).one()
     app_data, app_probes = runs.build_inputs(ctx, run)
-    bench = sample_run_inputs()
-    assert bench["data"] == app_data
-    assert bench["probes"] == app_probes
+
+    # the bench's scenario, as bench/methods.py and bench/leak_paths.py build it (without
+    # building the real subject model)
+    monkeypatch.setattr(engine.subject, "build_subject_model", lambda *a, **k: tmp_path)
+    args = argparse.Namespace(retain_subjects=None, retain_generic=None, retain_train=None,
+                              trained_per_fact=None, original_answers=None,
+                              subject_cache=tmp_path)
+    scenario = methods.build_scenario(args, lambda _: None)
+    assert scenario["subject"] == tmp_path
+    assert scenario["data"] == app_data
+    assert scenario["probes"] == app_probes
 
 
 def test_a_run_does_not_resume_on_a_changed_corpus(ctx):
