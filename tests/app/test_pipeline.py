@@ -131,14 +131,8 @@ def test_without_auto_approve_it_stops_at_review(home, tmp_path, requests_dir,
     assert set(_states(ctx).values()) == {"augmented"}
 
 
-def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_dir,
-                                                      tiny_subject_dir, capsys, monkeypatch,
-                                                      make_deployment):
-    from relearn_tui import runs
-
-    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir,
-                           extra=FAST.replace("epochs = 1", "epochs = 2") + PASS_ALL)
-    real = runs.run_unlearning if hasattr(runs, "run_unlearning") else None
+def _interrupt_training(monkeypatch) -> None:
+    """The next run's training stops with Ctrl-C after its first step."""
     import engine.train
 
     original = engine.train.run_unlearning
@@ -151,6 +145,20 @@ def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_d
         return original(*args, progress=relay, **kwargs)
 
     monkeypatch.setattr(engine.train, "run_unlearning", interrupted)
+
+
+def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_dir,
+                                                      tiny_subject_dir, capsys, monkeypatch,
+                                                      make_deployment):
+    from relearn_tui import runs
+
+    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir,
+                           extra=FAST.replace("epochs = 1", "epochs = 2") + PASS_ALL)
+    real = runs.run_unlearning if hasattr(runs, "run_unlearning") else None
+    import engine.train
+
+    original = engine.train.run_unlearning
+    _interrupt_training(monkeypatch)
     argv = ["--headless", "--auto-approve", "--deployment", str(dep), str(requests_dir)]
     assert main(argv) == 130
     ctx = AppContext.create(deployment=dep)
@@ -226,15 +234,7 @@ def test_a_resumed_run_keeps_the_settings_it_was_created_with(home, tmp_path, re
     created = FAST.replace("epochs = 1", "epochs = 2") + PASS_ALL
     dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir, extra=created)
     original = engine.train.run_unlearning
-
-    def interrupted(*args, progress, **kwargs):
-        def relay(p):
-            progress(p)
-            if p.epoch >= 1 and p.done >= 1:
-                raise KeyboardInterrupt
-        return original(*args, progress=relay, **kwargs)
-
-    monkeypatch.setattr(engine.train, "run_unlearning", interrupted)
+    _interrupt_training(monkeypatch)
     argv = ["--headless", "--auto-approve", "--deployment", str(dep),
             str(requests_dir / "DSR-2026-0041.json")]
     assert main(argv) == 130
