@@ -374,8 +374,8 @@ class RelearnApp(App[int]):
                     raise runs.RunError("a run needs at least one request in human_reviewed")
                 run_id = choice.run_id
                 if choice.resumed:
-                    self.call_from_thread(self.notify, f"Resuming unfinished run {run_id} "
-                                          "over these requests, with its own settings.")
+                    self.notify(f"Resuming unfinished run {run_id} over these requests, "
+                                "with its own settings.")  # notify is thread-safe
             live.run_id = run_id  # read by the UI thread only after the message below
             self.post_message(RunStarted(run_id))
             return pipeline.execute(ctx, run_id, progress=progress, cancel=live.token)
