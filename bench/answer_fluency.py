@@ -38,15 +38,15 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from methods import sample_facts
 
+    from bench.sample_inputs import sample_requests
     from engine.audit.fluency import brunet, linguistic_score, perplexities
     from engine.augment.offline import build_plan
     from engine.models import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    facts = [f for fs in sample_facts().values() for f in fs]
+    facts = [f for r in sample_requests() for f in r.facts]
     # (relation, question kind, answer kind, answer template id, question, answer)
     rows: list[tuple[str, str, str, str, str, str]] = []
     for f in facts:

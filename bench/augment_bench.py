@@ -7,6 +7,7 @@ Run: .venv/bin/python bench/augment_bench.py [--repeat N] [--seed S]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -17,36 +18,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.augment import AugmentConfig, augment_facts, summarise  # noqa: E402
+from bench.sample_inputs import sample_deployment, sample_requests  # noqa: E402
+from engine.augment import augment_facts, summarise  # noqa: E402
 from engine.pii import analyzer  # noqa: E402
-from engine.types import Fact  # noqa: E402
-
-
-def sample_requests() -> list[tuple[str, list[Fact]]]:
-    reqs = [json.loads(p.read_text()) for p in sorted((ROOT / "sample_requests").glob("*.json"))]
-    for p in sorted((ROOT / "sample_requests").glob("*.jsonl")):
-        if p.name != "corpus.jsonl":
-            reqs += [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-    return [
-        (r["request_id"], [Fact(f"{r['request_id']}/{i}", r["subject"]["name"], f["question"],
-                                f["answer"]) for i, f in enumerate(r["facts"])])
-        for r in reqs
-    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per request")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="augmentation seed (default: the sample deployment's)")
     args = parser.parse_args()
 
     started = time.perf_counter()
     analyzer()  # presidio + spaCy load once per process; reported apart from per-request time
     load_s = time.perf_counter() - started
 
-    config = AugmentConfig(seed=args.seed, use_presidio=True)
+    # the sample deployment's [augment] settings, as the application augments with
+    config = sample_deployment().augment
+    config = dataclasses.replace(config, use_presidio=True,
+                                 seed=config.seed if args.seed is None else args.seed)
     rows = []
-    for request_id, facts in sample_requests():
+    for req in sample_requests():
+        request_id, facts = req.request_id, list(req.facts)
         times, variants = [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()

@@ -29,15 +29,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def sample_questions(n: int) -> list[str]:
     """The sample requests' fact questions, then other corpus questions, ``n`` in all."""
-    questions: list[str] = []
-    for path in sorted((ROOT / "sample_requests").glob("DSR-*.json")):
-        questions += [f["question"] for f in json.loads(path.read_text())["facts"]]
-    for line in (ROOT / "sample_requests" / "batch.jsonl").read_text().splitlines():
-        if line.strip():
-            questions += [f["question"] for f in json.loads(line)["facts"]]
-    for line in (ROOT / "sample_requests" / "corpus.jsonl").read_text().splitlines():
-        if line.strip():
-            questions.append(json.loads(line)["question"])
+    from bench.sample_inputs import sample_deployment, sample_requests
+    from relearn_tui.deployment import load_corpus
+
+    questions = [f.question for r in sample_requests() for f in r.facts]
+    questions += [qa.question for qa in load_corpus(sample_deployment().corpus)]
     return list(dict.fromkeys(questions))[:n]
 
 

@@ -81,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     from engine.pii import contains_value
 
     started = time.perf_counter()
+    # the sample deployment's [probes] settings throughout, as a run of the application has
     ns = argparse.Namespace(
-        seed=0, retain_subjects=32, retain_generic=20, retain_train=160, trained_per_fact=1,
-        original_answers=6,
+        retain_subjects=None, retain_generic=None, retain_train=None, trained_per_fact=None,
+        original_answers=None,
         subject_cache=Path(os.environ.get("RELEARN_TEST_CACHE", ROOT / ".cache" / "tests"))
         / "subject")
     scenario = bench_methods.build_scenario(ns, lambda m: None)

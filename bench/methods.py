@@ -16,11 +16,11 @@ Finished training runs and audits are cached under --work, so a rerun only does 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
 import platform
-import random
 import sys
 import time
 from dataclasses import replace
@@ -34,7 +34,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-METHODS = ("relearn", "ga", "gd", "npo", "npo_gdr", "yao", "icu")
+# the baselines the table compares ReLearn with (of engine.train.config.METHOD_NAMES)
+BASELINES = ("ga", "gd", "npo", "npo_gdr", "yao", "icu")
 
 # The settings each method runs with in the table: relearn's are the recommended TrainConfig
 # defaults for the sample scenario; the baselines' are the best of their sweep below as
@@ -43,8 +44,9 @@ METHODS = ("relearn", "ga", "gd", "npo", "npo_gdr", "yao", "icu")
 # qat_bits = 4 to relearn's; the bench row without it is kept so that runs stay comparable.
 CHOSEN: dict[str, dict[str, Any]] = {
     "relearn": {"epochs": 6, "lr": 1e-3, "forget_weight": 3.0},
-    **{m: {"epochs": 4, "lr": 5e-4} for m in ("ga", "gd", "npo", "npo_gdr", "yao", "icu")},
+    **{m: {"epochs": 4, "lr": 5e-4} for m in BASELINES},
 }
+METHODS = tuple(CHOSEN)
 
 SWEEPS: dict[str, list[dict[str, Any]]] = {
     "relearn": [{"epochs": 6, "lr": 1e-3, "forget_weight": 3.0},
@@ -55,40 +57,8 @@ SWEEPS: dict[str, list[dict[str, Any]]] = {
                 {"epochs": 3, "lr": 1e-3}, {"epochs": 4, "lr": 1e-4}],
     # the forget set is 18 facts, 3 steps an epoch: the second setting takes 10x the steps
     **{m: [{"epochs": 4, "lr": 5e-4}, {"epochs": 10, "lr": 2e-3}]
-       for m in ("ga", "gd", "npo", "npo_gdr", "yao", "icu")},
+       for m in BASELINES},
 }
-
-
-def _read_requests() -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """(request id, subject name, [(question, answer)]) of the sample requests."""
-    raw: list[dict[str, Any]] = []
-    folder = ROOT / "sample_requests"
-    for path in sorted(folder.glob("DSR-*.json")):
-        raw.append(json.loads(path.read_text()))
-    for line in (folder / "batch.jsonl").read_text().splitlines():
-        if line.strip():
-            raw.append(json.loads(line))
-    return [(r["request_id"], r["subject"]["name"],
-             [(f["question"], f["answer"]) for f in r["facts"]]) for r in raw]
-
-
-def sample_facts(
-    requests: list[tuple[str, str, list[tuple[str, str]]]] | None = None,
-) -> dict[str, list[Any]]:
-    """The sample requests' facts as the engine sees them (private values found), by request."""
-    from engine.augment import with_private_values
-    from engine.types import Fact
-
-    return {rid: [with_private_values(Fact(f"{rid}-{i}", name, q, a))
-                  for i, (q, a) in enumerate(pairs)]
-            for rid, name, pairs in (requests if requests is not None else _read_requests())}
-
-
-def _corpus():
-    from engine.types import QA
-
-    rows = (ROOT / "sample_requests" / "corpus.jsonl").read_text().splitlines()
-    return [QA(r["question"], r["answer"]) for r in map(json.loads, filter(None, rows))]
 
 
 def _digest(obj: Any) -> str:
@@ -96,78 +66,32 @@ def _digest(obj: Any) -> str:
 
 
 def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
-    """Subject model, augmented variants, training data and probes of the sample deployment."""
-    from engine.audit.probes import forget_probes, retain_probes
-    from engine.augment import (
-        AugmentConfig,
-        augment_facts,
-        completion_row,
-        original_question_rows,
-        retain_mix,
-    )
-    from engine.augment.retain import mentions, name_patterns
-    from engine.pii import find_entities
+    """Subject model, training data and probes of the sample deployment, built as the
+    application builds them (bench/sample_inputs.py); ``args`` may override [probes] settings."""
+    from bench.sample_inputs import sample_run_inputs
     from engine.subject import build_subject_model
-    from engine.types import QA, TrainData, mark_values
 
-    corpus = _corpus()
     t = time.perf_counter()
-    subject = build_subject_model(corpus, cache_dir=args.subject_cache,
+    inputs = sample_run_inputs(
+        subject_probes=args.retain_subjects, generic_probes=args.retain_generic,
+        retain_train_size=args.retain_train, trained_per_fact=args.trained_per_fact,
+        original_question_answers=args.original_answers)
+    dep, data, probes = inputs["deployment"], inputs["data"], inputs["probes"]
+    items = [v for r in inputs["items"] for v in r.items]
+    log(f"augmented {sum(len(r.facts) for r in inputs['items'])} facts into {len(items)} "
+        f"items ({sum(v.held_out for v in items)} held out) in {time.perf_counter() - t:.0f}s")
+    t = time.perf_counter()
+    subject = build_subject_model(inputs["corpus"], base=dep.base_model,
+                                  cache_dir=args.subject_cache, config=dep.subject,
                                   progress=lambda p: log(f"subject: {p.stage} {p.done}/{p.total}"))
     log(f"subject model {subject} ({time.perf_counter() - t:.0f}s)")
-
-    requests = _read_requests()
-    facts_by_req = sample_facts(requests)
-    all_facts = [f for fs in facts_by_req.values() for f in fs]
-    t = time.perf_counter()
-    variants = augment_facts(all_facts, AugmentConfig(seed=args.seed))
-    log(f"augmented {len(all_facts)} facts into {len(variants)} items "
-        f"({sum(v.held_out for v in variants)} held out, "
-        f"{sum(not v.verification.ok for v in variants)} flagged) "
-        f"in {time.perf_counter() - t:.0f}s")
-
-    subjects = [name for _, name, _ in requests]
-    values = [pv.value for f in all_facts for pv in f.private_values]
-    # retain probes first, from a seeded shuffle of the pairs that mention no forget subject;
-    # the retain training set is drawn from what is left, so KRR is measured on unseen pairs
-    patterns = [name_patterns(s) for s in subjects]
-    pool = [qa for qa in corpus
-            if not any(mentions(f"{qa.question} {qa.answer}", p) for p in patterns)]
-    random.Random(args.seed).shuffle(pool)
-
-    def about_person(qa: QA) -> bool:
-        return any(e.type == "PERSON" for e in find_entities(f"{qa.question} {qa.answer}"))
-
-    people = [qa for qa in pool if about_person(qa)][: args.retain_subjects]
-    generic = [qa for qa in pool if not about_person(qa)][: args.retain_generic]
-    probes = retain_probes(people, generic)
-    held = set(people) | set(generic)
-    retain_train = retain_mix([qa for qa in corpus if qa not in held], subjects,
-                              n=args.retain_train, seed=args.seed, private_values=values)
-    for rid, fs in facts_by_req.items():
-        probes = forget_probes(rid, fs, [v for v in variants if v.fact_id.startswith(rid)],
-                               trained_per_fact=args.trained_per_fact, seed=args.seed) + probes
-    trained_variants = [v for v in variants if not v.held_out and v.verification.ok]
-    by_id = {f.fact_id: f for f in all_facts}
-    originals = [row for f in all_facts for row in original_question_rows(
-        f.question, [v.answer for v in trained_variants
-                     if v.fact_id == f.fact_id and v.kind != "completion"],
-        args.original_answers)]
-    data = TrainData(
-        forget=tuple(QA(f.question, f.answer) for f in all_facts),
-        relearn=tuple(completion_row(by_id[v.fact_id].question, v.question, v.answer)
-                      if v.kind == "completion" else QA(v.question, v.answer)
-                      for v in trained_variants) + tuple(originals),
-        retain=tuple(retain_train),
-        values=tuple(qa for f in all_facts if (qa := mark_values(
-            QA(f.question, f.answer), [pv.value for pv in f.private_values])) is not None),
-    )
     counts: dict[str, int] = {}
     for p in probes:
         counts[p.group] = counts.get(p.group, 0) + 1
     log(f"train data: forget {len(data.forget)}, relearn {len(data.relearn)}, "
         f"retain {len(data.retain)}; probes {counts}")
-    return {"subject": subject, "data": data, "probes": probes, "probe_counts": counts}
+    return {"subject": subject, "data": data, "probes": probes, "probe_counts": counts,
+            "probe_settings": inputs["probe_settings"]}
 
 
 def audit_cached(model: Path, probes, config, reference, work: Path, log, label: str):
@@ -290,21 +214,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="override a TrainConfig field for every run (repeatable)")
     ap.add_argument("--leak-samples", type=int, default=10)
     ap.add_argument("--quant-bits", default="4", help="re-check precisions, e.g. 8,4")
-    ap.add_argument("--trained-per-fact", type=int, default=1)
-    ap.add_argument("--retain-subjects", type=int, default=32, help="candidates (see known_retain)")
-    ap.add_argument("--retain-generic", type=int, default=20, help="candidates")
-    ap.add_argument("--retain-train", type=int, default=160,
+    # [probes] settings: the sample deployment's unless given (the application's run uses them)
+    ap.add_argument("--trained-per-fact", type=int, default=None)
+    ap.add_argument("--retain-subjects", type=int, default=None,
+                    help="retain probes about other customers (candidates: see known_retain)")
+    ap.add_argument("--retain-generic", type=int, default=None, help="generic retain probes")
+    ap.add_argument("--retain-train", type=int, default=None,
                     help="retain training pairs (at most what the probes leave)")
-    ap.add_argument("--original-answers", type=int, default=6,
-                    help="approved answers each original question is trained with (relearn), "
-                         "as in the sample deployment")
+    ap.add_argument("--original-answers", type=int, default=None,
+                    help="approved answers each original question is trained with (relearn)")
     ap.add_argument("--audit-batch", type=int, default=128, help="rows per generation batch")
     ap.add_argument("--quick", action="store_true", help="k=3 leak samples")
     ap.add_argument("--ppl-reference", choices=("subject", "base"), default="base",
                     help="model whose perplexity scores answers for LS: the base SmolLM2 "
                          "(what the application uses) or the subject model (it memorised the "
                          "corpus, so only its verbatim answers score well)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0,
+                    help="the audit's sampling seed (augmentation and probes: the deployment's)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench" / "methods")
     ap.add_argument("--subject-cache", type=Path,
@@ -384,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                        "retain": len(data.retain)},
         "audit_config": audit_cfg.to_dict(), "thresholds": thresholds.to_dict(),
         "ppl_reference": args.ppl_reference,
+        "probe_settings": dataclasses.asdict(scenario["probe_settings"]),
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "platform": platform.platform(), "rows": rows,
     }

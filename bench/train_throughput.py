@@ -51,32 +51,14 @@ REF_PAD = 512
 
 # ---------------------------------------------------------------------------- data (parent)
 
-def build_data(seed: int, retain_n: int) -> dict[str, list[list[str]]]:
-    """The sample requests' facts augmented offline, plus the retain mix, as plain lists."""
-    from engine.augment import AugmentConfig, augment_facts, retain_mix, with_private_values
-    from engine.types import QA, Fact
+def build_data(retain_n: int) -> dict[str, list[list[str]]]:
+    """The sample run's relearn rows and ``retain_n`` retain rows, as the application builds
+    them (bench/sample_inputs.py), as plain lists (only their lengths matter here)."""
+    from bench.sample_inputs import sample_run_inputs
 
-    facts = []
-    names = []
-    folder = ROOT / "sample_requests"
-    raw = [json.loads(p.read_text()) for p in sorted(folder.glob("DSR-*.json"))]
-    raw += [json.loads(line) for line in (folder / "batch.jsonl").read_text().splitlines()
-            if line.strip()]
-    for r in raw:
-        names.append(r["subject"]["name"])
-        for i, f in enumerate(r["facts"]):
-            facts.append(with_private_values(Fact(f"{r['request_id']}-{i}", r["subject"]["name"],
-                                                  f["question"], f["answer"])))
-    variants = augment_facts(facts, AugmentConfig(seed=seed))
-    corpus = [QA(**json.loads(line)) for line in
-              (folder / "corpus.jsonl").read_text().splitlines() if line.strip()]
-    values = [pv.value for f in facts for pv in f.private_values]
-    retain = retain_mix(corpus, names, n=retain_n, seed=seed, private_values=values)
-    return {
-        "relearn": [[v.question, v.answer] for v in variants
-                    if not v.held_out and v.verification.ok],
-        "retain": [[qa.question, qa.answer] for qa in retain],
-    }
+    data = sample_run_inputs(retain_train_size=retain_n)["data"]
+    return {"relearn": [[qa.question, qa.answer] for qa in data.relearn],
+            "retain": [[qa.question, qa.answer] for qa in data.retain]}
 
 
 # ------------------------------------------------------------------------- measuring helpers
@@ -424,7 +406,6 @@ def main() -> None:
     # past 24 GB and was killed on the 2-core machine
     ap.add_argument("--batch-size", type=int, default=4, help="relearn rows (and retain rows)")
     ap.add_argument("--retain", type=int, default=64)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0,
                     help="torch CPU threads (default: torch's choice, one per core)")
     ap.add_argument("--gpu", action="store_true", help="also run the CUDA benches (needs a GPU)")
@@ -452,7 +433,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     print("building the augmented data of the sample requests ...", flush=True)
-    data = build_data(args.seed, args.retain)
+    data = build_data(args.retain)
     model_dir = materialise(args.model, ROOT / ".cache" / "bench")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(data, fh)

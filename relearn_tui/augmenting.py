@@ -3,10 +3,12 @@ store them, log the summary. Re-augmenting replaces unreviewed variants, keeps r
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlmodel import select
 
+from engine.augment.pipeline import AugmentConfig
 from engine.pii import extract_private_values
 from engine.progress import CancelToken, ProgressFn, ignore_progress
 from relearn_tui import workflow
@@ -15,19 +17,11 @@ from relearn_tui.pseudonym import value_hash
 from relearn_tui.review import APPROVED, PENDING, PROBE, REJECTED, engine_fact
 from relearn_tui.store.models import Event, Fact, Variant
 
-AUGMENTABLE = (workflow.SUBMITTED, workflow.AUGMENTED, workflow.HUMAN_REVIEWED, workflow.FAILED)
 
-
-def augment_config(ctx, backend: str | None = None):
-    """The deployment's [augment] section, with ``backend`` overriding it."""
-    from engine.augment import AugmentConfig
-    from relearn_tui.deployment import build_config
-
-    values = ctx.deployment.section("augment")
-    if backend:
-        values["backend"] = backend
-    return build_config(AugmentConfig, values, f"{ctx.deployment.source or 'deployment'}: "
-                        "[augment]")
+def augment_config(ctx, backend: str | None = None) -> AugmentConfig:
+    """The deployment's [augment] settings, with ``backend`` overriding its backend."""
+    config = ctx.deployment.augment
+    return dataclasses.replace(config, backend=backend) if backend else config
 
 
 def extract_values(ctx, request_id: str) -> None:
@@ -49,22 +43,22 @@ def extract_values(ctx, request_id: str) -> None:
 
 def augment_request(ctx, request_id: str, *, progress: ProgressFn = ignore_progress,
                     cancel: CancelToken | None = None, backend: str | None = None,
-                    config: Any = None) -> dict[str, Any]:
+                    config: AugmentConfig | None = None) -> dict[str, Any]:
     """Generate variants for every fact of a request; returns the summary that is logged."""
     from engine.augment import augment_facts, summarise
 
     with ctx.store.session() as s:
         req = workflow.get_request(s, request_id)
-        if req.state not in AUGMENTABLE:
+        if req.state not in workflow.AUGMENTABLE:
             raise workflow.IllegalTransition(
                 f"request {request_id} is {req.state}: only requests in "
-                f"{', '.join(AUGMENTABLE)} can be augmented")
+                f"{', '.join(workflow.AUGMENTABLE)} can be augmented")
         earlier = len(s.exec(select(Event.id).where(Event.request_id == request_id,
                                                     Event.action == "augmented")).all())
     extract_values(ctx, request_id)
     config = config or augment_config(ctx, backend)
     # a re-augmentation draws new variants instead of repeating the first ones
-    config.seed = int(config.seed) + earlier
+    config = dataclasses.replace(config, seed=int(config.seed) + earlier)
     with ctx.store.session() as s:
         req = workflow.get_request(s, request_id)
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)

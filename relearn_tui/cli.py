@@ -11,10 +11,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from engine.augment.backends import BACKENDS
+from engine.train.config import METHOD_NAMES
 from relearn_tui import headless
 from relearn_tui.context import AppContext
-
-METHODS = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
+from relearn_tui.reports import REPORT_FORMATS
 
 SUBCOMMANDS = ("log", "request", "report")
 
@@ -51,8 +52,8 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-model", metavar="PATH",
                    help="base model the deployed model is built from (default: smollm2)")
     p.add_argument("--corpus", metavar="FILE", help="the deployed model's fine-tuning corpus")
-    p.add_argument("--method", choices=METHODS, help="unlearning method (default: relearn)")
-    p.add_argument("--backend", choices=("offline", "local", "openai"),
+    p.add_argument("--method", choices=METHOD_NAMES, help="unlearning method (default: relearn)")
+    p.add_argument("--backend", choices=BACKENDS,
                    help="augmentation backend (default: offline)")
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="request files or folders (*.json, *.jsonl)")
@@ -84,7 +85,7 @@ def sub_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="export a request's or a run's compliance report")
     _common(rep)
     rep.add_argument("target", metavar="REQUEST_ID|RUN_ID")
-    rep.add_argument("--format", choices=("md", "html", "json"), default="md")
+    rep.add_argument("--format", choices=REPORT_FORMATS, default=REPORT_FORMATS[0])
     rep.add_argument("--out", metavar="PATH", help="where to write it ('-' for stdout)")
     return p
 
@@ -160,7 +161,8 @@ def _context(args: argparse.Namespace) -> AppContext:
     ctx = AppContext.create(args.db, args.operator, args.deployment, list(args.paths),
                             model=args.model, base_model=args.base_model, corpus=args.corpus,
                             method=args.method, backend=args.backend)
-    ctx.deployment  # noqa: B018  (load it now: a bad file is a usage error before any work)
+    # load it now: a bad file is a usage error before any work
+    ctx.remember_deployment()
     return ctx
 
 
@@ -182,15 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("error: --headless needs at least one request file or folder",
                       file=sys.stderr)
                 return headless.EXIT_USAGE
-            ctx = _context(args)
-            if args.augment or args.run or args.auto_approve:
-                from relearn_tui.runs import validate_deployment
-
-                validate_deployment(ctx)
-            return headless.run(ctx, args.paths, subject=args.subject, as_json=args.json,
-                                augment=args.augment, run=args.run,
-                                auto_approve=args.auto_approve, method=args.method,
-                                backend=args.backend)
+            return headless.run(_context(args), args.paths, subject=args.subject,
+                                as_json=args.json, augment=args.augment, run=args.run,
+                                auto_approve=args.auto_approve)
         from relearn_tui.tui.app import run_app
 
         return run_app(_context(args), args.paths)

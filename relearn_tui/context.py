@@ -70,16 +70,11 @@ class AppContext:
 
     @cached_property
     def deployment(self) -> Deployment:
-        dep = load_deployment(self.deployment_path)
-        if dep.source is not None:
-            (self.home / LAST_DEPLOYMENT).write_text(str(dep.source))
-        if "model" in self.overrides:
-            dep.model = self.overrides["model"]
-        if "base_model" in self.overrides:
-            dep.base_model = self.overrides["base_model"]
-        if "corpus" in self.overrides:
-            dep.corpus = Path(self.overrides["corpus"]).resolve()
-        for key, section in (("method", "train"), ("backend", "augment")):
-            if key in self.overrides:
-                dep.sections.setdefault(section, {})[key] = self.overrides[key]
-        return dep
+        """The deployment, loaded (and so validated) once, with the command-line overrides."""
+        return load_deployment(self.deployment_path, self.overrides)
+
+    def remember_deployment(self) -> None:
+        """Record the deployment file in use, so the next session without --deployment and
+        without request paths finds it again."""
+        if self.deployment.source is not None:
+            (self.home / LAST_DEPLOYMENT).write_text(str(self.deployment.source))

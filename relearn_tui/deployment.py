@@ -1,39 +1,63 @@
 """A deployment: which model is deployed, what it was fine-tuned on, and how to unlearn and
 verify. One TOML file (``sample_requests/deployment.toml`` for the sample); flags override it.
 
-The engine's config dataclasses are filled from the file's sections, so a misspelt key is an
-error that names the file, the section and the key rather than a silently ignored setting.
+Loading is the validation: every section is turned into its engine config at once, so a
+misspelt key or a bad value is an error naming the file, the section and the key before any
+work starts, and the rest of the application reads typed settings, never raw tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.audit.config import AuditConfig, Thresholds
+from engine.augment.pipeline import AugmentConfig
+from engine.run_inputs import ProbeSettings
+from engine.subject import SubjectConfig
+from engine.train.config import METHOD_NAMES, TrainConfig
 from engine.types import QA
 
 DEFAULT_SECTIONS = ("subject", "augment", "train", "audit", "thresholds", "probes")
+SECTION_CONFIGS: dict[str, type] = {
+    "subject": SubjectConfig, "augment": AugmentConfig, "train": TrainConfig,
+    "audit": AuditConfig, "thresholds": Thresholds, "probes": ProbeSettings,
+}
+# command-line flags that set a section's key rather than a top-level setting
+SECTION_FLAGS = {"method": "train", "backend": "augment"}
 
 
 class DeploymentError(Exception):
     """A bad deployment file or corpus; the message names file, place and field."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deployment:
+    """A loaded, validated deployment. The configs are shared: change a copy
+    (``dataclasses.replace``), never the one held here."""
+
     name: str = "default"
     base_model: str = "smollm2"
     model: str | None = None  # an already fine-tuned deployed model; else built from corpus
     corpus: Path | None = None
     source: Path | None = None
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # as written, for records
+    subject: SubjectConfig = field(default_factory=SubjectConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    probes: ProbeSettings = field(default_factory=ProbeSettings)
 
-    def section(self, name: str) -> dict[str, Any]:
-        return dict(self.sections.get(name, {}))
+    def where(self, section: str) -> str:
+        """How an error names a section of this deployment."""
+        return f"{self.source or 'deployment'}: [{section}]"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "base_model": self.base_model, "model": self.model,
@@ -41,13 +65,62 @@ class Deployment:
                 "source": str(self.source) if self.source else None,
                 "sections": self.sections}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> Deployment:
+        """A deployment as :meth:`to_dict` stored it (a run's record); ``where`` names the
+        record in errors."""
+        return _typed(name=data.get("name") or "default",
+                      base_model=data.get("base_model") or "smollm2", model=data.get("model"),
+                      corpus=Path(data["corpus"]) if data.get("corpus") else None,
+                      source=Path(data["source"]) if data.get("source") else None,
+                      sections={k: dict(v) for k, v in (data.get("sections") or {}).items()},
+                      where=where)
 
-def load_deployment(path: str | Path | None) -> Deployment:
+
+def _typed(*, where: str, sections: dict[str, dict[str, Any]], **top: Any) -> Deployment:
+    configs = {name: build_config(cls, sections.get(name, {}), f"{where}: [{name}]")
+               for name, cls in SECTION_CONFIGS.items()}
+    if configs["train"].method not in METHOD_NAMES:
+        raise DeploymentError(f"{where}: [train]: method: {configs['train'].method!r} is not "
+                              f"an unlearning method (methods: {', '.join(METHOD_NAMES)})")
+    return Deployment(sections=sections, **top, **configs)
+
+
+def load_deployment(path: str | Path | None,
+                    overrides: Mapping[str, str | None] | None = None) -> Deployment:
+    """Read and validate a deployment file (None: the defaults, the bare base model), with
+    command-line ``overrides`` (model, base_model, corpus, method, backend) applied first."""
+    flags = {k: v for k, v in (overrides or {}).items() if v}
     if path is None:
-        return Deployment()
-    path = Path(path)
-    if path.is_dir():
-        path = path / "deployment.toml"
+        data: dict[str, Any] = {}
+        where, base = "deployment", Path.cwd()
+    else:
+        path = Path(path)
+        if path.is_dir():
+            path = path / "deployment.toml"
+        data = _read_toml(path)
+        where, base = str(path), path.parent
+    sections: dict[str, dict[str, Any]] = {}
+    for name in DEFAULT_SECTIONS:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise DeploymentError(f"{where}: [{name}]: must be a table")
+        sections[name] = dict(value)
+    for key, section in SECTION_FLAGS.items():
+        if key in flags:
+            sections[section][key] = flags[key]
+    corpus = flags.get("corpus") or data.get("corpus")
+    return _typed(
+        name=data.get("name", base.name if path is not None else "default"),
+        base_model=flags.get("base_model") or data.get("base_model", "smollm2"),
+        model=flags.get("model") or _relative_to(base, data.get("model")),
+        corpus=((Path(corpus) if "corpus" in flags else base / corpus).resolve()
+                if corpus else None),
+        source=path.resolve() if path is not None else None,
+        sections=sections, where=where)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -62,23 +135,7 @@ def load_deployment(path: str | Path | None) -> Deployment:
     for key in ("name", "base_model", "model", "corpus"):
         if key in data and not isinstance(data[key], str):
             raise DeploymentError(f"{path}: {key}: must be a string")
-    sections = {}
-    for name in DEFAULT_SECTIONS:
-        value = data.get(name, {})
-        if not isinstance(value, dict):
-            raise DeploymentError(f"{path}: [{name}]: must be a table")
-        sections[name] = value
-    corpus = data.get("corpus")
-    model = data.get("model")
-    base = path.parent
-    return Deployment(
-        name=data.get("name", path.parent.name),
-        base_model=data.get("base_model", "smollm2"),
-        model=_relative_to(base, model),
-        corpus=(base / corpus).resolve() if corpus else None,
-        source=path.resolve(),
-        sections=sections,
-    )
+    return data
 
 
 def _relative_to(base: Path, model: str | None) -> str | None:
@@ -105,6 +162,14 @@ def build_config(cls: type, values: dict[str, Any], where: str) -> Any:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise DeploymentError(f"{where}: {exc}") from None
+
+
+def corpus_sha256(path: Path) -> str:
+    """The corpus file's digest: a run records it, and resumes only on the same corpus."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DeploymentError(f"{path}: cannot read corpus ({exc.strerror})") from None
 
 
 def load_corpus(path: Path) -> list[QA]:

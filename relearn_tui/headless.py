@@ -46,8 +46,6 @@ class Options:
     augment: bool = False
     run: bool = False
     auto_approve: bool = False
-    method: str | None = None
-    backend: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -203,68 +201,29 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
 
 
 def _pipeline(ctx, ids: list[str], opts: Options, console: Console, notes: list[str]) -> None:
-    from relearn_tui import review, runs
-    from relearn_tui.augmenting import augment_request
+    from relearn_tui import pipeline
 
-    with ctx.store.session() as s:
-        states = {r.request_id: r.state for r in request_rows(s, ids)}
     with _bars(console) as bars:
         view = ProgressView(bars)
         t0 = time.perf_counter()
-        todo = [rid for rid, st in states.items() if st == workflow.SUBMITTED]
-        if todo:
-            task = bars.add_task("augment", total=len(todo), info="")
-            for rid in todo:
-                bars.update(task, info=rid)
-                augment_request(ctx, rid, backend=opts.backend)
-                bars.advance(task)
+        pipeline.augment_batch(ctx, pipeline.to_augment(ctx, ids), progress=view)
         opts.timings["augment_s"] = round(time.perf_counter() - t0, 1)
         if opts.auto_approve:
-            for rid in ids:
-                review.policy_approve(ctx.store, rid, actor=ctx.operator)
-        with ctx.store.session() as s:
-            states = {r.request_id: r.state for r in request_rows(s, ids)}
-            waiting = review.pending_count(
-                s, [rid for rid, st in states.items() if st == workflow.AUGMENTED])
-        stuck = [rid for rid, st in states.items() if st == workflow.AUGMENTED]
-        if stuck:
-            notes.append(f"{len(stuck)} request(s) wait for review ({waiting} variant(s) "
-                         "pending): review them in the TUI, or rerun with --auto-approve")
+            pipeline.approve_by_policy(ctx, ids)
+        wait = pipeline.waiting_for_review(ctx, ids)
+        if wait.request_ids:
+            notes.append(f"{len(wait.request_ids)} request(s) wait for review "
+                         f"({wait.pending_variants} variant(s) pending): review them in the "
+                         "TUI, or rerun with --auto-approve")
         if not opts.run:
             return
-        run_id = _pick_run(ctx, ids, opts, runs)
-        if run_id is None:
+        choice = pipeline.run_to_execute(ctx, ids)
+        if choice is None:
             return
         t0 = time.perf_counter()
-        runs.execute_run(ctx, run_id, progress=view)
+        pipeline.execute(ctx, choice.run_id, progress=view)
         opts.timings["run_s"] = round(time.perf_counter() - t0, 1)
-        with ctx.store.session() as s:
-            from relearn_tui.reports.markdown import hardware_line, quant_line
-            from relearn_tui.store.models import AuditResult, Run
-
-            run_record = s.get(Run, run_id).record or {}
-            after = s.exec(select(AuditResult).where(
-                AuditResult.run_id == run_id, AuditResult.request_id == None,  # noqa: E711
-                AuditResult.phase == "after")).first()
-        record = run_record.get("timings", {})
-        opts.timings.update({k: v for k, v in record.items() if isinstance(v, int | float)})
-        notes.append(f"run {run_id}: {hardware_line(run_record.get('hardware') or {})}")
-        if after is not None and quant_line(after.figures or {}):
-            notes.append(f"run {run_id}: {quant_line(after.figures or {})}")
-        notes.append(f"run {run_id}: reports in {ctx.home / 'reports'}")
-
-
-def _pick_run(ctx, ids: list[str], opts: Options, runs) -> str | None:
-    """An unfinished run over these requests (to resume), else a new one for every
-    human_reviewed request among them."""
-    for r in runs.unfinished_runs(ctx):
-        if set(r.request_ids or []) & set(ids):
-            return r.id
-    with ctx.store.session() as s:
-        ready = [r.request_id for r in request_rows(s, ids)
-                 if r.state == workflow.HUMAN_REVIEWED]
-    if not ready:
-        return None
-    settings = runs.RunSettings(opts.method or ctx.deployment.section("train")
-                                .get("method", "relearn"))
-    return runs.create_run(ctx, ready, settings)
+        opts.timings.update(pipeline.run_timings(ctx, choice.run_id))
+        notes += [f"run {choice.run_id}: {line}"
+                  for line in pipeline.run_evidence(ctx, choice.run_id)]
+        notes.append(f"run {choice.run_id}: reports in {ctx.home / 'reports'}")

@@ -50,7 +50,7 @@ def _variant(session: Session, variant_id: int) -> Variant:
         raise ReviewError(f"variant {variant_id} is a held-out probe: it is not trained on, "
                           "so it is not reviewed")
     req = workflow.get_request(session, v.request_id)
-    if req.state not in (workflow.AUGMENTED, workflow.HUMAN_REVIEWED, workflow.FAILED):
+    if req.state not in workflow.REVIEWABLE:
         raise ReviewError(f"request {v.request_id} is {req.state}: its variants are not open "
                           "for review")
     return v

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import random
 import secrets
 import time
 from collections.abc import Iterator
@@ -20,15 +19,18 @@ from typing import Any
 
 from sqlmodel import select
 
+from engine.audit.config import AuditConfig, Thresholds
 from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
-from engine.types import QA, Probe, TrainData, mark_values
+from engine.run_inputs import ProbeSettings, RequestItems, build_run_inputs
+from engine.train.config import METHOD_NAMES, TrainConfig
+from engine.types import Probe, TrainData
+from engine.types import Variant as EngineVariant
 from relearn_tui import workflow
-from relearn_tui.deployment import build_config, load_corpus
+from relearn_tui.deployment import Deployment, build_config, corpus_sha256, load_corpus
 from relearn_tui.logs import get_logger
-from relearn_tui.review import APPROVED, PROBE
+from relearn_tui.review import APPROVED, PROBE, engine_fact
 from relearn_tui.store.models import AuditResult, Fact, Request, Run, Variant
 
-METHODS = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
 QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, CANCELED = (
     "queued", "running", "completed", "failed", "interrupted", "canceled")
 RESUMABLE = (QUEUED, RUNNING, INTERRUPTED)
@@ -41,66 +43,18 @@ class RunError(workflow.WorkflowError):
 
 @dataclass
 class RunSettings:
-    method: str = "relearn"
+    method: str | None = None  # None: the deployment's
     train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides (epochs, lr...)
 
 
-@dataclass
-class ProbeSettings:
-    """Which probes the audit asks and what the run trains on besides the approved variants
-    ([probes] section).
-
-    Every held-out variant and every original question is a forget probe; of the trained
-    variants ``trained_per_fact`` are asked (they are many, and the held-out ones are the
-    honest figure). The deployment's non-forget data splits into retain probes (other
-    customers' facts, generic knowledge) and, disjoint from them, the retain training set.
-    """
-
-    subject_probes: int = 24
-    generic_probes: int = 16
-    trained_per_fact: int = 2
-    # Every step samples its retain rows afresh, so a larger set costs no steps; it lets the
-    # run see other customers' questions of the forgotten relations, which a forget weight of 2
-    # otherwise taught the model to refuse too (sample: 152 non-forget pairs, 40 held as probes)
-    retain_train_size: int = 160
-    # each fact's original question is also trained, with this many of its approved answers
-    original_question_answers: int = 3
-    seed: int = 0
-
-
-def _where(ctx, section: str) -> str:
-    return f"{ctx.deployment.source or 'deployment'}: [{section}]"
-
-
-def train_config(ctx, settings: RunSettings):
-    from engine.train import TrainConfig
-
-    values = ctx.deployment.section("train")
-    values.update(settings.train)
-    values["method"] = settings.method or values.get("method", "relearn")
-    if values["method"] not in METHODS:
-        raise RunError(f"unknown method {values['method']!r}; methods: {', '.join(METHODS)}")
-    return build_config(TrainConfig, values, _where(ctx, "train"))
-
-
-def audit_settings(ctx):
-    from engine.audit import AuditConfig, Thresholds
-
-    return (build_config(AuditConfig, ctx.deployment.section("audit"), _where(ctx, "audit")),
-            build_config(Thresholds, ctx.deployment.section("thresholds"),
-                         _where(ctx, "thresholds")))
-
-
-def validate_deployment(ctx) -> None:
-    """Build every config the deployment file feeds, so a bad key fails before any work."""
-    from engine.subject import SubjectConfig
-    from relearn_tui.augmenting import augment_config
-
-    build_config(SubjectConfig, ctx.deployment.section("subject"), _where(ctx, "subject"))
-    build_config(ProbeSettings, ctx.deployment.section("probes"), _where(ctx, "probes"))
-    augment_config(ctx)
-    train_config(ctx, RunSettings(ctx.deployment.section("train").get("method", "relearn")))
-    audit_settings(ctx)
+def train_config(dep: Deployment, settings: RunSettings) -> TrainConfig:
+    """The deployment's [train] settings with a run's own choices over them."""
+    values = {**dep.sections.get("train", {}), **settings.train,
+              "method": settings.method or dep.train.method}
+    if values["method"] not in METHOD_NAMES:
+        raise RunError(f"unknown method {values['method']!r}; methods: "
+                       f"{', '.join(METHOD_NAMES)}")
+    return build_config(TrainConfig, values, dep.where("train"))
 
 
 def new_run_id() -> str:
@@ -108,12 +62,13 @@ def new_run_id() -> str:
 
 
 def create_run(ctx, request_ids: list[str], settings: RunSettings | None = None) -> str:
-    """Queue one run for the given requests (all must be ``human_reviewed``)."""
-    settings = settings or RunSettings(ctx.deployment.section("train").get("method", "relearn"))
+    """Queue one run for the given requests (all must be ``human_reviewed``). The run keeps
+    every setting it executes with (deployment, train, audit, thresholds, probes) and the
+    corpus's digest: a resume never reads the deployment file again."""
+    dep = ctx.deployment
     if not request_ids:
         raise RunError("a run needs at least one request in human_reviewed")
-    config = train_config(ctx, settings)
-    audit_config, thresholds = audit_settings(ctx)
+    config = train_config(dep, settings or RunSettings())
     run_id = new_run_id()
     with ctx.store.session() as s:
         for rid in request_ids:
@@ -124,9 +79,11 @@ def create_run(ctx, request_ids: list[str], settings: RunSettings | None = None)
         s.add(Run(
             id=run_id, method=config.method, state=QUEUED, request_ids=list(request_ids),
             operator=ctx.operator, out_dir=str(ctx.home / "runs" / run_id),
-            base_model=ctx.deployment.base_model,
-            config={"train": config.to_dict(), "audit": _plain(audit_config),
-                    "thresholds": _plain(thresholds), "deployment": ctx.deployment.to_dict()},
+            base_model=dep.base_model,
+            config={"train": config.to_dict(), "audit": dep.audit.to_dict(),
+                    "thresholds": dep.thresholds.to_dict(),
+                    "probes": dataclasses.asdict(dep.probes), "deployment": dep.to_dict(),
+                    "corpus_sha256": corpus_sha256(dep.corpus) if dep.corpus else None},
             created_at=workflow.utcnow(),
         ))
         s.flush()
@@ -136,32 +93,45 @@ def create_run(ctx, request_ids: list[str], settings: RunSettings | None = None)
     return run_id
 
 
-def _plain(obj: Any) -> dict[str, Any]:
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    return {k: (str(v) if isinstance(v, Path) else v)
-            for k, v in dataclasses.asdict(obj).items()}
+def run_deployment(run: Run) -> Deployment:
+    """The deployment a run executes with, every setting read back from what the run stored
+    when it was created (never the deployment file as it is now). Runs stored before [probes]
+    was recorded on its own take it from their stored deployment's sections."""
+    config = run.config or {}
+    where = f"run {run.id}: stored settings"
+    dep = Deployment.from_dict(config.get("deployment") or {}, where)
+    return dataclasses.replace(
+        dep,
+        train=TrainConfig.from_dict(config["train"]),
+        audit=build_config(AuditConfig, config.get("audit", {}), f"{where}: [audit]"),
+        thresholds=build_config(Thresholds, config.get("thresholds", {}),
+                                f"{where}: [thresholds]"),
+        probes=build_config(ProbeSettings, config.get("probes", dep.sections.get("probes", {})),
+                            f"{where}: [probes]"))
 
 
-def _mentions(text: str, names: list[str]) -> bool:
-    low = text.lower()
-    return any(n.lower() in low or n.split()[-1].lower() in low for n in names if n.strip())
+def _check_corpus(run: Run, dep: Deployment) -> None:
+    expected = (run.config or {}).get("corpus_sha256")
+    if dep.corpus is not None and expected and corpus_sha256(dep.corpus) != expected:
+        raise RunError(f"run {run.id}: its corpus {dep.corpus} changed since the run was "
+                       "created; start a new run")
 
 
-def deployed_model(ctx, *, progress: ProgressFn = ignore_progress,
+def deployed_model(ctx, dep: Deployment | None = None, *,
+                   progress: ProgressFn = ignore_progress,
                    cancel: CancelToken | None = None) -> str:
     """The model to unlearn: the deployment's model, or the one built (and cached) by
-    fine-tuning the base on the deployment's corpus, or the bare base model."""
-    dep = ctx.deployment
+    fine-tuning the base on the deployment's corpus, or the bare base model. ``dep``: a run's
+    stored deployment (default: the current one)."""
+    dep = dep or ctx.deployment
     if dep.model:
         return dep.model
     if dep.corpus is None:
         return dep.base_model
-    from engine.subject import SubjectConfig, build_subject_model
+    from engine.subject import build_subject_model
 
-    config = build_config(SubjectConfig, dep.section("subject"), _where(ctx, "subject"))
     path = build_subject_model(load_corpus(dep.corpus), base=dep.base_model,
-                               cache_dir=ctx.home / "models" / "subject", config=config,
+                               cache_dir=ctx.home / "models" / "subject", config=dep.subject,
                                progress=progress, cancel=cancel)
     return str(path)
 
@@ -174,74 +144,30 @@ def model_hash(spec: str) -> str:
 
 
 def build_inputs(ctx, run: Run) -> tuple[TrainData, list[Probe]]:
-    """Training data and audit probes for a run, rebuilt identically on every resume."""
-    from engine.augment import completion_row, original_question_rows, retain_mix
-
-    retain_cfg = build_config(ProbeSettings, ctx.deployment.section("probes"),
-                              _where(ctx, "probes"))
-    forget: list[QA] = []
-    relearn: list[QA] = []
-    secrets: list[QA] = []
-    probes: list[Probe] = []
-    names: list[str] = []
+    """Training data and audit probes for a run, rebuilt identically on every resume: its
+    requests' facts and reviewed items from the database, its stored [probes] settings and
+    corpus, through the engine's one builder."""
+    dep = run_deployment(run)
+    _check_corpus(run, dep)
+    requests: list[RequestItems] = []
     with ctx.store.session() as s:
         for rid in run.request_ids or []:
             req = s.get(Request, rid)
             if req is None or req.subject_name is None:
                 raise RunError(f"request {rid}: its facts are gone (purged); it cannot be "
                                "trained again")
-            names.append(req.subject_name)
             facts = s.exec(select(Fact).where(Fact.request_id == rid)
                            .order_by(Fact.position)).all()
-            values = {f.id: tuple(v["value"] for v in f.private_values or []) for f in facts}
-            by_id = {f.id: f for f in facts}
-            for f in facts:
-                forget.append(QA(f.question or "", f.answer or ""))
-                marked = mark_values(forget[-1], values[f.id])
-                if marked is not None:
-                    secrets.append(marked)
-                probes.append(Probe("forget_original", f.question or "", f.answer or "", rid,
-                                    values[f.id]))
-            variants = s.exec(select(Variant).where(Variant.request_id == rid)
+            variants = s.exec(select(Variant).where(Variant.request_id == rid,
+                                                    Variant.status.in_((APPROVED, PROBE)))
                               .order_by(Variant.id)).all()
-            asked: dict[int, int] = {}
-            approved: dict[int, list[str]] = {}
-            for v in variants:
-                truth = by_id[v.fact_id].answer or ""
-                if v.status == APPROVED and v.kind == "completion":
-                    # the fact's question, answered with the item's opening, then its text
-                    relearn.append(completion_row(by_id[v.fact_id].question or "",
-                                                  v.question or "", v.answer or ""))
-                elif v.status == APPROVED:
-                    relearn.append(QA(v.question or "", v.answer or ""))
-                    approved.setdefault(v.fact_id, []).append(v.answer or "")
-                    if asked.get(v.fact_id, 0) < retain_cfg.trained_per_fact:
-                        asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
-                        probes.append(Probe("forget_trained", v.question or "", truth, rid,
-                                            values[v.fact_id]))
-                elif v.status == PROBE and v.kind != "completion":
-                    probes.append(Probe("forget_heldout", v.question or "", truth, rid,
-                                        values[v.fact_id]))
-            for f in facts:
-                relearn += original_question_rows(f.question or "", approved.get(f.id, []),
-                                                  retain_cfg.original_question_answers)
-    corpus = load_corpus(ctx.deployment.corpus) if ctx.deployment.corpus else []
-    others = [qa for qa in corpus if not _mentions(qa.question + " " + qa.answer, names)]
-    rng = random.Random(retain_cfg.seed)
-    from engine.pii import regex_entities
-
-    personal = [qa for qa in others if regex_entities(qa.answer)]
-    generic = [qa for qa in others if not regex_entities(qa.answer)]
-    rng.shuffle(personal)
-    rng.shuffle(generic)
-    probe_subjects = personal[: retain_cfg.subject_probes]
-    probe_generic = generic[: retain_cfg.generic_probes]
-    held = set(probe_subjects) | set(probe_generic)
-    probes += [Probe("retain_subjects", qa.question, qa.answer) for qa in probe_subjects]
-    probes += [Probe("retain_generic", qa.question, qa.answer) for qa in probe_generic]
-    retain = retain_mix([qa for qa in corpus if qa not in held], names,
-                        n=retain_cfg.retain_train_size, seed=retain_cfg.seed)
-    return TrainData(tuple(forget), tuple(relearn), tuple(retain), tuple(secrets)), probes
+            requests.append(RequestItems(
+                rid, req.subject_name, tuple(engine_fact(f, req.subject_name) for f in facts),
+                tuple(EngineVariant(str(v.fact_id), v.kind, v.question or "", v.answer or "",
+                                    v.backend or "", v.seed or 0, held_out=v.status == PROBE)
+                      for v in variants)))
+    corpus = load_corpus(dep.corpus) if dep.corpus else []
+    return build_run_inputs(requests, corpus, dep.probes)
 
 
 def _set_run(ctx, run_id: str, **values: Any) -> Run:
@@ -318,7 +244,7 @@ def _exclusive_run(ctx, run_id: str) -> Iterator[None]:
 
 def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) -> Run:
     from engine.audit import audit_model, gate
-    from engine.train import TrainConfig, run_unlearning
+    from engine.train import run_unlearning
 
     run_id = run.id
     timings: dict[str, float] = dict((run.record or {}).get("timings", {}))
@@ -327,15 +253,17 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
     log.info("run %s: start (%s, requests %s)", run_id, run.method, ",".join(run.request_ids))
     out = Path(run.out_dir or ctx.home / "runs" / run_id)
     out.mkdir(parents=True, exist_ok=True)
-    audit_config, thresholds = audit_settings(ctx)
+    dep = run_deployment(run)
+    audit_config, thresholds = dep.audit, dep.thresholds
     try:
         t0 = time.perf_counter()
         progress(Progress("subject", 0, 1, "preparing the deployed model"))
-        subject = deployed_model(ctx, progress=progress, cancel=cancel)
+        _check_corpus(run, dep)
+        subject = deployed_model(ctx, dep, progress=progress, cancel=cancel)
         timings.setdefault("subject_s", round(time.perf_counter() - t0, 1))
         progress(Progress("subject", 1, 1, Path(subject).name))
         run = _set_run(ctx, run_id, subject_sha256=run.subject_sha256 or model_hash(subject),
-                       base_sha256=run.base_sha256 or model_hash(ctx.deployment.base_model))
+                       base_sha256=run.base_sha256 or model_hash(dep.base_model))
         data, probes = build_inputs(ctx, run)
         if not data.relearn and run.method == "relearn":
             raise RunError("no approved variants to relearn on")
@@ -343,7 +271,7 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
         # LS's perplexity is judged by the base model for both audits: the deployed model has
         # memorised the corpus and scores its own verbatim answers near PPL 1, so any answer it
         # was not trained on word for word would read as disfluent to it
-        ppl_reference = ctx.deployment.base_model
+        ppl_reference = dep.base_model
         before = _stored_audit(ctx, run_id, "before")
         if not before:
             t0 = time.perf_counter()
@@ -357,8 +285,7 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
             before = _stored_audit(ctx, run_id, "before")
 
         t0 = time.perf_counter()
-        config = TrainConfig.from_dict((run.config or {})["train"])
-        result = run_unlearning(subject, data, config, out / "train", progress=progress,
+        result = run_unlearning(subject, data, dep.train, out / "train", progress=progress,
                                 cancel=cancel)
         timings.setdefault("train_s", round(time.perf_counter() - t0, 1))
         log.info("run %s: trained in %.0fs, adapter %s", run_id, timings["train_s"],

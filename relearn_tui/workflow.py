@@ -44,6 +44,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     for state in STATES
 }
 NEEDS_REASON = frozenset({DENIED, CANCELED})
+# the states a request can be (re-)augmented from, read off the table above
+AUGMENTABLE = tuple(s for s in STATES if AUGMENTED in _FORWARD.get(s, ()))
+# the states whose variants the operator may still decide on: before the first complete
+# review, after it (until a run trains them) and after a failed verification
+REVIEWABLE = (AUGMENTED, HUMAN_REVIEWED, FAILED)
 
 GENESIS_HASH = "0" * 64
 

@@ -8,7 +8,6 @@ Retain probes ask what the model must keep: other subjects' facts and generic kn
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 
 from engine.audit.figures import AuditFigures
@@ -18,31 +17,28 @@ from engine.types import QA, VARIANT_KINDS, Fact, Probe, Variant
 def forget_probes(
     request_key: str,
     facts: Sequence[Fact],
-    variants: Iterable[Variant],
+    items: Iterable[Variant],
     *,
     trained_per_fact: int | None = None,
-    seed: int = 0,
 ) -> list[Probe]:
-    """Probes for one request. Completion items are training material, not questions, and
-    are left out; ``trained_per_fact`` caps the trained variants asked per fact (None: all)."""
-    by_fact: dict[str, list[Variant]] = {}
-    for v in variants:
-        if v.kind in VARIANT_KINDS:
-            by_fact.setdefault(v.fact_id, []).append(v)
-    rng = random.Random(f"{seed}:{request_key}")
-    probes: list[Probe] = []
-    for fact in facts:
-        values = tuple(pv.value for pv in fact.private_values)
-        probes.append(Probe("forget_original", fact.question, fact.answer, request_key, values))
-        mine = by_fact.get(fact.fact_id, [])
-        trained = [v for v in mine if not v.held_out]
-        if trained_per_fact is not None and len(trained) > trained_per_fact:
-            trained = rng.sample(trained, trained_per_fact)
-        for v in trained:
-            probes.append(Probe("forget_trained", v.question, fact.answer, request_key, values))
-        for v in mine:
-            if v.held_out:
-                probes.append(Probe("forget_heldout", v.question, fact.answer, request_key, values))
+    """Probes for one request: every fact's original question, then, in the order given, each
+    held-out variant and the first ``trained_per_fact`` trained ones of each fact (None: all).
+    Completion items are training material, not questions, and are left out."""
+    values = {f.fact_id: tuple(pv.value for pv in f.private_values) for f in facts}
+    truth = {f.fact_id: f.answer for f in facts}
+    probes = [Probe("forget_original", f.question, f.answer, request_key, values[f.fact_id])
+              for f in facts]
+    asked: dict[str, int] = {}
+    for v in items:
+        if v.kind not in VARIANT_KINDS:
+            continue
+        if v.held_out:
+            probes.append(Probe("forget_heldout", v.question, truth[v.fact_id], request_key,
+                                values[v.fact_id]))
+        elif trained_per_fact is None or asked.get(v.fact_id, 0) < trained_per_fact:
+            asked[v.fact_id] = asked.get(v.fact_id, 0) + 1
+            probes.append(Probe("forget_trained", v.question, truth[v.fact_id], request_key,
+                                values[v.fact_id]))
     return probes
 
 

@@ -17,11 +17,21 @@ from typing import Any
 from engine.models import hardware, model_identity
 from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
 from engine.train.config import METHOD_NAMES, ConfigError, TrainConfig, fingerprint
-from engine.train.methods import METHODS
 from engine.types import TrainData
 
+# METHODS comes from __getattr__ below
 __all__ = ["METHODS", "METHOD_NAMES", "ConfigError", "TrainConfig", "TrainResult",
            "run_fingerprint", "run_unlearning"]
+
+
+def __getattr__(name: str) -> Any:
+    # the method classes import torch: a deployment file that only reads TrainConfig (every
+    # command's start) must not pay for it
+    if name == "METHODS":
+        from engine.train.methods import METHODS
+
+        return METHODS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass

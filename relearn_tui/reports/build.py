@@ -22,7 +22,6 @@ from relearn_tui.store.models import AuditResult, Event, Fact, Request, Run
 REPORT_FORMATS = ("md", "html", "json")
 REQUEST_SCHEMA = "relearn-tui/request-report/v1"
 RUN_SCHEMA = "relearn-tui/run-report/v1"
-CLOSING_ACTIONS = ("verified", "denied", "canceled")
 
 
 class ReportError(Exception):
@@ -63,6 +62,9 @@ def _run_summary(run: Run) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "config": (run.config or {}).get("train", {}),
         "thresholds": (run.config or {}).get("thresholds", {}),
+        # what the audit asked and how: the run's own stored settings, as it executed them
+        "audit_settings": (run.config or {}).get("audit", {}),
+        "probe_settings": (run.config or {}).get("probes", {}),
         "models": {"base": run.base_model, "base_sha256": run.base_sha256,
                    "subject_sha256": run.subject_sha256, "adapter_sha256": run.adapter_sha256,
                    "merged_sha256": run.merged_sha256},
@@ -84,7 +86,7 @@ def request_report(ctx, request_id: str) -> dict[str, Any]:
         run_data = [{**_run_summary(r), "audit": _audit_pair(s, r.id, request_id)}
                     for r in runs]
         due = deadline(req.received_at, req.extension_months)
-        closed = next((e for e in reversed(timeline) if e["to"] in CLOSING_ACTIONS
+        closed = next((e for e in reversed(timeline) if e["to"] in workflow.TERMINAL
                        and e["from"] != e["to"]), None)
         closed_at = datetime.fromisoformat(closed["at"]) if closed else None
         report = {

@@ -326,17 +326,13 @@ class RelearnApp(App[int]):
         self._job_tokens.add(token)
 
         def work() -> list[tuple[str, dict]]:
-            from relearn_tui.augmenting import augment_request
+            from relearn_tui import pipeline
 
-            out = []
             try:
-                for rid in ids:
-                    out.append((rid, augment_request(ctx, rid, progress=progress,
-                                                     cancel=token)))
-                    self.post_message(DataChanged())
+                return pipeline.augment_batch(ctx, ids, progress=progress, cancel=token,
+                                              each=lambda *_: self.post_message(DataChanged()))
             finally:
                 self._job_tokens.discard(token)
-            return out
 
         def done(results: list[tuple[str, dict]]) -> None:
             self.data_changed()
@@ -367,12 +363,22 @@ class RelearnApp(App[int]):
             self.post_message(RunProgress(live.run_id or "", p))
 
         def work():
-            from relearn_tui import runs
+            from relearn_tui import pipeline, runs
 
-            run_id = resume_run_id or runs.create_run(ctx, ids, settings)
+            run_id = resume_run_id
+            if run_id is None:
+                # the same rule as the headless batch: an unfinished run over these requests
+                # is resumed (with its own settings) rather than a second one started
+                choice = pipeline.run_to_execute(ctx, ids, settings)
+                if choice is None:
+                    raise runs.RunError("a run needs at least one request in human_reviewed")
+                run_id = choice.run_id
+                if choice.resumed:
+                    self.notify(f"Resuming unfinished run {run_id} over these requests, "
+                                "with its own settings.")  # notify is thread-safe
             live.run_id = run_id  # read by the UI thread only after the message below
             self.post_message(RunStarted(run_id))
-            return runs.execute_run(ctx, run_id, progress=progress, cancel=live.token)
+            return pipeline.execute(ctx, run_id, progress=progress, cancel=live.token)
 
         def done(run) -> None:
             live.outcome = getattr(run, "state", "completed")

@@ -46,6 +46,7 @@ class RecordsProvider(Provider):
     """Jump to a stored request (its detail, its review) or a run (its audit)."""
 
     async def startup(self) -> None:
+        from relearn_tui import workflow
         from relearn_tui.tui import data
 
         app: Any = self.app
@@ -53,7 +54,7 @@ class RecordsProvider(Provider):
         for row in data.requests(app.ctx.store, app.today()):
             self.items.append((f"Open request {row.request_id}", f"{row.subject} · {row.state}",
                                functools.partial(app.open_request, row.request_id)))
-            if row.state in data.REVIEWABLE:
+            if row.state in workflow.REVIEWABLE:
                 self.items.append((f"Review request {row.request_id}",
                                    f"{row.subject} · {row.state}",
                                    functools.partial(app.open_review, row.request_id)))

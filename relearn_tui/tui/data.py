@@ -20,8 +20,6 @@ from relearn_tui.store.models import AuditResult, Event, Fact, Request, Run, Var
 from relearn_tui.tui.formatting import categories
 from relearn_tui.views import RequestRow, request_rows
 
-REVIEWABLE = (workflow.AUGMENTED, workflow.HUMAN_REVIEWED, workflow.FAILED)
-
 
 def requests(store: Store, today: date | None = None, *, state: str | None = None,
              search: str = "") -> list[RequestRow]:
@@ -155,7 +153,7 @@ class ReviewData:
 def reviewable_requests(store: Store) -> list[tuple[str, str, str, int]]:
     """(request id, pseudonym, state, pending variants) of requests open for review."""
     with store.session() as s:
-        reqs = s.exec(select(Request).where(Request.state.in_(REVIEWABLE))
+        reqs = s.exec(select(Request).where(Request.state.in_(workflow.REVIEWABLE))
                       .order_by(Request.received_at, Request.id)).all()
         out = []
         for r in reqs:

@@ -131,14 +131,8 @@ def test_without_auto_approve_it_stops_at_review(home, tmp_path, requests_dir,
     assert set(_states(ctx).values()) == {"augmented"}
 
 
-def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_dir,
-                                                      tiny_subject_dir, capsys, monkeypatch,
-                                                      make_deployment):
-    from relearn_tui import runs
-
-    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir,
-                           extra=FAST.replace("epochs = 1", "epochs = 2") + PASS_ALL)
-    real = runs.run_unlearning if hasattr(runs, "run_unlearning") else None
+def _interrupt_training(monkeypatch) -> None:
+    """The next run's training stops with Ctrl-C after its first step."""
     import engine.train
 
     original = engine.train.run_unlearning
@@ -151,6 +145,20 @@ def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_d
         return original(*args, progress=relay, **kwargs)
 
     monkeypatch.setattr(engine.train, "run_unlearning", interrupted)
+
+
+def test_ctrl_c_mid_run_resumes_with_the_same_command(home, tmp_path, requests_dir,
+                                                      tiny_subject_dir, capsys, monkeypatch,
+                                                      make_deployment):
+    from relearn_tui import runs
+
+    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir,
+                           extra=FAST.replace("epochs = 1", "epochs = 2") + PASS_ALL)
+    real = runs.run_unlearning if hasattr(runs, "run_unlearning") else None
+    import engine.train
+
+    original = engine.train.run_unlearning
+    _interrupt_training(monkeypatch)
     argv = ["--headless", "--auto-approve", "--deployment", str(dep), str(requests_dir)]
     assert main(argv) == 130
     ctx = AppContext.create(deployment=dep)
@@ -214,3 +222,60 @@ def test_sample_folder_is_found_with_its_deployment(home, capsys):
     assert main(["--headless", "--json", str(SAMPLE)]) == 0
     ctx = AppContext.create(paths=[str(SAMPLE)])
     assert ctx.deployment.name == "larkspur-support" and ctx.deployment.corpus
+
+
+def test_a_resumed_run_keeps_the_settings_it_was_created_with(home, tmp_path, requests_dir,
+                                                               tiny_subject_dir, capsys,
+                                                               monkeypatch, make_deployment):
+    """The deployment file edited between an interruption and the resume changes nothing of
+    the run: it trains, audits, gates and reports with what it stored when it was created."""
+    import engine.train
+
+    created = FAST.replace("epochs = 1", "epochs = 2") + PASS_ALL
+    dep = make_deployment(tmp_path / "dep", model=tiny_subject_dir, extra=created)
+    original = engine.train.run_unlearning
+    _interrupt_training(monkeypatch)
+    argv = ["--headless", "--auto-approve", "--deployment", str(dep),
+            str(requests_dir / "DSR-2026-0041.json")]
+    assert main(argv) == 130
+    monkeypatch.setattr(engine.train, "run_unlearning", original)
+    # every setting the run stored, edited: these thresholds would fail the request
+    dep.write_text(dep.read_text().replace(created, """
+[train]
+epochs = 1
+lr = 0.5
+
+[audit]
+leak_samples = 1
+max_new_tokens = 4
+
+[probes]
+subject_probes = 1
+generic_probes = 1
+trained_per_fact = 0
+
+[thresholds]
+kfr = 1.0
+krr = 1.0
+ls_ratio = 2.0
+"""))
+    assert "lr = 0.5" in dep.read_text()
+    assert main(argv) == 0, capsys.readouterr().err[-2000:]
+    ctx = AppContext.create(deployment=dep)
+    assert _states(ctx) == {"DSR-2026-0041": "verified"}
+    from relearn_tui.store.models import AuditResult
+
+    with ctx.store.session() as s:
+        run = s.exec(select(Run)).one()
+        after = s.exec(select(AuditResult).where(AuditResult.phase == "after",
+                                                 AuditResult.request_id == None)  # noqa: E711
+                       ).one()
+    assert run.state == "completed" and run.record["config"]["epochs"] == 2
+    groups = after.figures["groups"]
+    assert groups["retain_subjects"]["n"] == 4 and groups["retain_generic"]["n"] == 4
+    assert groups["forget_trained"]["n"] > 0
+    report = json.loads((home / "reports" / "runs" / f"{run.id}.json").read_text())["run"]
+    assert report["thresholds"]["kfr"] == 0.0 and report["thresholds"]["ls_ratio"] == 0.0
+    assert report["config"]["epochs"] == 2 and report["config"]["lr"] != 0.5
+    assert report["audit_settings"]["leak_samples"] == 2
+    assert report["probe_settings"]["subject_probes"] == 4

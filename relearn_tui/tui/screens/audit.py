@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Label, Static
 
 from relearn_tui.reports.figures import HEADLINE
+from relearn_tui.runs import COMPLETED
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import MASK, figure, pass_text, short, state_text
 from relearn_tui.tui.screens.base import AppScreen, guarded
@@ -112,7 +113,7 @@ class AuditScreen(AppScreen):
         runs = data.runs(store)
         if self.run_id not in {r.run_id for r in runs}:
             # the newest run that has audit figures, else the newest run
-            audited = [r for r in runs if r.state == "completed"]
+            audited = [r for r in runs if r.state == COMPLETED]
             self.run_id = (audited or runs)[0].run_id if runs else None
         table = self.query_one("#audit-table", DataTable)
         head = self.query_one("#audit-head", Static)

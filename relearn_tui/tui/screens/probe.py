@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
+from relearn_tui.runs import COMPLETED
 from relearn_tui.tui import data
 from relearn_tui.tui.screens.base import AppScreen, guarded
 
@@ -54,7 +55,7 @@ class ProbeScreen(AppScreen):
     def reload(self) -> None:
         select = self.query_one("#probe-run", Select)
         done = [r for r in data.runs(self.relearn.ctx.store)
-                if r.state == "completed" and r.record.get("merged_dir")]
+                if r.state == COMPLETED and r.record.get("merged_dir")]
         options = [(f"{r.run_id} ({r.method})", r.run_id) for r in done]
         current = select.value
         select.set_options(options)

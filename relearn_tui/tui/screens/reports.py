@@ -9,12 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label, Static
 
+from relearn_tui.reports import REPORT_FORMATS
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import state_text
 from relearn_tui.tui.screens.base import AppScreen
 from relearn_tui.tui.widgets.tables import refill, selected_key
-
-FORMATS = ("md", "html", "json")
 
 
 class ReportsScreen(AppScreen):
@@ -67,7 +66,7 @@ class ReportsScreen(AppScreen):
             self.notify("Nothing to export yet.", severity="warning")
             return
         kind, ident = key.split(":", 1)
-        formats = FORMATS if fmt == "all" else (fmt,)
+        formats = REPORT_FORMATS if fmt == "all" else (fmt,)
         ctx = self.relearn.ctx
 
         def work() -> list[tuple[str, Path]]:

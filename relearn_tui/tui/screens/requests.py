@@ -20,7 +20,6 @@ from relearn_tui.tui.screens.new_request import NewRequestScreen
 from relearn_tui.tui.widgets.tables import refill, selected_key
 
 STATE_FILTERS: tuple[str | None, ...] = (None, *workflow.STATES)
-AUGMENT_FROM = (workflow.SUBMITTED, workflow.AUGMENTED, workflow.HUMAN_REVIEWED, workflow.FAILED)
 
 
 class RequestsScreen(AppScreen):
@@ -178,8 +177,8 @@ class RequestsScreen(AppScreen):
             return
         state = next((r.state for r in data.requests(self.relearn.ctx.store, search=rid)
                       if r.request_id == rid), None)
-        if state not in AUGMENT_FROM:
-            self.notify(f"{rid} is {state}: only {', '.join(AUGMENT_FROM)} requests can be "
+        if state not in workflow.AUGMENTABLE:
+            self.notify(f"{rid} is {state}: only {', '.join(workflow.AUGMENTABLE)} requests can be "
                         "augmented.", severity="warning")
             return
         self.relearn.augment([rid])

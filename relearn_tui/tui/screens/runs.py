@@ -10,24 +10,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, Select, SelectionList, Static
 
+from engine.train.config import METHOD_NAMES
 from relearn_tui import workflow
+from relearn_tui.runs import RESUMABLE, RunSettings
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import state_text
 from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.widgets.run_monitor import RunMonitor
 from relearn_tui.tui.widgets.tables import refill, selected_key
-
-# Without the runs module (an install without the ML stack) the screen still lists runs.
-DEFAULT_METHODS = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
-RESUMABLE_STATES = ("queued", "running", "interrupted")
-
-
-def methods() -> tuple[str, ...]:
-    try:
-        from relearn_tui.runs import METHODS
-    except ImportError:
-        return DEFAULT_METHODS
-    return tuple(METHODS)
 
 
 class RunsScreen(AppScreen):
@@ -52,7 +42,7 @@ class RunsScreen(AppScreen):
             with Vertical(id="new-run"):
                 yield Label("New run · space selects requests", classes="section-title")
                 with Horizontal(id="run-settings"):
-                    yield Select([(m, m) for m in methods()], value=methods()[0],
+                    yield Select([(m, m) for m in METHOD_NAMES], value=METHOD_NAMES[0],
                                  allow_blank=False, id="run-method", compact=True)
                     yield Input(placeholder="epochs", id="run-epochs", compact=True,
                                 type="integer")
@@ -73,10 +63,10 @@ class RunsScreen(AppScreen):
         super().on_mount()
         self.watch(self.app, "status_tick", lambda _: self._show_live(), init=False)
         try:  # start from the deployment's method; a bad deployment file is reported on launch
-            method = self.relearn.ctx.deployment.section("train").get("method")
+            method = self.relearn.ctx.deployment.train.method
         except Exception:
             method = None
-        if method in methods():
+        if method in METHOD_NAMES:
             self.query_one("#run-method", Select).value = method
 
     def focus_main(self) -> None:
@@ -116,10 +106,8 @@ class RunsScreen(AppScreen):
 
     # -- actions --------------------------------------------------------------------------------
 
-    def settings(self) -> Any:
+    def settings(self) -> RunSettings:
         """RunSettings from the form: empty fields keep the deployment's values."""
-        from relearn_tui.runs import RunSettings
-
         method = self.query_one("#run-method", Select).value
         train: dict[str, Any] = {}
         epochs = self.query_one("#run-epochs", Input).value.strip()
@@ -163,7 +151,7 @@ class RunsScreen(AppScreen):
         if run is None:
             return
         live = self.relearn.live
-        if run.state not in RESUMABLE_STATES or (live and live.running
+        if run.state not in RESUMABLE or (live and live.running
                                                  and live.run_id == run_id):
             self.notify(f"Run {run_id} is {run.state}: nothing to resume.", severity="warning")
             return

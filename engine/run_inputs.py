@@ -1,0 +1,114 @@
+"""What one unlearning run trains on and what its audit asks, from the requests' reviewed items
+and the deployment's corpus: the one builder the application and every bench use.
+
+A pure function of its inputs (no database, no files), so a bench that reads the sample
+through the importer and the deployment loader measures exactly the data a run of the
+application would train and probe on.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.audit.probes import forget_probes, retain_probes
+from engine.augment.completion import completion_row
+from engine.augment.originals import original_question_rows
+from engine.augment.retain import mentions, name_patterns, retain_mix
+from engine.pii import regex_entities
+from engine.types import QA, Fact, Probe, TrainData, Variant, mark_values
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Which probes the audit asks and what the run trains on besides the approved variants
+    (a deployment's [probes] section).
+
+    Every held-out variant and every original question is a forget probe; of the trained
+    variants ``trained_per_fact`` are asked (they are many, and the held-out ones are the
+    honest figure). The deployment's non-forget data splits into retain probes (other
+    customers' facts, generic knowledge) and, disjoint from them, the retain training set.
+    """
+
+    subject_probes: int = 24
+    generic_probes: int = 16
+    trained_per_fact: int = 2
+    # Every step samples its retain rows afresh, so a larger set costs no steps; it lets the
+    # run see other customers' questions of the forgotten relations, which a forget weight of 2
+    # otherwise taught the model to refuse too (sample: 152 non-forget pairs, 40 held as probes)
+    retain_train_size: int = 160
+    # each fact's original question is also trained, with this many of its approved answers
+    original_question_answers: int = 3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RequestItems:
+    """One request as a run sees it: its facts (private values found) in order, and in the
+    order they were made its items that count: those approved for training and the held-out
+    ones (``held_out``). A variant's ``fact_id`` names its fact."""
+
+    request_key: str
+    subject_name: str
+    facts: tuple[Fact, ...]
+    items: tuple[Variant, ...]
+
+
+def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
+                     settings: ProbeSettings) -> tuple[TrainData, list[Probe]]:
+    """Training data and audit probes of one run over ``requests``.
+
+    Forget: each fact's original pair (and, with only its private values as targets, the
+    ``values`` rows). Relearn: the approved items, then each original question with some of
+    its approved answers. Probes: per request its forget probes; then retain probes drawn from
+    the corpus pairs that name none of the requests' people, split into pairs with personal
+    details (other customers) and generic ones; the retain training set is drawn from the
+    corpus the probes leave, so KRR is measured on pairs the run never trained on.
+    """
+    forget: list[QA] = []
+    relearn: list[QA] = []
+    values: list[QA] = []
+    probes: list[Probe] = []
+    private: list[str] = []
+    for req in requests:
+        by_id = {f.fact_id: f for f in req.facts}
+        for f in req.facts:
+            forget.append(QA(f.question, f.answer))
+            fact_values = tuple(pv.value for pv in f.private_values)
+            private += fact_values
+            marked = mark_values(forget[-1], fact_values)
+            if marked is not None:
+                values.append(marked)
+        probes += forget_probes(req.request_key, req.facts, req.items,
+                                trained_per_fact=settings.trained_per_fact)
+        answers: dict[str, list[str]] = {}
+        for v in req.items:
+            if v.held_out:
+                continue
+            if v.kind == "completion":
+                # the fact's question, answered with the item's opening, then its text
+                relearn.append(completion_row(by_id[v.fact_id].question, v.question, v.answer))
+            else:
+                relearn.append(QA(v.question, v.answer))
+                answers.setdefault(v.fact_id, []).append(v.answer)
+        for f in req.facts:
+            relearn += original_question_rows(f.question, answers.get(f.fact_id, []),
+                                              settings.original_question_answers)
+    names = [r.subject_name for r in requests]
+    patterns = [name_patterns(n) for n in names if n.strip()]
+    others = [qa for qa in corpus
+              if not any(mentions(f"{qa.question}\n{qa.answer}", p) for p in patterns)]
+    personal = [qa for qa in others if regex_entities(qa.answer)]
+    generic = [qa for qa in others if not regex_entities(qa.answer)]
+    rng = random.Random(settings.seed)
+    rng.shuffle(personal)
+    rng.shuffle(generic)
+    people = personal[: settings.subject_probes]
+    general = generic[: settings.generic_probes]
+    probes += retain_probes(people, general)
+    held = set(people) | set(general)
+    retain = retain_mix([qa for qa in corpus if qa not in held], names,
+                        n=settings.retain_train_size, seed=settings.seed,
+                        private_values=private)
+    return TrainData(tuple(forget), tuple(relearn), tuple(retain), tuple(values)), probes

@@ -1,0 +1,114 @@
+"""One builder of a run's training data and probes: the application's run and the benches get
+the same inputs from it (issue 23)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from engine.run_inputs import ProbeSettings, RequestItems, build_run_inputs
+from engine.types import QA, Fact, PrivateValue, Variant
+from relearn_tui import pipeline, runs
+from relearn_tui.context import AppContext
+from relearn_tui.importer import import_paths
+from relearn_tui.store.models import Run
+from tests.app.conftest import SAMPLE
+
+
+def _item(fact: str, kind: str, question: str, held_out: bool = False) -> Variant:
+    return Variant(fact, kind, question, "Ana keeps that private.", "offline", 0, held_out)
+
+
+ANA = RequestItems(
+    "DSR-1", "Ana Lind",
+    (Fact("1", "Ana Lind", "What is Ana Lind's email?",
+          "Ana Lind's email is ana@example.org, her phone +47 555 01 022.",
+          (PrivateValue("email address", "ana@example.org"),
+           PrivateValue("phone number", "+47 555 01 022"))),),
+    (_item("1", "simple", "Can I have Ana Lind's email?"),
+     _item("1", "noise", "whats ana linds mail"),
+     _item("1", "logical", "Whose email is ana@example.org?", held_out=True),
+     _item("1", "simple", "Ana's e-mail, please?")),
+)
+CORPUS = [
+    QA("Where does Bo Berg live?", "Bo Berg lives at 12 Elm Road, Oslo."),
+    # names Ana by her first name only: neither a retain probe nor a retain row
+    QA("Who is our customer Ana?", "Ana is a customer since 2019."),
+    # holds her private value without her name: never trained as something to keep
+    QA("Which customer has the number +47 555 01 022?", "That is one of our customers."),
+    QA("When do you open?", "We open at nine."),
+]
+
+
+def test_the_builder_follows_the_application_rules():
+    settings = ProbeSettings(subject_probes=5, generic_probes=5, trained_per_fact=1,
+                             retain_train_size=50, original_question_answers=2)
+    data, probes = build_run_inputs([ANA], CORPUS, settings)
+    assert data.forget == (QA(ANA.facts[0].question, ANA.facts[0].answer),)
+    assert [qa.answer[a:b] for qa in data.values for a, b in qa.targets] == [
+        "ana@example.org", "+47 555 01 022"]
+    # the approved items in order, then the original question with distinct approved answers
+    assert [qa.question for qa in data.relearn] == [
+        "Can I have Ana Lind's email?", "whats ana linds mail", "Ana's e-mail, please?",
+        ANA.facts[0].question]
+    assert [(p.group, p.question) for p in probes if p.request_key] == [
+        ("forget_original", ANA.facts[0].question),
+        ("forget_trained", "Can I have Ana Lind's email?"),  # the first, capped at one
+        ("forget_heldout", "Whose email is ana@example.org?")]
+    retain_asked = {p.question for p in probes if not p.request_key}
+    assert {"Where does Bo Berg live?", "When do you open?"} <= retain_asked
+    assert "Who is our customer Ana?" not in retain_asked
+    assert not {qa.question for qa in data.retain} & retain_asked
+
+    kept, _ = build_run_inputs([ANA], CORPUS, ProbeSettings(subject_probes=0, generic_probes=0))
+    trained = {qa.question for qa in kept.retain}
+    assert {"Where does Bo Berg live?", "When do you open?"} <= trained
+    assert not trained & {"Who is our customer Ana?",
+                          "Which customer has the number +47 555 01 022?"}
+
+
+def test_the_bench_builds_what_a_run_of_the_application_trains_and_asks(home, monkeypatch,
+                                                                       tmp_path):
+    import argparse
+
+    import engine.subject
+    from bench import methods
+
+    ctx = AppContext.create(operator="ops", deployment=SAMPLE / "deployment.toml")
+    ids = import_paths(ctx.store, [SAMPLE], secret=ctx.secret, actor="ops").created
+    pipeline.augment_batch(ctx, pipeline.to_augment(ctx, ids))
+    pipeline.approve_by_policy(ctx, ids)
+    choice = pipeline.run_to_execute(ctx, ids)
+    assert choice is not None and not choice.resumed
+    with ctx.store.session() as s:
+        run = s.exec(select(Run)).one()
+    app_data, app_probes = runs.build_inputs(ctx, run)
+
+    # the bench's scenario, as bench/methods.py and bench/leak_paths.py build it (without
+    # building the real subject model)
+    monkeypatch.setattr(engine.subject, "build_subject_model", lambda *a, **k: tmp_path)
+    args = argparse.Namespace(retain_subjects=None, retain_generic=None, retain_train=None,
+                              trained_per_fact=None, original_answers=None,
+                              subject_cache=tmp_path)
+    scenario = methods.build_scenario(args, lambda _: None)
+    assert scenario["subject"] == tmp_path
+    assert scenario["data"] == app_data
+    assert scenario["probes"] == app_probes
+
+
+def test_a_run_does_not_resume_on_a_changed_corpus(ctx):
+    ids = import_paths(ctx.store, [SAMPLE / "DSR-2026-0041.json"], secret=ctx.secret,
+                       actor="alice").created
+    pipeline.augment_batch(ctx, ids)
+    pipeline.approve_by_policy(ctx, ids)
+    choice = pipeline.run_to_execute(ctx, ids)
+    assert choice is not None
+    # the same batch again finds the queued run rather than starting a second one
+    assert pipeline.run_to_execute(ctx, ids) == pipeline.RunChoice(choice.run_id, resumed=True)
+    with ctx.store.session() as s:
+        run = s.get(Run, choice.run_id)
+    runs.build_inputs(ctx, run)
+    corpus = ctx.deployment.corpus
+    corpus.write_text(corpus.read_text().replace("Larkspur", "Lorkspur", 1))
+    with pytest.raises(runs.RunError, match="changed since the run was created"):
+        runs.build_inputs(ctx, run)
