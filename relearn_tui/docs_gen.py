@@ -56,7 +56,7 @@ MEANINGS: dict[str, dict[str, str]] = {
     "subject": {
         "epochs": "the most epochs of phase 1 (learning at a constant rate)",
         "stop_when_memorised": "phase 1 ends once this share of the corpus rows is reproduced "
-                               "token for token (unset: run all `epochs`)",
+                               "token for token, or after `epochs`",
         "lr": "learning rate of phase 1",
         "anneal_epochs": "epochs of phase 2 (annealing)",
         "anneal_lr": "learning rate phase 2 starts from, decaying linearly to 0",
@@ -163,8 +163,9 @@ MEANINGS: dict[str, dict[str, str]] = {
         "krr": "KRR must be at least this",
         "ls_ratio": "LS after must be at least this multiple of LS before",
         "leak_rate": "highest leak rate allowed at full precision",
-        "leak_rate_4bit": "highest leak rate allowed at 4-bit (unset: informative only)",
-        "leak_rate_8bit": "highest leak rate allowed at 8-bit (unset: informative only)",
+        "leak_rate_4bit": "highest leak rate allowed at 4-bit",
+        "leak_rate_8bit": "highest leak rate allowed at 8-bit; unset (the default): reported, "
+                          "gates nothing",
     },
     "probes": {
         "subject_probes": "retain probes drawn from other customers' facts",
