@@ -135,3 +135,16 @@ def test_anchors_follow_github() -> None:
     page = ROOT / "docs" / "deployment.md"
     assert "subject-the-deployed-model-build" in anchors(page)
     assert "numerics-cpu-gpu-several-gpus" in anchors(page)
+
+
+def test_every_headless_flag_is_in_the_usage_table() -> None:
+    """The flags table in docs/usage.md is written by hand (its meanings say more than the
+    --help lines); this keeps it to the parser's actual options, both ways."""
+    from relearn_tui.cli import main_parser
+
+    page = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    table = page.split("## Headless use", 1)[1].split("\n\n", 3)[2]
+    documented = set(re.findall(r"^\| `(--[a-z-]+)", table, flags=re.M))
+    options = {s for a in main_parser()._actions for s in a.option_strings
+               if s.startswith("--") and s != "--help"}
+    assert documented == options - {"--headless"}
