@@ -1,7 +1,7 @@
 """How fluent the offline augmenter's sanitised answers read to the base model.
 
 ReLearn trains the model to give these answers, so after unlearning its answers to the forget
-probes are drawn from them, and LS (DESIGN section 5) scores them: perplexity under the base
+probes are drawn from them, and LS (docs/design.md §5.5) scores them: perplexity under the base
 model and Brunet's index, against the factual answers the model gave before. An answer pool the
 base model finds unlikely, or long and repetitive, costs LS whatever the training does.
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 VARIANT_KINDS = ("simple", "contextual", "noise", "logical")
-"""Question-variant kinds of DESIGN section 5; ``completion`` items are a fifth, separate kind."""
+"""Question-variant kinds (docs/design.md §5.3); ``completion`` items are a fifth, separate
+kind."""
 
 ITEM_KINDS = (*VARIANT_KINDS, "completion")
 

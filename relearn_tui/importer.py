@@ -1,4 +1,4 @@
-"""Reading erasure requests from files (DESIGN section 4).
+"""Reading erasure requests from files (docs/design.md §4.1).
 
 Parsing is separate from storing: :func:`parse_paths` validates everything and raises one
 :class:`RequestFileError` naming file, line or index, and field; only then does
@@ -169,7 +169,7 @@ def _facts(raw: Any, path: Path, where: str, prefix: str) -> tuple[tuple[str, st
 
 
 def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequest:
-    """Validate one request object (DESIGN section 4)."""
+    """Validate one request object (docs/design.md §4.1)."""
     if type(obj) is not dict:
         raise RequestFileError(path, where, "",
                                f"a request must be an object, not {_json_type(obj)}")

@@ -1,4 +1,4 @@
-"""The request lifecycle (DESIGN section 3) and its hash-chained event log.
+"""The request lifecycle (docs/design.md §3) and its hash-chained event log.
 
 Every state change goes through :func:`transition`; every operator decision through
 :func:`record_event`. Both append to the event log in the caller's transaction, so a state and

@@ -1,4 +1,4 @@
-"""The audit of DESIGN section 5: does the model still know what it had to forget?
+"""The audit of docs/design.md §5.5: does the model still know what it had to forget?
 
 KFR / KRR by the entity rule (and an optional NLI model), the linguistic score LS with its
 components, the leak rate from sampled answers, and the same leak probes again on the model

@@ -1,4 +1,4 @@
-"""The entity score E of DESIGN section 5.
+"""The entity score E of docs/design.md §5.5.
 
 Entities of the ground truth and of the output come from :func:`engine.pii.find_entities`
 (presidio over spaCy plus format regexes); those that occur in the question are dropped (the

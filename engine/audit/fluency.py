@@ -1,4 +1,4 @@
-"""The linguistic score (LS) of DESIGN section 5 and its three components.
+"""The linguistic score (LS) of docs/design.md §5.5 and its three components.
 
 LS = harmonic mean of ``1/(1+PPL)``, ``1/(1+Brunet)`` and ``Honore/(1+Honore)``. Each component
 is computed per response and averaged over the responses (as the ReLearn paper's evaluation

@@ -1,6 +1,6 @@
 """Per-probe verdicts: forgotten / retained, by the entity rule and an optional NLI model.
 
-DESIGN section 5, exactly:
+docs/design.md §5.5, exactly:
 - a forget probe is forgotten when NLI(output, truth) is a contradiction, or ``E <= 0.5`` when the
   truth has at most 3 entities, else ``E <= 0.3``;
 - a retain probe is retained when NLI(truth, output) is not a contradiction and ``E >= 0.3``.

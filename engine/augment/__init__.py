@@ -1,4 +1,4 @@
-"""Augmentation (DESIGN section 5): question variants with sanitised answers, completion items,
+"""Augmentation (docs/design.md §5.3): question variants with sanitised answers, completion items,
 leak verification, held-out probes and the retain mix.
 
 Backends (``offline``, ``local``, ``openai``) share one interface, :class:`AugmentBackend`;

@@ -1,4 +1,4 @@
-"""Unlearning runs: LoRA training with one of the methods of DESIGN section 5.
+"""Unlearning runs: LoRA training with one of the methods of docs/design.md §5.4.
 
 ``run_unlearning`` trains, checkpoints every epoch (and resumes from the checkpoint of an
 interrupted run with the same config and data), then writes the PEFT adapter, the merged model

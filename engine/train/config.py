@@ -11,7 +11,7 @@ from typing import Any
 from engine.types import QA
 
 METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
-"""The unlearning methods of DESIGN section 5 (``sft``, plain fine-tuning, builds subjects)."""
+"""The unlearning methods of docs/design.md §5.4 (``sft``, plain fine-tuning, builds subjects)."""
 
 
 LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0,
@@ -44,7 +44,7 @@ class TrainConfig:
     max_length: int = 256
     max_grad_norm: float = 1.0
     seed: int = 0
-    # method weights (DESIGN section 5); each method reads the ones its loss names
+    # method weights (docs/design.md §5.4); each method reads the ones its loss names
     forget_weight: float = 1.0
     retain_weight: float = 1.0
     kl_weight: float = 1.0

@@ -1,4 +1,4 @@
-"""Compliance reports (DESIGN section 6): Markdown, self-contained HTML and JSON, per request
+"""Compliance reports (docs/design.md §6): Markdown, self-contained HTML and JSON, per request
 and per run. They carry pseudonyms, categories and hashes, never a private value."""
 
 from relearn_tui.reports.build import (

@@ -1,5 +1,5 @@
 """The real thing on the CPU: the sample deployment's SmolLM2 subject model, one ReLearn run
-forgetting one customer, audited before and after (DESIGN section 8)."""
+forgetting one customer, audited before and after (docs/design.md §8)."""
 
 from __future__ import annotations
 

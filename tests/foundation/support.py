@@ -25,9 +25,10 @@ PRIVATE_ANSWER = f"Isabella Marquez can be contacted at {PRIVATE}."
 STATES = ["submitted", "augmented", "human_reviewed", "trained", "verified", "failed",
           "denied", "canceled"]
 TERMINAL = {"verified", "denied", "canceled"}
-# The contract, written out independently of workflow.ALLOWED. Besides DESIGN's forward path:
-# a request can be re-augmented (augmented, human_reviewed or failed -> augmented), and a
-# reviewed request can be failed by a run error before training finishes.
+# The contract, written out independently of workflow.ALLOWED. Besides the forward path
+# (docs/design.md §3.1): a request can be re-augmented (augmented, human_reviewed or
+# failed -> augmented), and a reviewed request can be failed by a run error before training
+# finishes.
 EXPECTED: dict[str, set[str]] = {
     "submitted": {"augmented", "denied", "canceled"},
     "augmented": {"augmented", "human_reviewed", "denied", "canceled"},

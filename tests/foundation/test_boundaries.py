@@ -1,4 +1,4 @@
-"""The two layer boundaries of DESIGN section 2: `engine` never imports `relearn_tui`, and
+"""The two layer boundaries of docs/design.md §2: `engine` never imports `relearn_tui`, and
 nothing outside `relearn_tui/tui/` imports `textual`."""
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def chained(store: Store, tmp_path: Path) -> Store:
 
 
 def test_hash_is_sha256_of_prev_hash_and_canonical_json(store: Store, tmp_path: Path) -> None:
-    """The formula of DESIGN section 3, recomputed here from the stored columns."""
+    """The formula of docs/design.md §3.2, recomputed here from the stored columns."""
     add_request(store, tmp_path, "augmented")
     with store.session() as s:
         events = s.exec(select(Event).order_by(Event.id)).all()

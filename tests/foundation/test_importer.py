@@ -1,4 +1,4 @@
-"""The importer (DESIGN section 4): JSON, JSONL, folders, the KnowUnDo pair layout; whole file
+"""The importer (docs/design.md §4.1): JSON, JSONL, folders, the KnowUnDo pair layout; whole file
 or nothing; idempotent re-import; one located, one-line error per bad input that never quotes
 the private values."""
 

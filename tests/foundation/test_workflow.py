@@ -1,4 +1,4 @@
-"""The request lifecycle (DESIGN section 3): exact state names, every allowed and every illegal
+"""The request lifecycle (docs/design.md §3.1): exact state names, every allowed and every illegal
 transition, terminal states, reasons for deny/cancel, and the event written in the same
 transaction as the state."""
 

@@ -30,7 +30,7 @@ class FactInputs(Vertical):
 
 
 class NewRequestScreen(ModalScreen[dict[str, Any] | None]):
-    """Returns the request object (DESIGN section 4) or None when cancelled."""
+    """Returns the request object (docs/design.md §4.1) or None when cancelled."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="new.cancel"),

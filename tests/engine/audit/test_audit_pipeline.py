@@ -117,8 +117,8 @@ def _kernels_or_skip(bits: int) -> None:
 
 
 def test_bitsandbytes_runs_on_this_machine(chatty_tiny_dir, tiny):
-    """DESIGN: bitsandbytes' kernels run on CPU where they pass their self-check; where they
-    do not, the kernel backend is refused and the test says so in its skip reason."""
+    """docs/design.md §5.5: bitsandbytes' kernels run on CPU where they pass their self-check;
+    where they do not, the kernel backend is refused and the test says so in its skip reason."""
     import torch
     from bitsandbytes.nn import Linear4bit, Linear8bitLt
 

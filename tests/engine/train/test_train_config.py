@@ -1,4 +1,4 @@
-"""TrainConfig: defaults of DESIGN section 5, storage round trip, errors naming the field."""
+"""TrainConfig: defaults of docs/design.md §5.4, storage round trip, errors naming the field."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from train_samples import target_ce
 from engine.models import sha256_dir
 from engine.train import METHODS, TrainConfig, run_unlearning
 
-# loss = sum(weight * term), the formulas of DESIGN section 5 with the default weights
+# loss = sum(weight * term), the formulas of docs/design.md §5.4 with the default weights
 FORMULAS = {
     "relearn": {"relearn_ce": 1.0, "retain_ce": 1.0, "retain_kl": 1.0},
     "ga": {"forget_ce": -1.0},

@@ -1,0 +1,316 @@
+"""Writes the generated parts of the documentation from the code they describe.
+
+    python -m relearn_tui.docs_gen            # rewrite the generated blocks in docs/
+    python -m relearn_tui.docs_gen --check    # exit 1 (naming the files) if one is stale
+
+Two kinds of block, each between a pair of marker comments in a Markdown file:
+
+- the deployment file's reference (``docs/deployment.md``): one table per section, with each
+  setting's name, type and default read from the config dataclass that section fills
+  (``dataclasses.fields``), and its meaning from :data:`MEANINGS` below. A field without a
+  meaning, or a meaning for a field that no longer exists, is an error: a new setting cannot
+  reach a release undocumented;
+- the TUI's keys (``docs/usage.md``), read from the Textual bindings of the app and its screens
+  through the help screen's own list, so the page, the help screen and the keys agree.
+
+Textual is imported lazily, and only through ``relearn_tui.tui``, the one package allowed to
+import it. ``tests/foundation/test_docs.py`` fails when a committed page differs from what this
+module writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+START = "<!-- generated:{name} start: python -m relearn_tui.docs_gen writes this block -->"
+END = "<!-- generated:{name} end -->"
+
+
+class DocsError(Exception):
+    """A page lacks a block's markers, or a setting lacks a meaning."""
+
+
+def section_classes() -> dict[str, type]:
+    """The deployment file's sections and the config dataclass each one fills."""
+    from engine.audit.config import AuditConfig, Thresholds
+    from engine.augment.pipeline import AugmentConfig
+    from engine.subject import SubjectConfig
+    from engine.train.config import TrainConfig
+    from relearn_tui.runs import ProbeSettings
+
+    return {"subject": SubjectConfig, "augment": AugmentConfig, "train": TrainConfig,
+            "audit": AuditConfig, "thresholds": Thresholds, "probes": ProbeSettings}
+
+
+# What each setting does, in the words of the page. Names, types and defaults come from the
+# dataclasses themselves.
+MEANINGS: dict[str, dict[str, str]] = {
+    "subject": {
+        "epochs": "the most epochs of phase 1 (learning at a constant rate)",
+        "stop_when_memorised": "phase 1 ends once this share of the corpus rows is reproduced "
+                               "token for token, or after `epochs`",
+        "lr": "learning rate of phase 1",
+        "anneal_epochs": "epochs of phase 2 (annealing)",
+        "anneal_lr": "learning rate phase 2 starts from, decaying linearly to 0",
+        "lora_r": "LoRA rank",
+        "lora_alpha": "LoRA alpha",
+        "lora_dropout": "LoRA dropout",
+        "lora_plus_ratio": "learning-rate multiple of the LoRA B matrices (LoRA+; 1: off)",
+        "batch_size": "rows a step",
+        "seed": "seed of the build",
+        "max_length": "longest row in tokens",
+        "schedule": "phase 1's rate schedule: `constant` or `linear`",
+        "warmup_ratio": "share of phase 1's steps spent warming the rate up",
+        "autocast": "bf16 autocast: true, false, or unset to decide as described under "
+                    "[Numerics](#numerics-cpu-gpu-several-gpus)",
+        "device": "`auto`, `cpu` or `cuda`",
+    },
+    "augment": {
+        "backend": "`offline`, `local` or `openai` (`--backend` overrides it)",
+        "backend_options": "the backend's own options, e.g. `{model = \"path\"}` for `local`, "
+                           "`{base_url = \"...\", model = \"...\"}` for `openai`",
+        "seed": "seed of the generation; the same seed gives the same variants",
+        "per_kind": "question variants of each kind per fact",
+        "kinds": "the variant kinds generated: `simple`, `contextual`, `noise`, `logical`",
+        "held_out_share": "share of the variants never trained on, kept as held-out forget "
+                          "probes (spread over the kinds)",
+        "completions": "completion items per fact (0: none)",
+        "max_attempts": "how many times an item that fails verification is regenerated "
+                        "before it is kept flagged",
+        "use_presidio": "scan for PII with presidio (spaCy's small English model) besides "
+                        "the format rules",
+    },
+    "train": {
+        "method": "`relearn`, `ga`, `gd`, `ga_klr`, `npo`, `npo_gdr`, `npo_klr`, `yao`, `icu` "
+                  "(`--method` overrides it)",
+        "epochs": "epochs of the unlearning run",
+        "lr": "learning rate",
+        "lora_r": "LoRA rank",
+        "lora_alpha": "LoRA alpha",
+        "lora_dropout": "LoRA dropout",
+        "lora_plus_ratio": "learning-rate multiple of the LoRA B matrices (LoRA+; 1: off)",
+        "weight_decay": "AdamW weight decay",
+        "warmup_ratio": "share of the steps spent warming the rate up",
+        "schedule": "`constant`, or `linear` (decay to 0 over the run)",
+        "batch_size": "rows of the primary (forget or relearn) stream a step; the retain "
+                      "stream draws as many",
+        "grad_accum": "steps whose gradients are summed before one optimiser update",
+        "max_length": "longest row in tokens",
+        "max_grad_norm": "gradient clipping norm",
+        "seed": "seed of the run (same seed, same data, same config: same result)",
+        "forget_weight": "weight of the forget (for `relearn`: the sanitised answers') term",
+        "retain_weight": "weight of the retain loss",
+        "kl_weight": "weight of the KL term to the model with its adapter switched off",
+        "value_weight": "weight of the value term (`relearn` only; 0: off), see "
+                        "[The value term](#the-value-term)",
+        "value_nats": "the value term stops pushing once a value's log-probability is below "
+                      "minus this",
+        "npo_beta": "NPO's beta",
+        "yao_ga_weight": "`yao`: weight of gradient ascent on the forget set",
+        "yao_random_weight": "`yao`: weight of forget questions trained with random retain "
+                             "answers",
+        "icu_neighbour_weight": "`icu`: weight of the nearest retain neighbour's loss",
+        "icu_kl_weight": "`icu`: weight of the KL term on the neighbour",
+        "icu_ma_threshold": "`icu`: a forget sample leaves training once its memorisation "
+                            "accuracy is at or below this",
+        "stop_when_memorised": "`sft` only (the deployed-model build): stop once this share "
+                               "of rows is reproduced",
+        "length_buckets": "batch rows of similar length together (less padding), in a "
+                          "random order",
+        "autocast": "bf16 autocast: true, false, or unset to decide as described under "
+                    "[Numerics](#numerics-cpu-gpu-several-gpus)",
+        "quantization": "`4bit` or `8bit`: load the base through bitsandbytes (QLoRA, CUDA)",
+        "device": "`auto`, `cpu` or `cuda`",
+        "target_modules": "the layers given LoRA adapters (`all-linear`: every linear layer "
+                          "but the output head)",
+        "merge": "write the merged model besides the adapter (the adapter alone is not "
+                 "erasure)",
+        "qat_bits": "quantisation-aware steps at 4 (NF4) or 8 (int8) bits; 0: off, see "
+                    "[Quantisation-aware steps](#quantisation-aware-steps)",
+        "qat_every": "every this many-th step is quantisation-aware",
+        "reference_cache_mb": "MiB of reference logits (adapter off) kept for rows seen "
+                              "again instead of computing them again; 0: none",
+    },
+    "audit": {
+        "max_new_tokens": "tokens of each greedy answer",
+        "batch_size": "rows generated together",
+        "leak_samples": "answers sampled per forget probe for the leak rate (k)",
+        "temperature": "sampling temperature of the leak probes",
+        "leak_max_new_tokens": "tokens of each sampled answer",
+        "leak_groups": "the forget probe groups sampled for leaks: `forget_original`, "
+                       "`forget_trained`, `forget_heldout`",
+        "quant_bits": "precisions of the quantisation re-check (empty: no re-check)",
+        "quant_backend": "`auto`, `bitsandbytes`, `bnb-weights`, `exact` or `rtn`, see "
+                         "[metrics](metrics.md#quantisation-re-check)",
+        "nli_model": "directory of a local NLI checkpoint (unset: the entity rule alone "
+                     "decides, and the report says so)",
+        "seed": "seed of the sampling",
+        "use_presidio": "find entities with presidio (spaCy) besides the format rules",
+        "skip_unscorable": "leave out of KFR/KRR a probe whose truth has no entity left "
+                           "once the question's are dropped (counted apart)",
+        "ppl_batch_size": "rows per batch when scoring perplexity for LS",
+    },
+    "thresholds": {
+        "kfr": "KFR (held-out) must be at least this",
+        "krr": "KRR must be at least this",
+        "ls_ratio": "LS after must be at least this multiple of LS before",
+        "leak_rate": "highest leak rate allowed at full precision",
+        "leak_rate_4bit": "highest leak rate allowed at 4-bit",
+        "leak_rate_8bit": "highest leak rate allowed at 8-bit; unset (the default): reported, "
+                          "gates nothing",
+    },
+    "probes": {
+        "subject_probes": "retain probes drawn from other customers' facts",
+        "generic_probes": "retain probes drawn from generic company knowledge",
+        "trained_per_fact": "trained variants asked back per fact",
+        "retain_train_size": "retain rows each step samples from (steps do not grow with it)",
+        "original_question_answers": "approved answers each original question is trained "
+                                     "with",
+        "seed": "seed of the probe draw",
+    },
+}
+
+_TYPE_WORDS = {
+    "str": "string", "int": "integer", "float": "number", "bool": "true/false",
+    "Path": "path", "None": "unset", "tuple[str, ...]": "list of strings",
+    "tuple[int, ...]": "list of integers", "Mapping[str, Any]": "table",
+}
+
+
+def type_words(annotation: Any) -> str:
+    text = annotation if isinstance(annotation, str) else getattr(
+        annotation, "__name__", str(annotation))
+    return " or ".join(_TYPE_WORDS.get(part.strip(), part.strip()) for part in text.split("|"))
+
+
+def toml_value(value: Any) -> str:
+    """A default as it would be written in the deployment file."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def settings_table(section: str, cls: type) -> str:
+    meanings = MEANINGS.get(section, {})
+    fields = dataclasses.fields(cls)
+    names = [f.name for f in fields]
+    missing = [n for n in names if n not in meanings]
+    stale = [n for n in meanings if n not in names]
+    if missing or stale:
+        raise DocsError(
+            f"[{section}] ({cls.__name__}): "
+            + "; ".join(filter(None, [
+                missing and f"no meaning for {', '.join(missing)}",
+                stale and f"a meaning for {', '.join(stale)}, which {cls.__name__} lacks"]))
+            + f": edit MEANINGS in {Path(__file__).relative_to(ROOT)}")
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for f in fields:
+        default = toml_value(field_default(f)).replace("|", "\\|")
+        rows.append(f"| `{f.name}` | {type_words(f.type)} | `{default}` | "
+                    f"{meanings[f.name]} |")
+    source = sys.modules[cls.__module__].__file__ or ""
+    where = Path(source).resolve().relative_to(ROOT)
+    rows.append("")
+    rows.append(f"From `{cls.__name__}` in `{where}`.")
+    return "\n".join(rows)
+
+
+def cell(text: str) -> str:
+    """Plain text made safe for a Markdown table cell."""
+    for ch in "\\|*<>":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def keys_block() -> str:
+    """The keys of every screen, as the help screen lists them."""
+    from relearn_tui.tui.screens.help import key_sections
+
+    out: list[str] = []
+    for title, keys in key_sections():
+        out += [f"**{title}**", "", "| Key | Action |", "|---|---|"]
+        out += [f"| `{key}` | {cell(what)} |" for key, what in keys]
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def blocks() -> dict[Path, dict[str, Callable[[], str]]]:
+    """Which page holds which generated block."""
+    deployment = {f"deployment.{name}": (lambda name=name, cls=cls: settings_table(name, cls))
+                  for name, cls in section_classes().items()}
+    return {DOCS / "deployment.md": deployment, DOCS / "usage.md": {"keys": keys_block}}
+
+
+def fill(text: str, name: str, body: str, where: str = "page") -> str:
+    """``text`` with the block ``name`` replaced by ``body``; the markers must be there."""
+    start, end = START.format(name=name), END.format(name=name)
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < i:
+        raise DocsError(f"{where}: no block {name!r}: put the two lines\n{start}\n{end}\n"
+                        "where it belongs")
+    return text[: i + len(start)] + "\n" + body + "\n" + text[j:]
+
+
+def render(path: Path, makers: dict[str, Callable[[], str]], text: str | None = None) -> str:
+    """The page at ``path`` (or ``text``) with every block of ``makers`` regenerated."""
+    text = path.read_text(encoding="utf-8") if text is None else text
+    for name, make in makers.items():
+        text = fill(text, name, make(), str(path.relative_to(ROOT)))
+    return text
+
+
+def stale_pages() -> list[Path]:
+    return [path for path, makers in blocks().items()
+            if render(path, makers) != path.read_text(encoding="utf-8")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m relearn_tui.docs_gen",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a page differs from what would be written")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            stale = stale_pages()
+            for path in stale:
+                print(f"{path.relative_to(ROOT)} is stale: run python -m relearn_tui.docs_gen",
+                      file=sys.stderr)
+            return 1 if stale else 0
+        for path, makers in blocks().items():
+            new = render(path, makers)
+            if new != path.read_text(encoding="utf-8"):
+                path.write_text(new, encoding="utf-8")
+                print(f"wrote {path.relative_to(ROOT)}")
+    except DocsError as exc:
+        print(f"docs_gen: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
