@@ -121,7 +121,7 @@ def _run_sub(args: argparse.Namespace) -> int:
     from relearn_tui import operations, workflow
     from relearn_tui.store.models import Event
 
-    ctx = AppContext.create(args.db, args.operator)
+    ctx = AppContext.create(args.db, args.operator, on_wait=_say)
     if args.group == "report":
         return _report(ctx, args)
     if args.group == "log" and args.cmd == "verify":
@@ -156,8 +156,13 @@ def _run_sub(args: argparse.Namespace) -> int:
     return headless.EXIT_OK
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def _context(args: argparse.Namespace) -> AppContext:
     ctx = AppContext.create(args.db, args.operator, args.deployment, list(args.paths),
+                            on_wait=_say,
                             model=args.model, base_model=args.base_model, corpus=args.corpus,
                             method=args.method, backend=args.backend)
     ctx.deployment  # noqa: B018  (load it now: a bad file is a usage error before any work)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -49,20 +50,23 @@ class AppContext:
     operator: str
     deployment_path: Path | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    # told when a write has to wait for another process's lock (the CLI prints it)
+    on_wait: Callable[[str], None] | None = None
 
     @classmethod
     def create(cls, db: str | None = None, operator: str | None = None,
                deployment: str | Path | None = None, paths: list[str] | None = None,
+               on_wait: Callable[[str], None] | None = None,
                **overrides: str | None) -> AppContext:
         home = data_home()
         return cls(home, db or default_db_url(home), operator or default_operator(),
                    find_deployment(home, deployment, paths),
-                   {k: v for k, v in overrides.items() if v})
+                   {k: v for k, v in overrides.items() if v}, on_wait)
 
     @cached_property
     def store(self) -> Store:
         setup_logging(self.home)
-        return Store(self.db_url)
+        return Store(self.db_url, on_wait=self.on_wait)
 
     @cached_property
     def secret(self) -> bytes:

@@ -27,7 +27,7 @@ def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
     if not reason.strip():
         raise workflow.WorkflowError(f"request {request_id}: an extension needs a reason")
     with store.session() as s:
-        req = workflow.get_request(s, request_id)
+        req = workflow.get_request(s, request_id, for_update=True)
         if req.state in workflow.TERMINAL:
             raise workflow.WorkflowError(f"request {request_id} is {req.state}: nothing to extend")
         if months < 1:

@@ -121,8 +121,17 @@ def append_event(
     return ev
 
 
-def get_request(session: Session, request_id: str) -> Request:
-    req = session.get(Request, request_id)
+def get_request(session: Session, request_id: str, *, for_update: bool = False) -> Request:
+    """The request, or :class:`UnknownRequest`. ``for_update`` reads the row afresh and locks
+    it (PostgreSQL): what a decision is based on must be the committed state of now, not a copy
+    the session loaded earlier."""
+    if for_update:
+        req = session.exec(
+            select(Request).where(Request.id == request_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+    else:
+        req = session.get(Request, request_id)
     if req is None:
         raise UnknownRequest(f"no request {request_id!r}")
     return req
@@ -142,7 +151,7 @@ def transition(
     """
     if to_state not in STATES:
         raise IllegalTransition(f"unknown state {to_state!r}; states are {', '.join(STATES)}")
-    req = get_request(session, request_id)
+    req = get_request(session, request_id, for_update=True)
     if not can_transition(req.state, to_state):
         allowed = ", ".join(sorted(ALLOWED[req.state])) or "none: it is final"
         raise IllegalTransition(
@@ -166,7 +175,7 @@ def record_event(
     detail: dict[str, Any] | None = None,
 ) -> Event:
     """Log a decision that does not change the state (review, extension, purge, ...)."""
-    state = get_request(session, request_id).state if request_id else None
+    state = get_request(session, request_id, for_update=True).state if request_id else None
     return append_event(session, request_id=request_id, actor=actor, action=action,
                         from_state=state, to_state=state, detail=detail)
 
