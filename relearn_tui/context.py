@@ -58,8 +58,12 @@ class AppContext:
                deployment: str | Path | None = None, paths: list[str] | None = None,
                on_wait: Callable[[str], None] | None = None,
                **overrides: str | None) -> AppContext:
+        from relearn_tui.workflow import check_actor
+
         home = data_home()
-        return cls(home, db or default_db_url(home), operator or default_operator(),
+        operator = check_actor(operator if operator is not None else default_operator(),
+                               "--operator")
+        return cls(home, db or default_db_url(home), operator,
                    find_deployment(home, deployment, paths),
                    {k: v for k, v in overrides.items() if v}, on_wait)
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.types import QA
+from relearn_tui.errors import OperatorError
 
 DEFAULT_SECTIONS = ("subject", "augment", "train", "audit", "thresholds", "probes")
 
 
-class DeploymentError(Exception):
+class DeploymentError(OperatorError):
     """A bad deployment file or corpus; the message names file, place and field."""
 
 

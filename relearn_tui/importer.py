@@ -7,6 +7,7 @@ Parsing is separate from storing: :func:`parse_paths` validates everything and r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -19,8 +20,10 @@ from typing import Any
 from sqlmodel import Session
 
 from relearn_tui import workflow
+from relearn_tui.errors import OperatorError
 from relearn_tui.pseudonym import pseudonym
 from relearn_tui.store.models import Fact, Request
+from relearn_tui.text import printable
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FACTS = 500
@@ -33,19 +36,13 @@ _SUBJECT_KEYS = frozenset({"name", "reference"})
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class RequestFileError(Exception):
+class RequestFileError(OperatorError):
     """One bad input, located: ``file: where: field: problem``. Never quotes a value."""
 
     def __init__(self, path: str | Path, where: str, field_name: str, problem: str) -> None:
         self.path, self.where, self.field, self.problem = str(path), where, field_name, problem
         parts = [self.path] + [p for p in (where, field_name) if p] + [problem]
-        super().__init__(_printable(": ".join(parts)))
-
-
-def _printable(text: str) -> str:
-    """Escape what would break a one-line message or the terminal: newlines and other
-    control characters, line separators, lone surrogates (a file name can hold them)."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+        super().__init__(printable(": ".join(parts)))
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
@@ -72,6 +69,9 @@ class ParsedRequest:
     source: str
     where: str
     generated_id: bool = False
+    # what the event log keeps of the file: a file name can be a person's name or address
+    file_sha256: str = ""
+    file_index: int = 0
 
 
 @dataclass
@@ -207,7 +207,8 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
                          path.name, where, generated)
 
 
-def _read(path: Path) -> str:
+def _read(path: Path) -> tuple[str, str]:
+    """The file's text and the sha256 of its bytes."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -223,7 +224,7 @@ def _read(path: Path) -> str:
     if nul >= 0:
         raise RequestFileError(path, f"byte {nul}", "", "binary data, not JSON")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
     except UnicodeDecodeError as exc:
         raise RequestFileError(path, f"byte {exc.start}", "", "not UTF-8 text") from None
 
@@ -241,11 +242,18 @@ def _decode(text: str, path: Path, where_prefix: str, line: int = 0) -> Any:
         raise RequestFileError(path, where_prefix or "", "", "JSON nested too deeply") from None
 
 
-def parse_file(path: Path, *, subject: str | None = None,
-               now: datetime | None = None) -> list[ParsedRequest]:
-    """All requests in one file, or a :class:`RequestFileError` for the first problem."""
+def parse_file(path: Path, *, subject: str | None = None, now: datetime | None = None,
+               index: int = 1) -> list[ParsedRequest]:
+    """All requests in one file (the ``index``-th of its import), or a
+    :class:`RequestFileError` for the first problem."""
     now = now or datetime.now(UTC)
-    text = _read(path)
+    text, digest = _read(path)
+    requests = _parse_text(path, text, subject, now)
+    return [dataclasses.replace(r, file_sha256=digest, file_index=index) for r in requests]
+
+
+def _parse_text(path: Path, text: str, subject: str | None,
+                now: datetime) -> list[ParsedRequest]:
     if not text.strip():
         raise RequestFileError(path, "", "", "is empty")
     requests: list[ParsedRequest] = []
@@ -313,8 +321,8 @@ def parse_paths(paths: Sequence[str | Path], *, subject: str | None = None,
                 now: datetime | None = None) -> list[ParsedRequest]:
     now = now or datetime.now(UTC)
     parsed: list[ParsedRequest] = []
-    for f in request_files(paths):
-        parsed += parse_file(f, subject=subject, now=now)
+    for index, f in enumerate(request_files(paths), start=1):
+        parsed += parse_file(f, subject=subject, now=now, index=index)
     _check_duplicates(parsed)
     return parsed
 
@@ -341,7 +349,10 @@ def store_parsed(session: Session, parsed: Sequence[ParsedRequest], *, secret: b
             id=r.request_id, subject_name=r.subject_name, subject_reference=r.subject_reference,
             subject_pseudonym=pseudonym(secret, r.subject_name, r.subject_reference),
             ground=r.ground, state=workflow.SUBMITTED, received_at=r.received_at,
-            content_hash=r.content_hash, source=r.source, created_at=now, updated_at=now,
+            # the file name stays with the request's private data (purged with it), escaped:
+            # a name that is not UTF-8 cannot be stored as it is
+            content_hash=r.content_hash, source=printable(r.source), created_at=now,
+            updated_at=now,
         ))
         session.flush()
         for pos, (q, a) in enumerate(r.facts):
@@ -349,7 +360,10 @@ def store_parsed(session: Session, parsed: Sequence[ParsedRequest], *, secret: b
         workflow.append_event(
             session, request_id=r.request_id, actor=actor, action="submitted",
             from_state=None, to_state=workflow.SUBMITTED,
-            detail={"facts": len(r.facts), "source": r.source, "ground": r.ground,
+            # the file by position and content hash, never by name: the event outlives the
+            # purge, and a file is often named after the person
+            detail={"facts": len(r.facts), "file": r.file_index,
+                    "file_sha256": r.file_sha256[:16], "ground": r.ground,
                     "generated_id": r.generated_id},
         )
         report.created.append(r.request_id)

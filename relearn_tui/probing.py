@@ -7,12 +7,13 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from relearn_tui.errors import OperatorError
 from relearn_tui.store.models import Run
 
 _lock = threading.Lock()
 
 
-class ProbeError(Exception):
+class ProbeError(OperatorError):
     pass
 
 

@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from relearn_tui.errors import OperatorError
 from relearn_tui.store.models import ChainHead, Event, Request
+from relearn_tui.text import unsafe_char
 
 SUBMITTED = "submitted"
 AUGMENTED = "augmented"
@@ -48,7 +50,7 @@ NEEDS_REASON = frozenset({DENIED, CANCELED})
 GENESIS_HASH = "0" * 64
 
 
-class WorkflowError(Exception):
+class WorkflowError(OperatorError):
     """A workflow rule was broken; nothing was changed."""
 
 
@@ -95,9 +97,22 @@ def _head(session: Session) -> ChainHead:
     return head
 
 
-def _check_actor(actor: str) -> None:
+MAX_ACTOR = 128  # the event table's actor column
+
+
+def check_actor(actor: object, what: str = "actor") -> str:
+    """The operator's name as it is recorded (stripped), or a :class:`WorkflowError`: it is
+    printed in the event log and the reports, so it is one line of visible text that fits its
+    column."""
     if not isinstance(actor, str) or not actor.strip():
-        raise WorkflowError("every event needs an actor (operator name or 'system')")
+        raise WorkflowError(f"{what}: every event needs an actor (operator name or 'system')")
+    actor = actor.strip()
+    if len(actor) > MAX_ACTOR:
+        raise WorkflowError(f"{what}: {len(actor)} characters (limit {MAX_ACTOR})")
+    bad = unsafe_char(actor)
+    if bad:
+        raise WorkflowError(f"{what}: holds a control or invisible character ({bad})")
+    return actor
 
 
 def append_event(
@@ -105,7 +120,7 @@ def append_event(
     from_state: str | None = None, to_state: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Event:
-    _check_actor(actor)
+    actor = check_actor(actor)
     head = _head(session)
     at = utcnow()
     detail = json.loads(json.dumps(detail or {}, sort_keys=True))  # what the DB will give back

@@ -17,7 +17,9 @@ from sqlmodel import select
 from engine.pii import contains_value
 from relearn_tui import workflow
 from relearn_tui.deadline import deadline
+from relearn_tui.errors import OperatorError
 from relearn_tui.store.models import AuditResult, Event, Fact, Request, Run
+from relearn_tui.text import printable
 
 REPORT_FORMATS = ("md", "html", "json")
 REQUEST_SCHEMA = "relearn-tui/request-report/v1"
@@ -25,7 +27,7 @@ RUN_SCHEMA = "relearn-tui/run-report/v1"
 CLOSING_ACTIONS = ("verified", "denied", "canceled")
 
 
-class ReportError(Exception):
+class ReportError(OperatorError):
     pass
 
 
@@ -164,10 +166,15 @@ def render(report: dict[str, Any], fmt: str) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True) if tmp.is_file() else None
+        raise ReportError(f"--out {printable(str(path))}: cannot write the report: "
+                          f"{exc.strerror}") from None
     return path
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
+from relearn_tui.errors import OperatorError, UnavailableError
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 # how long a write waits quietly for the lock before it says it is waiting
@@ -29,11 +31,11 @@ _READ = "relearn_read"
 log = logging.getLogger("relearn_tui.store")
 
 
-class StoreError(Exception):
+class StoreError(OperatorError):
     """The database cannot be opened or migrated; the message names the URL (without password)."""
 
 
-class StoreBusy(StoreError):
+class StoreBusy(StoreError, UnavailableError):
     """Another process held the write lock for longer than we wait; nothing was changed."""
 
 
@@ -112,13 +114,15 @@ def make_engine(url: str, notice: Callable[[], None] | None = None) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                                   hide_parameters=True)
             _sqlite_setup(engine, notice or (lambda: None))
             return engine
         if parsed.drivername == "postgresql":
             # a plain postgresql:// URL means psycopg2 to SQLAlchemy; we ship psycopg (3)
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        # an error's text then never carries the statement's values (names, facts)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     except Exception as exc:
         # e.g. a PostgreSQL URL whose driver is not installed, or an unknown dialect
         shown = parsed.render_as_string(hide_password=True)

@@ -21,7 +21,7 @@ class Request(SQLModel, table=True):
     received_at: datetime
     extension_months: int = 0
     content_hash: str = Field(max_length=64)
-    source: str | None = Field(default=None)
+    source: str | None = Field(default=None)  # private: the request file's name
     created_at: datetime
     updated_at: datetime
     purged_at: datetime | None = None

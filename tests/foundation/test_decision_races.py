@@ -5,6 +5,7 @@ starting on an empty database migrate it once, without an error."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from relearn_tui.store import Store
 from relearn_tui.store.db import MIGRATION_LOCK_KEY, WAIT_NOTICE
 from relearn_tui.store.models import Event
 
-from .support import add_request
+from .support import add_request, request_obj, write_jsonl
 
 # (command, arguments): two denials, a cancellation and three extensions (1 + 2 + 2 months)
 DECISIONS = [
@@ -134,4 +135,29 @@ def test_extension_over_the_limit_is_refused(db_url: str, tmp_path: Path) -> Non
         operations.extend_deadline(store, rid, months=1, actor="op", reason="again")
     with store.read() as s:
         assert workflow.get_request(s, rid).extension_months == 2
+    store.close()
+
+
+def test_two_imports_of_one_batch_at_once(db_url: str, tmp_path: Path) -> None:
+    """The second import finds the first one's requests (unchanged), instead of failing on
+    PostgreSQL with a UniqueViolation whose traceback printed the subject's name."""
+    batch = write_jsonl(tmp_path / "batch.jsonl", [request_obj(f"DSR-B-{i}") for i in range(5)])
+    store = Store(db_url)
+    errs = [tmp_path / f"err-{i}" for i in range(2)]
+    with store.session():
+        procs = [_cli(["--headless", "--json", "--db", db_url, str(batch)], tmp_path / "home",
+                      err) for err in errs]
+        try:
+            _wait_until_all_wait(procs, errs)
+        except BaseException:
+            for p in procs:
+                p.kill()
+            raise
+    outs = [p.communicate(timeout=STARTUP_S)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e.read_text() for e in errs]
+    counts = sorted((json.loads(o)["imported"], json.loads(o)["unchanged"]) for o in outs)
+    assert counts == [(0, 5), (5, 0)]
+    with store.read() as s:
+        assert len(s.exec(select(Event)).all()) == 5
+        assert workflow.verify_chain(s).ok
     store.close()
