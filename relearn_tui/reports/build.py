@@ -6,8 +6,12 @@ report that would leak is an error, never a file.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import stat
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -165,16 +169,69 @@ def render(report: dict[str, Any], fmt: str) -> str:
     raise ReportError(f"unknown report format {fmt!r}; formats: {', '.join(REPORT_FORMATS)}")
 
 
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+# How every report this program writes begins (see the renderers): a file that begins
+# otherwise is not one of ours and is never overwritten.
+_SIGNATURES = (
+    b"# Erasure report: ", b"# Unlearning run report: ",
+    b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Erasure report ',
+    b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Unlearning run report ',
+    b'{\n  "schema": "relearn-tui/',
+)
+
+
+def _is_our_report(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(200)
+    return head.startswith(_SIGNATURES)
+
+
+def _check_target(path: Path, shown: str) -> bool:
+    """Whether ``path`` exists (then it is a report written before), or a ReportError: a
+    report never replaces a folder, a device, a link, the database, the secret or any other
+    file that is not an earlier report."""
     try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        raise ReportError(f"report file {shown}: is a folder; give the report's file name")
+    if not stat.S_ISREG(st.st_mode):
+        raise ReportError(f"report file {shown}: is not a regular file (a link, device or pipe); "
+                          "a report is written only to a new file or over an earlier report")
+    if not _is_our_report(path):
+        raise ReportError(f"report file {shown}: the file exists and is not a relearn-tui report; "
+                          "it is left as it is (give a new file name)")
+    return True
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write a report to a new file, or over a report written before (atomically, by rename);
+    refuse anything else."""
+    shown = printable(str(path))
+    tmp: str | None = None
+    try:
+        exists = _check_target(path, shown)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
+        if not exists:
+            # "x": a file that appeared since the check is not overwritten either
+            with path.open("x", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        _check_target(path, shown)  # still an earlier report, right before it is replaced
         os.replace(tmp, path)
+        tmp = None
+    except FileExistsError:
+        raise ReportError(f"report file {shown}: a file appeared there while the report was "
+                          "written; it is left as it is") from None
     except OSError as exc:
-        tmp.unlink(missing_ok=True) if tmp.is_file() else None
-        raise ReportError(f"--out {printable(str(path))}: cannot write the report: "
-                          f"{exc.strerror}") from None
+        raise ReportError(f"report file {shown}: cannot write the report: {exc.strerror}") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
     return path
 
 
@@ -182,7 +239,7 @@ def export_request_report(ctx, request_id: str, fmt: str,
                           out: Path | None = None) -> Path:
     text = render(request_report(ctx, request_id), fmt)
     path = _write(out or ctx.home / "reports" / request_id / f"{request_id}.{fmt}", text)
-    _log_export(ctx, request_id, fmt, path)
+    _log_export(ctx, request_id, fmt, text, custom=out is not None)
     return path
 
 
@@ -191,7 +248,11 @@ def export_run_report(ctx, run_id: str, fmt: str, out: Path | None = None) -> Pa
     return _write(out or ctx.home / "reports" / "runs" / f"{run_id}.{fmt}", text)
 
 
-def _log_export(ctx, request_id: str, fmt: str, path: Path) -> None:
+def _log_export(ctx, request_id: str, fmt: str, text: str, *, custom: bool) -> None:
+    # the report by its content hash, not its file name: the operator may have named the file
+    # after the person, and the event outlives the purge
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     with ctx.store.session() as s:
         workflow.record_event(s, request_id, actor=ctx.operator, action="report_exported",
-                              detail={"format": fmt, "file": path.name})
+                              detail={"format": fmt, "sha256": digest,
+                                      "location": "--out" if custom else "reports folder"})
