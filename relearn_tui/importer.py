@@ -21,9 +21,11 @@ from sqlmodel import Session
 
 from relearn_tui import workflow
 from relearn_tui.errors import OperatorError
+from relearn_tui.freetext import name_parts, personal_formats
+from relearn_tui.freetext import problem as kept_text_problem
 from relearn_tui.pseudonym import pseudonym
 from relearn_tui.store.models import Fact, Request
-from relearn_tui.text import printable
+from relearn_tui.text import printable, unsafe_char
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FACTS = 500
@@ -82,7 +84,9 @@ class ImportReport:
 
 
 def _check_text(value: Any, path: Path, where: str, name: str, limit: int,
-                required: bool = True) -> str | None:
+                required: bool = True, strict: bool = False) -> str | None:
+    """A text field, stripped. ``strict`` (names, references, the ground: printed in tables,
+    logs and reports) also refuses tabs, line breaks, bidi and zero-width characters."""
     if value is None and not required:
         return None
     if value is None:
@@ -102,6 +106,10 @@ def _check_text(value: Any, path: Path, where: str, name: str, limit: int,
                                "holds invalid unicode (lone surrogate)") from None
     if _BAD_CONTROL.search(value):
         raise RequestFileError(path, where, name, "holds control characters")
+    bad = unsafe_char(value.strip()) if strict else None
+    if bad:
+        raise RequestFileError(path, where, name,
+                               f"holds a control or invisible character ({bad})")
     return value.strip()
 
 
@@ -185,12 +193,21 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
     extra = sorted(set(subject) - _SUBJECT_KEYS)
     if extra:
         raise _unknown_key(path, where, "subject.", extra[0])
-    name = _check_text(subject.get("name"), path, where, "subject.name", MAX_NAME) or ""
+    name = _check_text(subject.get("name"), path, where, "subject.name", MAX_NAME,
+                       strict=True) or ""
     reference = _check_text(subject.get("reference"), path, where, "subject.reference",
-                            MAX_NAME, required=False)
-    ground = _check_text(obj.get("ground"), path, where, "ground", 64, required=False)
+                            MAX_NAME, required=False, strict=True)
+    ground = _check_text(obj.get("ground"), path, where, "ground", 64, required=False,
+                         strict=True)
     received = _parse_time(obj.get("received_at"), path, where, now)
     facts = _facts(obj.get("facts"), path, where, "facts")
+    if ground:
+        # the ground is kept in the event log for good: it names an article, not the person
+        private = [name, *([reference] if reference else []), *name_parts(name)]
+        private += [v for _, answer in facts for v in personal_formats(answer)]
+        why = kept_text_problem(ground, private)
+        if why:
+            raise RequestFileError(path, where, "ground", why)
     digest = _content_hash(name, reference, ground, received, facts)
     rid = obj.get("request_id")
     generated = rid is None

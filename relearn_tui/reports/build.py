@@ -22,6 +22,7 @@ from engine.pii import contains_value
 from relearn_tui import workflow
 from relearn_tui.deadline import deadline
 from relearn_tui.errors import OperatorError
+from relearn_tui.freetext import request_private_values
 from relearn_tui.store.models import AuditResult, Event, Fact, Request, Run
 from relearn_tui.text import printable
 
@@ -140,14 +141,8 @@ def run_report(ctx, run_id: str) -> dict[str, Any]:
 
 
 def _private_values(session, request_ids: list[str]) -> list[str]:
-    values: list[str] = []
-    for rid in request_ids:
-        req = session.get(Request, rid)
-        if req and req.subject_reference:
-            values.append(req.subject_reference)
-        for f in session.exec(select(Fact).where(Fact.request_id == rid)).all():
-            values += [v["value"] for v in f.private_values or []]
-    return values
+    # the subject's name and reference too: a report names the subject only by pseudonym
+    return [v for rid in request_ids for v in request_private_values(session, rid)]
 
 
 def _guard(report: dict[str, Any], private: list[str], what: str) -> None:
