@@ -155,9 +155,11 @@ def _run_sub(args: argparse.Namespace) -> int:
             if args.request_id:
                 q = q.where(Event.request_id == args.request_id)
             for ev in s.exec(q).all():
-                print(f"{ev.id:>6} {ev.at:%Y-%m-%d %H:%M:%S} {ev.request_id or '-':<16} "
-                      f"{ev.actor:<12} {ev.action:<20} {ev.from_state or '-'} -> "
-                      f"{ev.to_state or '-'} {ev.hash[:12]}")
+                # escaped: an actor stored before names were checked may hold ANSI escapes
+                print(printable(f"{ev.id:>6} {ev.at:%Y-%m-%d %H:%M:%S} "
+                                f"{ev.request_id or '-':<16} {ev.actor:<12} {ev.action:<20} "
+                                f"{ev.from_state or '-'} -> {ev.to_state or '-'} "
+                                f"{ev.hash[:12]}"))
         return EXIT_OK
     if args.cmd == "deny":
         operations.deny(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
