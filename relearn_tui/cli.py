@@ -143,14 +143,14 @@ def _run_sub(args: argparse.Namespace) -> int:
     if args.group == "report":
         return _report(ctx, args)
     if args.group == "log" and args.cmd == "verify":
-        with ctx.store.session() as s:
+        with ctx.store.read() as s:
             check = workflow.verify_chain(s)
         print(check.describe())
         return EXIT_OK if check.ok else EXIT_FAILED
     if args.group == "log" and args.cmd == "show":
         from sqlmodel import select
 
-        with ctx.store.session() as s:
+        with ctx.store.read() as s:
             q = select(Event).order_by(Event.id)
             if args.request_id:
                 q = q.where(Event.request_id == args.request_id)

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import insert
+from sqlmodel import Session, select
 
 from relearn_tui import workflow
 from relearn_tui.errors import OperatorError
@@ -349,41 +350,48 @@ def store_parsed(session: Session, parsed: Sequence[ParsedRequest], *, secret: b
     """Write parsed requests in the caller's transaction; same id + same content is a no-op,
     same id + other content is an error that leaves everything untouched."""
     report = ImportReport()
-    done: set[str] = set()
-    for r in parsed:
-        if r.request_id in done:
-            continue
-        done.add(r.request_id)
-        existing = session.get(Request, r.request_id)
-        if existing is not None:
-            if existing.content_hash != r.content_hash:
-                raise RequestFileError(r.source, r.where, "request_id",
-                                       f"{r.request_id} is already stored with different content")
+    unique = list({r.request_id: r for r in reversed(parsed)}.values())[::-1]  # first wins
+    stored: dict[str, str] = {}
+    ids = [r.request_id for r in unique]
+    for i in range(0, len(ids), 500):  # bounded IN lists
+        stored.update(session.exec(select(Request.id, Request.content_hash)
+                                   .where(Request.id.in_(ids[i:i + 500]))).all())
+    new: list[ParsedRequest] = []
+    for r in unique:
+        if r.request_id not in stored:
+            new.append(r)
+        elif stored[r.request_id] != r.content_hash:
+            raise RequestFileError(r.source, r.where, "request_id",
+                                   f"{r.request_id} is already stored with different content")
+        else:
             report.unchanged.append(r.request_id)
-            continue
-        now = workflow.utcnow()
-        session.add(Request(
-            id=r.request_id, subject_name=r.subject_name, subject_reference=r.subject_reference,
-            subject_pseudonym=pseudonym(secret, r.subject_name, r.subject_reference),
-            ground=r.ground, state=workflow.SUBMITTED, received_at=r.received_at,
-            # the file name stays with the request's private data (purged with it), escaped:
-            # a name that is not UTF-8 cannot be stored as it is
-            content_hash=r.content_hash, source=printable(r.source), created_at=now,
-            updated_at=now,
-        ))
-        session.flush()
-        for pos, (q, a) in enumerate(r.facts):
-            session.add(Fact(request_id=r.request_id, position=pos, question=q, answer=a))
-        workflow.append_event(
-            session, request_id=r.request_id, actor=actor, action="submitted",
-            from_state=None, to_state=workflow.SUBMITTED,
-            # the file by position and content hash, never by name: the event outlives the
-            # purge, and a file is often named after the person
-            detail={"facts": len(r.facts), "file": r.file_index,
-                    "file_sha256": r.file_sha256[:16], "ground": r.ground,
-                    "generated_id": r.generated_id},
-        )
-        report.created.append(r.request_id)
+    if not new:
+        return report
+    now = workflow.utcnow()
+    # bulk inserts: thousands of requests in seconds, so others wait on the lock only briefly
+    session.execute(insert(Request), [{
+        "id": r.request_id, "subject_name": r.subject_name,
+        "subject_reference": r.subject_reference,
+        "subject_pseudonym": pseudonym(secret, r.subject_name, r.subject_reference),
+        "ground": r.ground, "state": workflow.SUBMITTED, "received_at": r.received_at,
+        "extension_months": 0, "content_hash": r.content_hash,
+        # the file name stays with the request's private data (purged with it), escaped: a
+        # name that is not UTF-8 cannot be stored as it is
+        "source": printable(r.source), "created_at": now, "updated_at": now,
+    } for r in new])
+    session.execute(insert(Fact), [
+        {"request_id": r.request_id, "position": pos, "question": q, "answer": a}
+        for r in new for pos, (q, a) in enumerate(r.facts)])
+    workflow.append_events(session, [{
+        "request_id": r.request_id, "actor": actor, "action": "submitted",
+        "from_state": None, "to_state": workflow.SUBMITTED,
+        # the file by position and content hash, never by name: the event outlives the
+        # purge, and a file is often named after the person
+        "detail": {"facts": len(r.facts), "file": r.file_index,
+                   "file_sha256": r.file_sha256[:16], "ground": r.ground,
+                   "generated_id": r.generated_id},
+    } for r in new])
+    report.created = [r.request_id for r in new]
     return report
 
 

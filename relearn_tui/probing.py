@@ -42,7 +42,7 @@ def answer_pair(ctx, question: str, run_id: str | None = None, *,
     merged = None
     subject = None
     if run_id:
-        with ctx.store.session() as s:
+        with ctx.store.read() as s:
             run = s.get(Run, run_id)
             if run is None:
                 raise ProbeError(f"no run {run_id!r}")

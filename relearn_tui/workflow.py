@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from relearn_tui.errors import OperatorError
@@ -115,25 +116,51 @@ def check_actor(actor: object, what: str = "actor") -> str:
     return actor
 
 
+def _link(prev_hash: str, *, request_id: str | None, actor: str, action: str,
+          from_state: str | None = None, to_state: str | None = None,
+          detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The next event's columns, chained to ``prev_hash``."""
+    actor = check_actor(actor)
+    at = utcnow()
+    detail = json.loads(json.dumps(detail or {}, sort_keys=True))  # what the DB will give back
+    digest = event_hash(
+        prev_hash, canonical_event(request_id, at, actor, action, from_state, to_state, detail)
+    )
+    return {"request_id": request_id, "at": at, "actor": actor, "action": action,
+            "from_state": from_state, "to_state": to_state, "detail": detail,
+            "prev_hash": prev_hash, "hash": digest}
+
+
 def append_event(
     session: Session, *, request_id: str | None, actor: str, action: str,
     from_state: str | None = None, to_state: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Event:
-    actor = check_actor(actor)
     head = _head(session)
-    at = utcnow()
-    detail = json.loads(json.dumps(detail or {}, sort_keys=True))  # what the DB will give back
-    digest = event_hash(
-        head.hash, canonical_event(request_id, at, actor, action, from_state, to_state, detail)
-    )
-    ev = Event(request_id=request_id, at=at, actor=actor, action=action, from_state=from_state,
-               to_state=to_state, detail=detail, prev_hash=head.hash, hash=digest)
+    ev = Event(**_link(head.hash, request_id=request_id, actor=actor, action=action,
+                       from_state=from_state, to_state=to_state, detail=detail))
     session.add(ev)
     session.flush()
-    head.hash, head.last_event_id = digest, ev.id or 0
+    head.hash, head.last_event_id = ev.hash, ev.id or 0
     session.add(head)
     return ev
+
+
+def append_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Append many events (each given as :func:`append_event`'s keyword arguments) in one
+    bulk insert: an import of thousands of requests then holds the write lock for seconds,
+    not minutes. Ids follow the insert order, which is the chain's order."""
+    if not events:
+        return
+    head = _head(session)
+    rows, prev = [], head.hash
+    for e in events:
+        rows.append(_link(prev, **e))
+        prev = rows[-1]["hash"]
+    session.execute(insert(Event), rows)
+    head.hash = prev
+    head.last_event_id = session.exec(select(func.max(Event.id))).one() or 0
+    session.add(head)
 
 
 def get_request(session: Session, request_id: str, *, for_update: bool = False) -> Request:

@@ -80,7 +80,7 @@ def _run_summary(run: Run) -> dict[str, Any]:
 
 
 def request_report(ctx, request_id: str) -> dict[str, Any]:
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         req = workflow.get_request(s, request_id)
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)
                        .order_by(Fact.position)).all()
@@ -117,7 +117,7 @@ def request_report(ctx, request_id: str) -> dict[str, Any]:
 
 
 def run_report(ctx, run_id: str) -> dict[str, Any]:
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         run = s.get(Run, run_id)
         if run is None:
             raise ReportError(f"no run {run_id!r}")

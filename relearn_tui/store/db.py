@@ -223,7 +223,10 @@ class Store:
         # was loaded readable, unlike rollback(), which would expire it
         with Session(self._reader, expire_on_commit=False) as session:
             if self.engine.dialect.name == "postgresql":
-                session.execute(text("SET TRANSACTION READ ONLY"))
+                # one snapshot for the whole read, as SQLite's WAL gives: a chain check must
+                # not see events appended after it read the head
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, "
+                                     "READ ONLY"))
             yield session
 
     def _lock(self, session: Session) -> None:
