@@ -78,6 +78,12 @@ def sub_parser() -> argparse.ArgumentParser:
     log_sub = log.add_subparsers(dest="cmd", required=True)
     verify = log_sub.add_parser("verify", help="check every link; name the first broken event")
     _common(verify)
+    verify.add_argument("--head", metavar="N:HASH",
+                        help="a head recorded earlier with 'log head': it must still be in the "
+                             "chain (catches deleted newest events and a wiped log)")
+    head = log_sub.add_parser("head", help="print N:HASH (events so far, newest hash) to keep "
+                                           "outside the database for 'log verify --head'")
+    _common(head)
     show = log_sub.add_parser("show", help="print events (optionally of one request)")
     _common(show)
     show.add_argument("request_id", nargs="?")
@@ -144,9 +150,13 @@ def _run_sub(args: argparse.Namespace) -> int:
         return _report(ctx, args)
     if args.group == "log" and args.cmd == "verify":
         with ctx.store.read() as s:
-            check = workflow.verify_chain(s)
+            check = workflow.verify_chain(s, recorded_head=args.head)
         print(check.describe())
         return EXIT_OK if check.ok else EXIT_FAILED
+    if args.group == "log" and args.cmd == "head":
+        with ctx.store.read() as s:
+            print(workflow.head_record(s))
+        return EXIT_OK
     if args.group == "log" and args.cmd == "show":
         from sqlmodel import select
 

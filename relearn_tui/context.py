@@ -70,7 +70,9 @@ class AppContext:
     @cached_property
     def store(self) -> Store:
         setup_logging(self.home)
-        return Store(self.db_url, on_wait=self.on_wait)
+        from relearn_tui.workflow import chain_key
+
+        return Store(self.db_url, on_wait=self.on_wait, chain_key=chain_key(self.secret))
 
     @cached_property
     def secret(self) -> bytes:

@@ -27,6 +27,8 @@ NOTICE_AFTER_MS = 2_000
 # any constant: the key of the PostgreSQL advisory lock that serialises migrations
 MIGRATION_LOCK_KEY = 0x72656C6561726E
 _READ = "relearn_read"
+# where a session carries the event chain's HMAC key (Session.info; see workflow.chain_key)
+CHAIN_KEY = "chain_key"
 
 log = logging.getLogger("relearn_tui.store")
 
@@ -161,8 +163,13 @@ def migrate(engine: Engine, revision: str = "head",
     (without it each one creates ``alembic_version`` and all but one fail)."""
     from alembic import command
 
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    if revision == "head" and url in _AT_HEAD:
+        return
+    _AT_HEAD.discard(url)  # moved elsewhere (a downgrade in a test or a tool)
+    cfg = alembic_config(url)
     if _at_revision(engine, cfg, revision):
+        _remember_head(url, revision)
         return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -173,6 +180,17 @@ def migrate(engine: Engine, revision: str = "head",
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+    _remember_head(url, revision)
+
+
+# databases this process has seen at the head revision: a schema does not go backwards under
+# a running program, and reading Alembic's scripts again costs a tenth of a second per open
+_AT_HEAD: set[str] = set()
+
+
+def _remember_head(url: str, revision: str) -> None:
+    if revision == "head" and not url.endswith(":memory:"):
+        _AT_HEAD.add(url)
 
 
 class Store:
@@ -183,9 +201,13 @@ class Store:
     """
 
     def __init__(self, url: str, *, auto_migrate: bool = True,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+                 on_wait: Callable[[str], None] | None = None,
+                 chain_key: bytes | None = None) -> None:
         self.url = url
         self.on_wait = on_wait
+        # without it, events are written and checked as the unkeyed version 1 (bare stores in
+        # tests and tools); every command passes the deployment's key
+        self._info = {CHAIN_KEY: chain_key} if chain_key else {}
         self.engine = make_engine(url, self._notice)
         self._reader = self.engine.execution_options(**{_READ: True})
         if auto_migrate:
@@ -207,7 +229,7 @@ class Store:
     def session(self) -> Iterator[Session]:
         """A write transaction: it holds the write lock from its start, commits on success
         and rolls back on any error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with Session(self.engine, expire_on_commit=False, info=self._info) as session:
             try:
                 self._lock(session)
                 yield session
@@ -221,7 +243,7 @@ class Store:
         """A read-only transaction: no lock, never waits for a writer, changes nothing."""
         # closing the session ends the transaction (rolled back by the pool) and keeps what
         # was loaded readable, unlike rollback(), which would expire it
-        with Session(self._reader, expire_on_commit=False) as session:
+        with Session(self._reader, expire_on_commit=False, info=self._info) as session:
             if self.engine.dialect.name == "postgresql":
                 # one snapshot for the whole read, as SQLite's WAL gives: a chain check must
                 # not see events appended after it read the head

@@ -117,6 +117,10 @@ class Event(SQLModel, table=True):
     detail: dict | None = Field(default=None, sa_column=Column(JSON))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    # 1: sha256 chain (events written before 0002); 2: HMAC with the deployment secret
+    chain_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # version 2: the request's state, extension and a keyed digest of its data after the event
+    covers: dict | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ChainHead(SQLModel, table=True):

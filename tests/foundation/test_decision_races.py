@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from relearn_tui import workflow
+from relearn_tui.paths import deployment_secret
 from relearn_tui.store import Store
 from relearn_tui.store.db import MIGRATION_LOCK_KEY, WAIT_NOTICE
 from relearn_tui.store.models import Event
@@ -53,8 +54,14 @@ def _wait_until_all_wait(procs: list[subprocess.Popen], errs: list[Path]) -> Non
         time.sleep(0.05)
 
 
+def _store(db_url: str, home: Path) -> Store:
+    """The database as the CLI processes write it: keyed with their home's secret."""
+    home.mkdir(parents=True, exist_ok=True)
+    return Store(db_url, chain_key=workflow.chain_key(deployment_secret(home)))
+
+
 def test_concurrent_decisions_on_one_request(db_url: str, tmp_path: Path) -> None:
-    store = Store(db_url)
+    store = _store(db_url, tmp_path / "home")
     rid = add_request(store, tmp_path)
     errs = [tmp_path / f"err-{i}" for i in range(len(DECISIONS))]
     with store.session():  # holds the write lock while the deciders start and queue
@@ -142,7 +149,7 @@ def test_two_imports_of_one_batch_at_once(db_url: str, tmp_path: Path) -> None:
     """The second import finds the first one's requests (unchanged), instead of failing on
     PostgreSQL with a UniqueViolation whose traceback printed the subject's name."""
     batch = write_jsonl(tmp_path / "batch.jsonl", [request_obj(f"DSR-B-{i}") for i in range(5)])
-    store = Store(db_url)
+    store = _store(db_url, tmp_path / "home")
     errs = [tmp_path / f"err-{i}" for i in range(2)]
     with store.session():
         procs = [_cli(["--headless", "--json", "--db", db_url, str(batch)], tmp_path / "home",
