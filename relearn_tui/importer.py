@@ -8,9 +8,12 @@ Parsing is separate from storing: :func:`parse_paths` validates everything and r
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -221,6 +224,10 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
         raise RequestFileError(path, where, "request_id",
                                "must be 1-64 letters, digits or . _ : - (starting with a letter "
                                "or digit)")
+    elif rid.upper().startswith("RUN-"):
+        raise RequestFileError(path, where, "request_id",
+                               "must not start with RUN- (that names an unlearning run in "
+                               "'relearn-tui report')")
     return ParsedRequest(rid, received or now, name, reference, ground, facts, digest,
                          path.name, where, generated)
 
@@ -247,9 +254,29 @@ def _read(path: Path) -> tuple[str, str]:
         raise RequestFileError(path, f"byte {exc.start}", "", "not UTF-8 text") from None
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys: which one the sender meant is unknowable
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
 def _decode(text: str, path: Path, where_prefix: str, line: int = 0) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        where = f"line {line}" if line else where_prefix
+        shown = exc.key if _PLAIN_KEY.fullmatch(exc.key) else "(a key that is not a field name)"
+        raise RequestFileError(path, where, shown, "appears twice in one object") from None
     except json.JSONDecodeError as exc:
         where = f"line {line or exc.lineno}" + ("" if line else f" column {exc.colno}")
         raise RequestFileError(path, where, "", f"invalid JSON ({exc.msg})") from None
@@ -318,21 +345,47 @@ def request_files(paths: Sequence[str | Path]) -> list[Path]:
     files and a deployment's fine-tuning corpus (corpus.json / corpus.jsonl)."""
     files: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise RequestFileError(p, "", "", _missing(p, exc)) from None
+        if stat.S_ISDIR(st.st_mode):
             found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in {".json", ".jsonl"}
+                f for f in _walk(p)
+                if f.suffix.lower() in {".json", ".jsonl"}
                 and f.name.lower() not in CORPUS_NAMES
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
             if not found:
                 raise RequestFileError(p, "", "", "folder holds no *.json or *.jsonl request file")
             files += found
-        elif p.is_file():
+        elif stat.S_ISREG(st.st_mode):
             files.append(p)
         else:
-            raise RequestFileError(p, "", "", "no such file or folder")
+            raise RequestFileError(p, "", "", "not a regular file or folder (a pipe, socket or "
+                                              "device)")
     return files
+
+
+def _missing(p: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop"
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "no such file or folder"
+    return f"cannot read: {exc.strerror}"
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every regular file under ``folder``; a subfolder that cannot be read is an error, not
+    a silent gap in an all-or-nothing import."""
+    def fail(exc: OSError) -> None:
+        raise RequestFileError(exc.filename or folder, "", "",
+                               f"cannot read this folder: {exc.strerror}")
+
+    out: list[Path] = []
+    for root, _dirs, names in os.walk(folder, onerror=fail):
+        out += [Path(root, n) for n in names if Path(root, n).is_file()]
+    return out
 
 
 def parse_paths(paths: Sequence[str | Path], *, subject: str | None = None,

@@ -8,7 +8,9 @@ always made on the current state, whatever the database's isolation level. Reads
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,6 +109,15 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does with the umask's mode (0644
+    in a data folder another user can enter): it holds names and facts. SQLite gives its WAL
+    and shared-memory files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, notice: Callable[[], None] | None = None) -> Engine:
     try:
         parsed = make_url(url)
@@ -115,7 +126,7 @@ def make_engine(url: str, notice: Callable[[], None] | None = None) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(parsed.database))
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
                                    hide_parameters=True)
             _sqlite_setup(engine, notice or (lambda: None))
