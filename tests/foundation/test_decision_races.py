@@ -54,6 +54,21 @@ def _wait_until_all_wait(procs: list[subprocess.Popen], errs: list[Path]) -> Non
         time.sleep(0.05)
 
 
+def _start_queued(store: Store, argvs: list[list[str]], home: Path,
+                  errs: list[Path]) -> list[subprocess.Popen]:
+    """Start one CLI process per argv while this test holds the write lock, and release it
+    once all of them wait for it: they then race for the same state."""
+    with store.session():
+        procs = [_cli(argv, home, err) for argv, err in zip(argvs, errs, strict=True)]
+        try:
+            _wait_until_all_wait(procs, errs)
+        except BaseException:
+            for p in procs:
+                p.kill()
+            raise
+    return procs
+
+
 def _store(db_url: str, home: Path) -> Store:
     """The database as the CLI processes write it: keyed with their home's secret."""
     home.mkdir(parents=True, exist_ok=True)
@@ -64,15 +79,8 @@ def test_concurrent_decisions_on_one_request(db_url: str, tmp_path: Path) -> Non
     store = _store(db_url, tmp_path / "home")
     rid = add_request(store, tmp_path)
     errs = [tmp_path / f"err-{i}" for i in range(len(DECISIONS))]
-    with store.session():  # holds the write lock while the deciders start and queue
-        procs = [_cli(["request", cmd, rid, *args, "--db", db_url], tmp_path / "home", err)
-                 for (cmd, args), err in zip(DECISIONS, errs, strict=True)]
-        try:
-            _wait_until_all_wait(procs, errs)
-        except BaseException:
-            for p in procs:
-                p.kill()
-            raise
+    procs = _start_queued(store, [["request", cmd, rid, *args, "--db", db_url]
+                                  for cmd, args in DECISIONS], tmp_path / "home", errs)
     codes = [p.wait(timeout=STARTUP_S) for p in procs]
     messages = [e.read_text() for e in errs]
     assert set(codes) <= {0, 2}, messages
@@ -151,15 +159,8 @@ def test_two_imports_of_one_batch_at_once(db_url: str, tmp_path: Path) -> None:
     batch = write_jsonl(tmp_path / "batch.jsonl", [request_obj(f"DSR-B-{i}") for i in range(5)])
     store = _store(db_url, tmp_path / "home")
     errs = [tmp_path / f"err-{i}" for i in range(2)]
-    with store.session():
-        procs = [_cli(["--headless", "--json", "--db", db_url, str(batch)], tmp_path / "home",
-                      err) for err in errs]
-        try:
-            _wait_until_all_wait(procs, errs)
-        except BaseException:
-            for p in procs:
-                p.kill()
-            raise
+    procs = _start_queued(store, [["--headless", "--json", "--db", db_url, str(batch)]] * 2,
+                          tmp_path / "home", errs)
     outs = [p.communicate(timeout=STARTUP_S)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e.read_text() for e in errs]
     counts = sorted((json.loads(o)["imported"], json.loads(o)["unchanged"]) for o in outs)
