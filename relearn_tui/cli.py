@@ -137,7 +137,7 @@ def _report(ctx: AppContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     export = export_run_report if is_run else export_request_report
     path = export(ctx, args.target, args.format, Path(args.out) if args.out else None)
-    print(path)
+    print(printable(str(path)))  # a path that is not UTF-8 cannot be printed as it is
     return EXIT_OK
 
 

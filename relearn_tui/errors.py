@@ -39,7 +39,7 @@ class UnavailableError(OperatorError):
 def _driver_error(exc: BaseException) -> OperatorError | None:
     """A database error that is about the database's availability, not about our data: the
     server went away, refused us, or a lock was held too long."""
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
     if not isinstance(exc, DBAPIError):
         return None
@@ -47,8 +47,7 @@ def _driver_error(exc: BaseException) -> OperatorError | None:
     if "database is locked" in first or "database is busy" in first:
         return UnavailableError("the database is busy: another relearn-tui process is writing; "
                                 "nothing was changed, try again")
-    if exc.connection_invalidated or type(exc).__name__ in ("OperationalError",
-                                                             "InterfaceError"):
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
         return UnavailableError(f"the database is unavailable ({scrub(first)}); "
                                 "nothing was changed, try again")
     return None
