@@ -7,6 +7,7 @@ Textual is imported only when the TUI starts, so the headless path works without
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,17 @@ from engine.augment.backends import BACKENDS
 from engine.train.config import METHOD_NAMES
 from relearn_tui import headless
 from relearn_tui.context import AppContext
+from relearn_tui.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    OperatorError,
+    as_operator_error,
+    exit_code_for,
+    report_unexpected,
+)
 from relearn_tui.reports import REPORT_FORMATS
+from relearn_tui.text import printable
 
 SUBCOMMANDS = ("log", "request", "report")
 
@@ -32,8 +43,9 @@ def main_parser() -> argparse.ArgumentParser:
         prog="relearn-tui",
         description="Make a fine-tuned LLM forget a data subject, prove it, file the evidence.",
         epilog="Subcommands: 'relearn-tui log verify', 'relearn-tui request deny|cancel|extend'. "
-               "Exit codes: 0 ok, 1 some request failed, 2 usage or input error, "
-               "130 interrupted.",
+               "Exit codes: 0 ok, 1 some request failed, 2 usage or input error (nothing "
+               "changed), 3 the database is busy or unreachable (nothing changed; try again), "
+               "4 an unexpected error (a bug; details in the log), 130 interrupted.",
     )
     _common(p)
     p.add_argument("--headless", action="store_true", help="run without the TUI")
@@ -67,6 +79,12 @@ def sub_parser() -> argparse.ArgumentParser:
     log_sub = log.add_subparsers(dest="cmd", required=True)
     verify = log_sub.add_parser("verify", help="check every link; name the first broken event")
     _common(verify)
+    verify.add_argument("--head", metavar="N:HASH",
+                        help="a head recorded earlier with 'log head': it must still be in the "
+                             "chain (catches deleted newest events and a wiped log)")
+    head = log_sub.add_parser("head", help="print N:HASH (events so far, newest hash) to keep "
+                                           "outside the database for 'log verify --head'")
+    _common(head)
     show = log_sub.add_parser("show", help="print events (optionally of one request)")
     _common(show)
     show.add_argument("request_id", nargs="?")
@@ -101,64 +119,77 @@ def _report(ctx: AppContext, args: argparse.Namespace) -> int:
         request_report,
         run_report,
     )
-    from relearn_tui.workflow import WorkflowError
 
     is_run = args.target.startswith("RUN-")
-    try:
-        if args.out == "-":
-            data = run_report(ctx, args.target) if is_run else request_report(ctx, args.target)
-            sys.stdout.write(render(data, args.format))
-            return headless.EXIT_OK
-        export = export_run_report if is_run else export_request_report
-        path = export(ctx, args.target, args.format, Path(args.out) if args.out else None)
-    except (ReportError, WorkflowError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return headless.EXIT_USAGE
-    print(path)
-    return headless.EXIT_OK
+    if args.out == "-":
+        if sys.stdout is None:  # started with standard output closed
+            raise ReportError("--out -: standard output is closed")
+        data = run_report(ctx, args.target) if is_run else request_report(ctx, args.target)
+        text = render(data, args.format)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:  # ValueError: a closed stream
+            _silence_stdout()
+            raise ReportError("--out -: cannot write to standard output: "
+                              f"{getattr(exc, 'strerror', None) or 'it is closed'}") from None
+        return EXIT_OK
+    export = export_run_report if is_run else export_request_report
+    path = export(ctx, args.target, args.format, Path(args.out) if args.out else None)
+    print(printable(str(path)))  # a path that is not UTF-8 cannot be printed as it is
+    return EXIT_OK
 
 
 def _run_sub(args: argparse.Namespace) -> int:
     from relearn_tui import operations, workflow
     from relearn_tui.store.models import Event
 
-    ctx = AppContext.create(args.db, args.operator)
+    ctx = AppContext.create(args.db, args.operator, on_wait=_say)
     if args.group == "report":
         return _report(ctx, args)
     if args.group == "log" and args.cmd == "verify":
-        with ctx.store.session() as s:
-            check = workflow.verify_chain(s)
+        with ctx.store.read() as s:
+            check = workflow.verify_chain(s, recorded_head=args.head)
         print(check.describe())
-        return headless.EXIT_OK if check.ok else headless.EXIT_FAILED
+        return EXIT_OK if check.ok else EXIT_FAILED
+    if args.group == "log" and args.cmd == "head":
+        with ctx.store.read() as s:
+            print(workflow.head_record(s))
+        return EXIT_OK
     if args.group == "log" and args.cmd == "show":
         from sqlmodel import select
 
-        with ctx.store.session() as s:
+        with ctx.store.read() as s:
             q = select(Event).order_by(Event.id)
             if args.request_id:
                 q = q.where(Event.request_id == args.request_id)
             for ev in s.exec(q).all():
-                print(f"{ev.id:>6} {ev.at:%Y-%m-%d %H:%M:%S} {ev.request_id or '-':<16} "
-                      f"{ev.actor:<12} {ev.action:<20} {ev.from_state or '-'} -> "
-                      f"{ev.to_state or '-'} {ev.hash[:12]}")
-        return headless.EXIT_OK
-    try:
-        if args.cmd == "deny":
-            operations.deny(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
-        elif args.cmd == "cancel":
-            operations.cancel(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
-        elif args.cmd == "extend":
-            new = operations.extend_deadline(ctx.store, args.request_id, months=args.months,
-                                             actor=ctx.operator, reason=args.reason)
-            print(f"{args.request_id}: deadline now {new}")
-    except workflow.WorkflowError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return headless.EXIT_USAGE
-    return headless.EXIT_OK
+                # escaped: an actor stored before names were checked may hold ANSI escapes
+                print(printable(f"{ev.id:>6} {ev.at:%Y-%m-%d %H:%M:%S} "
+                                f"{ev.request_id or '-':<16} {ev.actor:<12} {ev.action:<20} "
+                                f"{ev.from_state or '-'} -> {ev.to_state or '-'} "
+                                f"{ev.hash[:12]}"))
+        return EXIT_OK
+    if args.cmd == "deny":
+        operations.deny(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
+    elif args.cmd == "cancel":
+        operations.cancel(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
+    elif args.cmd == "extend":
+        new = operations.extend_deadline(ctx.store, args.request_id, months=args.months,
+                                         actor=ctx.operator, reason=args.reason)
+        print(f"{args.request_id}: deadline now {new}")
+    return EXIT_OK
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _context(args: argparse.Namespace) -> AppContext:
     ctx = AppContext.create(args.db, args.operator, args.deployment, list(args.paths),
+                            on_wait=_say,
                             model=args.model, base_model=args.base_model, corpus=args.corpus,
                             method=args.method, backend=args.backend)
     # load it now: a bad file is a usage error before any work
@@ -166,40 +197,65 @@ def _context(args: argparse.Namespace) -> AppContext:
     return ctx
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from relearn_tui.deployment import DeploymentError
-    from relearn_tui.paths import SecretError
-    from relearn_tui.store import StoreError
+def _main(argv: list[str]) -> int:
+    if argv and argv[0] in SUBCOMMANDS:
+        return _run_sub(sub_parser().parse_args(argv))
+    args = main_parser().parse_args(argv)
+    if args.headless:
+        if not args.paths:
+            raise OperatorError("--headless needs at least one request file or folder")
+        return headless.run(_context(args), args.paths, subject=args.subject,
+                            as_json=args.json, augment=args.augment, run=args.run,
+                            auto_approve=args.auto_approve)
+    from relearn_tui.tui.app import run_app
 
+    return run_app(_context(args), args.paths)
+
+
+def _doing(argv: list[str]) -> str:
+    """What was being done, for the log: the command's words, never its arguments (a file
+    name or a reason can hold personal data)."""
+    if argv and argv[0] in SUBCOMMANDS:
+        words = [a for a in argv[:2] if a.isalpha()]
+        return "relearn-tui " + " ".join(words)
+    return "relearn-tui --headless" if "--headless" in argv else "relearn-tui"
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: what is still buffered for a closed pipe or a full
+    device must not fail again, with a traceback, when Python flushes it at exit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _print_error(message: str) -> None:
+    with contextlib.suppress(Exception):  # stderr itself may be closed or broken
+        print(f"error: {printable(message)}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line's one error boundary: an :class:`OperatorError` (or a database that
+    is busy or gone) is one line and its exit code; anything else is a bug, logged with its
+    traceback scrubbed of SQL parameters and personal data, and shown as one short line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # the libraries' own tqdm bars (GGUF conversion, dataset maps) would scribble over our
     # progress display and the TUI; tqdm reads this when it is first imported
     os.environ.setdefault("TQDM_DISABLE", "1")
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            return _run_sub(sub_parser().parse_args(argv))
-        args = main_parser().parse_args(argv)
-        if args.headless:
-            if not args.paths:
-                print("error: --headless needs at least one request file or folder",
-                      file=sys.stderr)
-                return headless.EXIT_USAGE
-            return headless.run(_context(args), args.paths, subject=args.subject,
-                                as_json=args.json, augment=args.augment, run=args.run,
-                                auto_approve=args.auto_approve)
-        from relearn_tui.tui.app import run_app
-
-        return run_app(_context(args), args.paths)
-    except (StoreError, DeploymentError, SecretError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return headless.EXIT_USAGE
+        return _main(argv)
     except BrokenPipeError:  # e.g. piped into head: not an error of ours
-        sys.stderr.close()
-        return headless.EXIT_OK
+        _silence_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
-        print("interrupted: everything done so far is stored; run the same command to resume",
-              file=sys.stderr)
-        return headless.EXIT_INTERRUPTED
+        with contextlib.suppress(Exception):
+            print("interrupted: everything done so far is stored; run the same command to "
+                  "resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        known = as_operator_error(exc)
+        _print_error(str(known) if known is not None else
+                     report_unexpected(exc, doing=_doing(argv)))
+        return exit_code_for(exc)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -49,20 +50,29 @@ class AppContext:
     operator: str
     deployment_path: Path | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    # told when a write has to wait for another process's lock (the CLI prints it)
+    on_wait: Callable[[str], None] | None = None
 
     @classmethod
     def create(cls, db: str | None = None, operator: str | None = None,
                deployment: str | Path | None = None, paths: list[str] | None = None,
+               on_wait: Callable[[str], None] | None = None,
                **overrides: str | None) -> AppContext:
+        from relearn_tui.workflow import check_actor
+
         home = data_home()
-        return cls(home, db or default_db_url(home), operator or default_operator(),
+        operator = check_actor(operator if operator is not None else default_operator(),
+                               "--operator")
+        return cls(home, db or default_db_url(home), operator,
                    find_deployment(home, deployment, paths),
-                   {k: v for k, v in overrides.items() if v})
+                   {k: v for k, v in overrides.items() if v}, on_wait)
 
     @cached_property
     def store(self) -> Store:
         setup_logging(self.home)
-        return Store(self.db_url)
+        from relearn_tui.workflow import chain_key
+
+        return Store(self.db_url, on_wait=self.on_wait, chain_key=chain_key(self.secret))
 
     @cached_property
     def secret(self) -> bytes:

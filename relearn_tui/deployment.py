@@ -23,6 +23,7 @@ from engine.run_inputs import ProbeSettings
 from engine.subject import SubjectConfig
 from engine.train.config import METHOD_NAMES, TrainConfig
 from engine.types import QA
+from relearn_tui.errors import OperatorError
 
 DEFAULT_SECTIONS = ("subject", "augment", "train", "audit", "thresholds", "probes")
 SECTION_CONFIGS: dict[str, type] = {
@@ -33,7 +34,7 @@ SECTION_CONFIGS: dict[str, type] = {
 SECTION_FLAGS = {"method": "train", "backend": "augment"}
 
 
-class DeploymentError(Exception):
+class DeploymentError(OperatorError):
     """A bad deployment file or corpus; the message names file, place and field."""
 
 

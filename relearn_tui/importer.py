@@ -7,20 +7,29 @@ Parsing is separate from storing: :func:`parse_paths` validates everything and r
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import insert
+from sqlmodel import Session, select
 
 from relearn_tui import workflow
+from relearn_tui.errors import OperatorError
+from relearn_tui.freetext import name_parts, personal_formats
+from relearn_tui.freetext import problem as kept_text_problem
 from relearn_tui.pseudonym import pseudonym
 from relearn_tui.store.models import Fact, Request
+from relearn_tui.text import printable, unsafe_char
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FACTS = 500
@@ -33,19 +42,13 @@ _SUBJECT_KEYS = frozenset({"name", "reference"})
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class RequestFileError(Exception):
+class RequestFileError(OperatorError):
     """One bad input, located: ``file: where: field: problem``. Never quotes a value."""
 
     def __init__(self, path: str | Path, where: str, field_name: str, problem: str) -> None:
         self.path, self.where, self.field, self.problem = str(path), where, field_name, problem
         parts = [self.path] + [p for p in (where, field_name) if p] + [problem]
-        super().__init__(_printable(": ".join(parts)))
-
-
-def _printable(text: str) -> str:
-    """Escape what would break a one-line message or the terminal: newlines and other
-    control characters, line separators, lone surrogates (a file name can hold them)."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+        super().__init__(printable(": ".join(parts)))
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
@@ -72,6 +75,9 @@ class ParsedRequest:
     source: str
     where: str
     generated_id: bool = False
+    # what the event log keeps of the file: a file name can be a person's name or address
+    file_sha256: str = ""
+    file_index: int = 0
 
 
 @dataclass
@@ -82,7 +88,9 @@ class ImportReport:
 
 
 def _check_text(value: Any, path: Path, where: str, name: str, limit: int,
-                required: bool = True) -> str | None:
+                required: bool = True, strict: bool = False) -> str | None:
+    """A text field, stripped. ``strict`` (names, references, the ground: printed in tables,
+    logs and reports) also refuses tabs, line breaks, bidi and zero-width characters."""
     if value is None and not required:
         return None
     if value is None:
@@ -102,6 +110,10 @@ def _check_text(value: Any, path: Path, where: str, name: str, limit: int,
                                "holds invalid unicode (lone surrogate)") from None
     if _BAD_CONTROL.search(value):
         raise RequestFileError(path, where, name, "holds control characters")
+    bad = unsafe_char(value.strip()) if strict else None
+    if bad:
+        raise RequestFileError(path, where, name,
+                               f"holds a control or invisible character ({bad})")
     return value.strip()
 
 
@@ -185,12 +197,21 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
     extra = sorted(set(subject) - _SUBJECT_KEYS)
     if extra:
         raise _unknown_key(path, where, "subject.", extra[0])
-    name = _check_text(subject.get("name"), path, where, "subject.name", MAX_NAME) or ""
+    name = _check_text(subject.get("name"), path, where, "subject.name", MAX_NAME,
+                       strict=True) or ""
     reference = _check_text(subject.get("reference"), path, where, "subject.reference",
-                            MAX_NAME, required=False)
-    ground = _check_text(obj.get("ground"), path, where, "ground", 64, required=False)
+                            MAX_NAME, required=False, strict=True)
+    ground = _check_text(obj.get("ground"), path, where, "ground", 64, required=False,
+                         strict=True)
     received = _parse_time(obj.get("received_at"), path, where, now)
     facts = _facts(obj.get("facts"), path, where, "facts")
+    if ground:
+        # the ground is kept in the event log for good: it names an article, not the person
+        private = [name, *([reference] if reference else []), *name_parts(name)]
+        private += [v for _, answer in facts for v in personal_formats(answer)]
+        why = kept_text_problem(ground, private)
+        if why:
+            raise RequestFileError(path, where, "ground", why)
     digest = _content_hash(name, reference, ground, received, facts)
     rid = obj.get("request_id")
     generated = rid is None
@@ -203,11 +224,16 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
         raise RequestFileError(path, where, "request_id",
                                "must be 1-64 letters, digits or . _ : - (starting with a letter "
                                "or digit)")
+    elif rid.upper().startswith("RUN-"):
+        raise RequestFileError(path, where, "request_id",
+                               "must not start with RUN- (that names an unlearning run in "
+                               "'relearn-tui report')")
     return ParsedRequest(rid, received or now, name, reference, ground, facts, digest,
                          path.name, where, generated)
 
 
-def _read(path: Path) -> str:
+def _read(path: Path) -> tuple[str, str]:
+    """The file's text and the sha256 of its bytes."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -223,14 +249,34 @@ def _read(path: Path) -> str:
     if nul >= 0:
         raise RequestFileError(path, f"byte {nul}", "", "binary data, not JSON")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), hashlib.sha256(data).hexdigest()
     except UnicodeDecodeError as exc:
         raise RequestFileError(path, f"byte {exc.start}", "", "not UTF-8 text") from None
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys: which one the sender meant is unknowable
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
 def _decode(text: str, path: Path, where_prefix: str, line: int = 0) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        where = f"line {line}" if line else where_prefix
+        shown = exc.key if _PLAIN_KEY.fullmatch(exc.key) else "(a key that is not a field name)"
+        raise RequestFileError(path, where, shown, "appears twice in one object") from None
     except json.JSONDecodeError as exc:
         where = f"line {line or exc.lineno}" + ("" if line else f" column {exc.colno}")
         raise RequestFileError(path, where, "", f"invalid JSON ({exc.msg})") from None
@@ -241,11 +287,18 @@ def _decode(text: str, path: Path, where_prefix: str, line: int = 0) -> Any:
         raise RequestFileError(path, where_prefix or "", "", "JSON nested too deeply") from None
 
 
-def parse_file(path: Path, *, subject: str | None = None,
-               now: datetime | None = None) -> list[ParsedRequest]:
-    """All requests in one file, or a :class:`RequestFileError` for the first problem."""
+def parse_file(path: Path, *, subject: str | None = None, now: datetime | None = None,
+               index: int = 1) -> list[ParsedRequest]:
+    """All requests in one file (the ``index``-th of its import), or a
+    :class:`RequestFileError` for the first problem."""
     now = now or datetime.now(UTC)
-    text = _read(path)
+    text, digest = _read(path)
+    requests = _parse_text(path, text, subject, now)
+    return [dataclasses.replace(r, file_sha256=digest, file_index=index) for r in requests]
+
+
+def _parse_text(path: Path, text: str, subject: str | None,
+                now: datetime) -> list[ParsedRequest]:
     if not text.strip():
         raise RequestFileError(path, "", "", "is empty")
     requests: list[ParsedRequest] = []
@@ -292,29 +345,55 @@ def request_files(paths: Sequence[str | Path]) -> list[Path]:
     files and a deployment's fine-tuning corpus (corpus.json / corpus.jsonl)."""
     files: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise RequestFileError(p, "", "", _missing(p, exc)) from None
+        if stat.S_ISDIR(st.st_mode):
             found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in {".json", ".jsonl"}
+                f for f in _walk(p)
+                if f.suffix.lower() in {".json", ".jsonl"}
                 and f.name.lower() not in CORPUS_NAMES
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
             if not found:
                 raise RequestFileError(p, "", "", "folder holds no *.json or *.jsonl request file")
             files += found
-        elif p.is_file():
+        elif stat.S_ISREG(st.st_mode):
             files.append(p)
         else:
-            raise RequestFileError(p, "", "", "no such file or folder")
+            raise RequestFileError(p, "", "", "not a regular file or folder (a pipe, socket or "
+                                              "device)")
     return files
+
+
+def _missing(p: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop"
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "no such file or folder"
+    return f"cannot read: {exc.strerror}"
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every regular file under ``folder``; a subfolder that cannot be read is an error, not
+    a silent gap in an all-or-nothing import."""
+    def fail(exc: OSError) -> None:
+        raise RequestFileError(exc.filename or folder, "", "",
+                               f"cannot read this folder: {exc.strerror}")
+
+    out: list[Path] = []
+    for root, _dirs, names in os.walk(folder, onerror=fail):
+        out += [Path(root, n) for n in names if Path(root, n).is_file()]
+    return out
 
 
 def parse_paths(paths: Sequence[str | Path], *, subject: str | None = None,
                 now: datetime | None = None) -> list[ParsedRequest]:
     now = now or datetime.now(UTC)
     parsed: list[ParsedRequest] = []
-    for f in request_files(paths):
-        parsed += parse_file(f, subject=subject, now=now)
+    for index, f in enumerate(request_files(paths), start=1):
+        parsed += parse_file(f, subject=subject, now=now, index=index)
     _check_duplicates(parsed)
     return parsed
 
@@ -324,35 +403,48 @@ def store_parsed(session: Session, parsed: Sequence[ParsedRequest], *, secret: b
     """Write parsed requests in the caller's transaction; same id + same content is a no-op,
     same id + other content is an error that leaves everything untouched."""
     report = ImportReport()
-    done: set[str] = set()
-    for r in parsed:
-        if r.request_id in done:
-            continue
-        done.add(r.request_id)
-        existing = session.get(Request, r.request_id)
-        if existing is not None:
-            if existing.content_hash != r.content_hash:
-                raise RequestFileError(r.source, r.where, "request_id",
-                                       f"{r.request_id} is already stored with different content")
+    unique = list({r.request_id: r for r in reversed(parsed)}.values())[::-1]  # first wins
+    stored: dict[str, str] = {}
+    ids = [r.request_id for r in unique]
+    for i in range(0, len(ids), 500):  # bounded IN lists
+        stored.update(session.exec(select(Request.id, Request.content_hash)
+                                   .where(Request.id.in_(ids[i:i + 500]))).all())
+    new: list[ParsedRequest] = []
+    for r in unique:
+        if r.request_id not in stored:
+            new.append(r)
+        elif stored[r.request_id] != r.content_hash:
+            raise RequestFileError(r.source, r.where, "request_id",
+                                   f"{r.request_id} is already stored with different content")
+        else:
             report.unchanged.append(r.request_id)
-            continue
-        now = workflow.utcnow()
-        session.add(Request(
-            id=r.request_id, subject_name=r.subject_name, subject_reference=r.subject_reference,
-            subject_pseudonym=pseudonym(secret, r.subject_name, r.subject_reference),
-            ground=r.ground, state=workflow.SUBMITTED, received_at=r.received_at,
-            content_hash=r.content_hash, source=r.source, created_at=now, updated_at=now,
-        ))
-        session.flush()
-        for pos, (q, a) in enumerate(r.facts):
-            session.add(Fact(request_id=r.request_id, position=pos, question=q, answer=a))
-        workflow.append_event(
-            session, request_id=r.request_id, actor=actor, action="submitted",
-            from_state=None, to_state=workflow.SUBMITTED,
-            detail={"facts": len(r.facts), "source": r.source, "ground": r.ground,
-                    "generated_id": r.generated_id},
-        )
-        report.created.append(r.request_id)
+    if not new:
+        return report
+    now = workflow.utcnow()
+    # bulk inserts: thousands of requests in seconds, so others wait on the lock only briefly
+    session.execute(insert(Request), [{
+        "id": r.request_id, "subject_name": r.subject_name,
+        "subject_reference": r.subject_reference,
+        "subject_pseudonym": pseudonym(secret, r.subject_name, r.subject_reference),
+        "ground": r.ground, "state": workflow.SUBMITTED, "received_at": r.received_at,
+        "extension_months": 0, "content_hash": r.content_hash,
+        # the file name stays with the request's private data (purged with it), escaped: a
+        # name that is not UTF-8 cannot be stored as it is
+        "source": printable(r.source), "created_at": now, "updated_at": now,
+    } for r in new])
+    session.execute(insert(Fact), [
+        {"request_id": r.request_id, "position": pos, "question": q, "answer": a}
+        for r in new for pos, (q, a) in enumerate(r.facts)])
+    workflow.append_events(session, [{
+        "request_id": r.request_id, "actor": actor, "action": "submitted",
+        "from_state": None, "to_state": workflow.SUBMITTED,
+        # the file by position and content hash, never by name: the event outlives the
+        # purge, and a file is often named after the person
+        "detail": {"facts": len(r.facts), "file": r.file_index,
+                   "file_sha256": r.file_sha256[:16], "ground": r.ground,
+                   "generated_id": r.generated_id},
+    } for r in new])
+    report.created = [r.request_id for r in new]
     return report
 
 

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from relearn_tui import workflow
 from relearn_tui.deadline import MAX_EXTENSION_MONTHS, deadline
+from relearn_tui.freetext import check_kept_text
 from relearn_tui.store import Store
 
 
 def deny(store: Store, request_id: str, *, actor: str, reason: str) -> None:
     """Refuse a request (identity not verified, an Art. 17(3) exemption, ...)."""
-    with store.session() as s:
-        workflow.transition(s, request_id, workflow.DENIED, actor=actor,
-                            detail={"reason": reason.strip()})
+    _close(store, request_id, workflow.DENIED, actor=actor, reason=reason)
 
 
 def cancel(store: Store, request_id: str, *, actor: str, reason: str) -> None:
+    _close(store, request_id, workflow.CANCELED, actor=actor, reason=reason)
+
+
+def _close(store: Store, request_id: str, state: str, *, actor: str, reason: str) -> None:
     with store.session() as s:
-        workflow.transition(s, request_id, workflow.CANCELED, actor=actor,
-                            detail={"reason": reason.strip()})
+        workflow.get_request(s, request_id, for_update=True)  # an unknown id first
+        reason = check_kept_text(s, request_id, reason, "the reason")
+        workflow.transition(s, request_id, state, actor=actor, detail={"reason": reason})
 
 
 def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
@@ -27,7 +31,8 @@ def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
     if not reason.strip():
         raise workflow.WorkflowError(f"request {request_id}: an extension needs a reason")
     with store.session() as s:
-        req = workflow.get_request(s, request_id)
+        req = workflow.get_request(s, request_id, for_update=True)
+        reason = check_kept_text(s, request_id, reason, "the reason")
         if req.state in workflow.TERMINAL:
             raise workflow.WorkflowError(f"request {request_id} is {req.state}: nothing to extend")
         if months < 1:
@@ -44,5 +49,5 @@ def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
         new = deadline(req.received_at, total).date().isoformat()
         workflow.record_event(s, request_id, actor=actor, action="deadline_extended",
                               detail={"months": months, "total_months": total,
-                                      "deadline": new, "reason": reason.strip()})
+                                      "deadline": new, "reason": reason})
     return new

@@ -10,16 +10,31 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from relearn_tui.errors import OperatorError
+from relearn_tui.text import printable
 
-class SecretError(ValueError):
+
+class SecretError(OperatorError, ValueError):
     """The deployment secret file is unreadable or damaged."""
+
+
+class HomeError(OperatorError):
+    """The data directory cannot be used (a file is in the way, no permission, ...)."""
 
 
 def data_home() -> Path:
     """The data directory (database, secret, models, runs, reports), created on first use."""
     home = Path(os.environ.get("RELEARN_HOME") or user_data_dir("relearn-tui", appauthor=False))
-    # it holds personal data (the database) and the secret: only its owner may look inside
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shown = f"data folder {printable(str(home))} (RELEARN_HOME)"
+    try:
+        # it holds personal data (the database) and the secret: only its owner may look inside
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:
+        raise HomeError(f"{shown}: a file is in the way, not a folder") from None
+    except OSError as exc:
+        raise HomeError(f"{shown}: cannot create it: {exc.strerror}") from None
+    if not home.is_dir():
+        raise HomeError(f"{shown}: not a folder")
     return home
 
 
@@ -34,9 +49,13 @@ def deployment_secret(home: Path | None = None) -> bytes:
     leaked report cannot be reversed by guessing names.
     """
     path = (home or data_home()) / "secret.key"
-    if not path.exists():
-        _create_secret(path)
-    return _read_secret(path)
+    try:
+        if not path.exists():
+            _create_secret(path)
+        return _read_secret(path)
+    except OSError as exc:
+        raise SecretError(f"{printable(str(path))}: cannot read or create the deployment "
+                          f"secret: {exc.strerror}") from None
 
 
 def _create_secret(path: Path) -> None:

@@ -7,12 +7,13 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from relearn_tui.errors import OperatorError
 from relearn_tui.store.models import Run
 
 _lock = threading.Lock()
 
 
-class ProbeError(Exception):
+class ProbeError(OperatorError):
     pass
 
 
@@ -41,7 +42,7 @@ def answer_pair(ctx, question: str, run_id: str | None = None, *,
     merged = None
     subject = None
     if run_id:
-        with ctx.store.session() as s:
+        with ctx.store.read() as s:
             run = s.get(Run, run_id)
             if run is None:
                 raise ProbeError(f"no run {run_id!r}")

@@ -1,7 +1,8 @@
 """Purging a verified, reported request's personal data from the database.
 
 What stays: pseudonym, categories, salted value hashes, figures, the event log. What goes:
-names, references, fact texts, private values, variant texts, generated probe answers. On
+names, references, the request file's name, fact texts, private values, variant texts,
+generated probe answers. On
 SQLite, secure_delete zeroes freed pages and a WAL checkpoint clears old page images, so the
 values are gone from the file itself, not only from the tables.
 """
@@ -43,7 +44,7 @@ def purge_request(ctx, request_id: str, *, actor: str) -> dict[str, int]:
         for a in audits:
             a.probe_records = None
             s.add(a)
-        req.subject_name = req.subject_reference = None
+        req.subject_name = req.subject_reference = req.source = None  # a file name can name them
         req.purged_at = workflow.utcnow()
         s.add(req)
         counts = {"facts": len(facts), "variants": len(variants), "audit_rows": len(audits)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,40 @@ CACHE = Path(os.environ.get("RELEARN_TEST_CACHE", ROOT / ".cache" / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# The URL of a PostgreSQL server the tests may create databases on; .ci/run starts a throwaway
+# one (.ci/with-postgres) and sets it. Without it the PostgreSQL tests skip, saying so.
+PG_ENV = "RELEARN_TEST_PG_URL"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards) on the server of $PG_ENV."""
+    admin = os.environ.get(PG_ENV)
+    if not admin:
+        pytest.skip(f"no PostgreSQL server: {PG_ENV} is not set (.ci/run starts one with "
+                    ".ci/with-postgres; run the tests under it)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"relearn_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a SQLite file and on a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'relearn.db'}"
+    return request.getfixturevalue("pg_url")
 
 
 def _sample_corpus():

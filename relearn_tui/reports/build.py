@@ -6,8 +6,12 @@ report that would leak is an error, never a file.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import stat
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,14 +21,17 @@ from sqlmodel import select
 from engine.pii import contains_value
 from relearn_tui import workflow
 from relearn_tui.deadline import deadline
+from relearn_tui.errors import OperatorError
+from relearn_tui.freetext import request_private_values
 from relearn_tui.store.models import AuditResult, Event, Fact, Request, Run
+from relearn_tui.text import printable
 
 REPORT_FORMATS = ("md", "html", "json")
 REQUEST_SCHEMA = "relearn-tui/request-report/v1"
 RUN_SCHEMA = "relearn-tui/run-report/v1"
 
 
-class ReportError(Exception):
+class ReportError(OperatorError):
     pass
 
 
@@ -76,7 +83,7 @@ def _run_summary(run: Run) -> dict[str, Any]:
 
 
 def request_report(ctx, request_id: str) -> dict[str, Any]:
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         req = workflow.get_request(s, request_id)
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)
                        .order_by(Fact.position)).all()
@@ -113,7 +120,7 @@ def request_report(ctx, request_id: str) -> dict[str, Any]:
 
 
 def run_report(ctx, run_id: str) -> dict[str, Any]:
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         run = s.get(Run, run_id)
         if run is None:
             raise ReportError(f"no run {run_id!r}")
@@ -137,14 +144,8 @@ def run_report(ctx, run_id: str) -> dict[str, Any]:
 
 
 def _private_values(session, request_ids: list[str]) -> list[str]:
-    values: list[str] = []
-    for rid in request_ids:
-        req = session.get(Request, rid)
-        if req and req.subject_reference:
-            values.append(req.subject_reference)
-        for f in session.exec(select(Fact).where(Fact.request_id == rid)).all():
-            values += [v["value"] for v in f.private_values or []]
-    return values
+    # the subject's name and reference too: a report names the subject only by pseudonym
+    return [v for rid in request_ids for v in request_private_values(session, rid)]
 
 
 def _guard(report: dict[str, Any], private: list[str], what: str) -> None:
@@ -166,11 +167,69 @@ def render(report: dict[str, Any], fmt: str) -> str:
     raise ReportError(f"unknown report format {fmt!r}; formats: {', '.join(REPORT_FORMATS)}")
 
 
+# How every report this program writes begins (see the renderers): a file that begins
+# otherwise is not one of ours and is never overwritten.
+_SIGNATURES = (
+    b"# Erasure report: ", b"# Unlearning run report: ",
+    b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Erasure report ',
+    b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Unlearning run report ',
+    b'{\n  "schema": "relearn-tui/',
+)
+
+
+def _is_our_report(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(200)
+    return head.startswith(_SIGNATURES)
+
+
+def _check_target(path: Path, shown: str) -> bool:
+    """Whether ``path`` exists (then it is a report written before), or a ReportError: a
+    report never replaces a folder, a device, a link, the database, the secret or any other
+    file that is not an earlier report."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        raise ReportError(f"report file {shown}: is a folder; give the report's file name")
+    if not stat.S_ISREG(st.st_mode):
+        raise ReportError(f"report file {shown}: is not a regular file (a link, device or pipe); "
+                          "a report is written only to a new file or over an earlier report")
+    if not _is_our_report(path):
+        raise ReportError(f"report file {shown}: the file exists and is not a relearn-tui report; "
+                          "it is left as it is (give a new file name)")
+    return True
+
+
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write a report to a new file, or over a report written before (atomically, by rename);
+    refuse anything else."""
+    shown = printable(str(path))
+    tmp: str | None = None
+    try:
+        exists = _check_target(path, shown)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not exists:
+            # "x": a file that appeared since the check is not overwritten either
+            with path.open("x", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        _check_target(path, shown)  # still an earlier report, right before it is replaced
+        os.replace(tmp, path)
+        tmp = None
+    except FileExistsError:
+        raise ReportError(f"report file {shown}: a file appeared there while the report was "
+                          "written; it is left as it is") from None
+    except OSError as exc:
+        raise ReportError(f"report file {shown}: cannot write the report: {exc.strerror}") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
     return path
 
 
@@ -178,7 +237,7 @@ def export_request_report(ctx, request_id: str, fmt: str,
                           out: Path | None = None) -> Path:
     text = render(request_report(ctx, request_id), fmt)
     path = _write(out or ctx.home / "reports" / request_id / f"{request_id}.{fmt}", text)
-    _log_export(ctx, request_id, fmt, path)
+    _log_export(ctx, request_id, fmt, text, custom=out is not None)
     return path
 
 
@@ -187,7 +246,11 @@ def export_run_report(ctx, run_id: str, fmt: str, out: Path | None = None) -> Pa
     return _write(out or ctx.home / "reports" / "runs" / f"{run_id}.{fmt}", text)
 
 
-def _log_export(ctx, request_id: str, fmt: str, path: Path) -> None:
+def _log_export(ctx, request_id: str, fmt: str, text: str, *, custom: bool) -> None:
+    # the report by its content hash, not its file name: the operator may have named the file
+    # after the person, and the event outlives the purge
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     with ctx.store.session() as s:
         workflow.record_event(s, request_id, actor=ctx.operator, action="report_exported",
-                              detail={"format": fmt, "file": path.name})
+                              detail={"format": fmt, "sha256": digest,
+                                      "location": "--out" if custom else "reports folder"})

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
 from relearn_tui.reports.figures import fmt, headline_rows
 from relearn_tui.reports.markdown import render as render_markdown
+
+_ESCAPED = re.compile(r"\\(.)")  # markdown.esc's backslash escapes
+_SET_ASIDE = re.compile("\x00(\\d+)\x00")
+_CELL = re.compile(r"(?<!\\)\|")  # a cell ends at a pipe that is not escaped
 
 CSS = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
@@ -57,14 +62,23 @@ def _md_to_html(md: str) -> str:
     in_list = False
 
     def inline(text: str) -> str:
-        text = escape(text)
+        # a backslash-escaped character (markdown.esc) is a literal one: it is set aside
+        # before emphasis is looked for, and put back HTML-escaped
+        literal: list[str] = []
+
+        def set_aside(m: re.Match[str]) -> str:
+            literal.append(m.group(1))
+            return f"\x00{len(literal) - 1}\x00"
+
+        text = escape(_ESCAPED.sub(set_aside, text))
         for mark, tag in (("**", "b"), ("`", "code"), ("_", "i")):
             pieces = text.split(mark)
             if len(pieces) > 2 and len(pieces) % 2 == 1:
                 text = "".join(p if i % 2 == 0 else f"<{tag}>{p}</{tag}>"
                                for i, p in enumerate(pieces))
-        return text.replace("<b>PASS</b>", '<span class="pass">PASS</span>').replace(
+        text = text.replace("<b>PASS</b>", '<span class="pass">PASS</span>').replace(
             "<b>FAIL</b>", '<span class="fail">FAIL</span>')
+        return _SET_ASIDE.sub(lambda m: escape(literal[int(m.group(1))]), text)
 
     def flush_table() -> None:
         if table:
@@ -76,7 +90,8 @@ def _md_to_html(md: str) -> str:
 
     for line in md.splitlines():
         if line.startswith("|"):
-            table.append([c.strip() for c in line.strip().strip("|").split("|")])
+            cells = _CELL.split(line.strip().removeprefix("|").removesuffix("|"))
+            table.append([c.strip() for c in cells])
             continue
         flush_table()
         if line.startswith("- "):

@@ -1,10 +1,33 @@
-"""The Markdown rendering of a report."""
+"""The Markdown rendering of a report.
+
+Every value from the database goes through :func:`esc`: an old row, an imported ground or a
+run's error message must not add lines, table cells or emphasis to the report (a forged
+"- state: **verified**" line), whatever was let through when it was stored.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from relearn_tui.reports.figures import fmt, headline_rows, ls_components
+from relearn_tui.text import printable
+
+# what makes Markdown (and our HTML conversion of it) structure: emphasis, code, table cells,
+# links, raw HTML, and the backslash itself
+_MD_SPECIAL = re.compile(r"([\\`*_|<>\[\]#])")
+
+
+def esc(value: Any) -> str:
+    """A value as literal Markdown text on one line."""
+    return _MD_SPECIAL.sub(r"\\\1", printable(fmt(value) if not isinstance(value, str)
+                                               else value))
+
+
+def code(value: Any) -> str:
+    """A value (a hash, a pseudonym) as a code span: inside one a backslash escapes nothing,
+    so what would end the span or a table cell is replaced instead."""
+    return "`" + re.sub(r"[\\`|]", "?", printable(fmt(value))) + "`"
 
 
 def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]) -> None:
@@ -23,7 +46,7 @@ def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]
             for p, c in comps.items() if c))
     if "passed" in audit:
         verdict = "PASS" if audit["passed"] else "FAIL"
-        reasons = "; ".join(audit.get("reasons") or [])
+        reasons = "; ".join(esc(r) for r in audit.get("reasons") or [])
         lines.append(f"\nVerdict: **{verdict}**" + (f" ({reasons})" if reasons else ""))
     nli = (audit.get("after") or {}).get("nli_used")
     if nli is False:
@@ -31,7 +54,7 @@ def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]
                      "rule alone.")
     quant = quant_line(audit.get("after") or audit.get("before") or {})
     if quant:
-        lines.append("\n" + quant)
+        lines.append("\n" + esc(quant))
     lines.append("")
 
 
@@ -58,42 +81,45 @@ def hardware_line(hw: dict[str, Any]) -> str:
 
 def _run_block(lines: list[str], run: dict[str, Any]) -> None:
     m = run["models"]
-    lines += [f"### Run {run['id']} ({run['method']}, {run['state']})", "",
-              f"- operator: {run.get('operator') or '-'}",
-              f"- started {run.get('started_at') or '-'}, finished {run.get('finished_at') or '-'}",
-              f"- base model: {m.get('base')} `{m.get('base_sha256') or '-'}`",
-              f"- deployed (subject) model: `{m.get('subject_sha256') or '-'}`",
-              f"- adapter: `{m.get('adapter_sha256') or '-'}`",
-              f"- merged model: `{m.get('merged_sha256') or '-'}`",
-              "- config: " + ", ".join(f"{k}={v}" for k, v in sorted(run['config'].items())),
-              "- " + hardware_line(run.get("hardware") or {}),
+    lines += [f"### Run {esc(run['id'])} ({esc(run['method'])}, {esc(run['state'])})", "",
+              f"- operator: {esc(run.get('operator'))}",
+              f"- started {esc(run.get('started_at'))}, finished {esc(run.get('finished_at'))}",
+              f"- base model: {esc(m.get('base'))} {code(m.get('base_sha256'))}",
+              f"- deployed (subject) model: {code(m.get('subject_sha256'))}",
+              f"- adapter: {code(m.get('adapter_sha256'))}",
+              f"- merged model: {code(m.get('merged_sha256'))}",
+              "- config: " + ", ".join(f"{esc(k)}={esc(v)}"
+                                       for k, v in sorted(run['config'].items())),
+              "- " + esc(hardware_line(run.get("hardware") or {})),
               ""]
     if run.get("error"):
-        lines += [f"Run error: {run['error']}", ""]
+        lines += [f"Run error: {esc(run['error'])}", ""]
 
 
 def render(report: dict[str, Any]) -> str:
     if report["schema"].startswith("relearn-tui/run-report"):
         return render_run(report)
     r = report["request"]
-    lines = [f"# Erasure report: {r['id']}", "",
+    lines = [f"# Erasure report: {esc(r['id'])}", "",
              f"Generated {report['generated_at']} by relearn-tui. This report holds no "
              "personal data: the data subject appears as a keyed pseudonym, facts as "
              "categories with salted hashes.", "",
              "## Request", "",
-             f"- subject (pseudonym): `{r['subject_pseudonym']}`",
-             f"- legal ground: {r.get('ground') or '-'}",
-             f"- state: **{r['state']}**",
-             f"- received: {r['received_at']}",
-             f"- deadline: {r['deadline']}" + (f" (extended by {r['extension_months']} month(s))"
-                                               if r["extension_months"] else ""),
-             f"- closed: {r.get('closed_at') or '-'}; deadline met: "
+             f"- subject (pseudonym): {code(r['subject_pseudonym'])}",
+             f"- legal ground: {esc(r.get('ground'))}",
+             f"- state: **{esc(r['state'])}**",
+             f"- received: {esc(r['received_at'])}",
+             f"- deadline: {esc(r['deadline'])}"
+             + (f" (extended by {esc(r['extension_months'])} month(s))"
+                if r["extension_months"] else ""),
+             f"- closed: {esc(r.get('closed_at'))}; deadline met: "
              + {True: "yes", False: "**no**", None: "not yet closed"}[r.get("deadline_met")],
-             f"- personal data purged: {r.get('purged_at') or 'not yet'}", "",
+             f"- personal data purged: {esc(r.get('purged_at') or 'not yet')}", "",
              "## Facts forgotten", "", "| # | category | value hashes |", "|---|---|---|"]
     for f in report["facts"]:
-        hashes = ", ".join(f"{v['category']}: `{v['hash'][:16]}…`" for v in f["values"]) or "-"
-        lines.append(f"| {f['position'] + 1} | {f.get('category') or '-'} | {hashes} |")
+        hashes = ", ".join(f"{esc(v['category'])}: {code(str(v['hash'])[:16] + '…')}"
+                           for v in f["values"]) or "-"
+        lines.append(f"| {esc(f['position'] + 1)} | {esc(f.get('category'))} | {hashes} |")
     lines += ["", "## Unlearning runs and audit", ""]
     if not report["runs"]:
         lines += ["_No run yet._", ""]
@@ -103,28 +129,29 @@ def render(report: dict[str, Any]) -> str:
     lines += ["## Timeline", "", "| at (UTC) | actor | action | state | event hash |",
               "|---|---|---|---|---|"]
     for e in report["timeline"]:
-        state = e["to"] if e["from"] == e["to"] else f"{e['from'] or '-'} → {e['to']}"
-        lines.append(f"| {e['at'][:19]} | {e['actor']} | {e['action']} | {state} | "
-                     f"`{e['hash'][:12]}` |")
+        state = esc(e["to"]) if e["from"] == e["to"] else f"{esc(e['from'])} → {esc(e['to'])}"
+        lines.append(f"| {esc(str(e['at'])[:19])} | {esc(e['actor'])} | {esc(e['action'])} | "
+                     f"{state} | {code(str(e['hash'])[:12])} |")
     lines += ["", "## Event log", "",
-              f"Event-log head at export: `{report['event_log']['head_hash']}`. "
+              f"Event-log head at export: {code(report['event_log']['head_hash'])}. "
               "`relearn-tui log verify` recomputes every link of the chain.", ""]
     return "\n".join(lines)
 
 
 def render_run(report: dict[str, Any]) -> str:
     run = report["run"]
-    lines = [f"# Unlearning run report: {run['id']}", "",
+    lines = [f"# Unlearning run report: {esc(run['id'])}", "",
              f"Generated {report['generated_at']} by relearn-tui; no personal data.", ""]
     _run_block(lines, run)
     lines += ["## Whole run", ""]
     _metrics(lines, report["audit"], run.get("thresholds", {}))
     lines += ["## Requests", ""]
     for r in report["requests"]:
-        lines += [f"### {r['id']} (subject `{r['subject_pseudonym']}`, {r['state']})", ""]
+        lines += [f"### {esc(r['id'])} (subject {code(r['subject_pseudonym'])}, "
+                  f"{esc(r['state'])})", ""]
         _metrics(lines, r["audit"], run.get("thresholds", {}))
     t = run.get("timings") or {}
     if t:
-        lines += ["## Timings", "", ", ".join(f"{k}: {v}" for k, v in t.items()), ""]
-    lines += [f"Event-log head at export: `{report['event_log']['head_hash']}`", ""]
+        lines += ["## Timings", "", ", ".join(f"{esc(k)}: {esc(v)}" for k, v in t.items()), ""]
+    lines += [f"Event-log head at export: {code(report['event_log']['head_hash'])}", ""]
     return "\n".join(lines)

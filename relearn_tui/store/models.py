@@ -21,7 +21,7 @@ class Request(SQLModel, table=True):
     received_at: datetime
     extension_months: int = 0
     content_hash: str = Field(max_length=64)
-    source: str | None = Field(default=None)
+    source: str | None = Field(default=None)  # private: the request file's name
     created_at: datetime
     updated_at: datetime
     purged_at: datetime | None = None
@@ -117,6 +117,10 @@ class Event(SQLModel, table=True):
     detail: dict | None = Field(default=None, sa_column=Column(JSON))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    # 1: sha256 chain (events written before 0002); 2: HMAC with the deployment secret
+    chain_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # version 2: the request's state, extension and a keyed digest of its data after the event
+    covers: dict | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ChainHead(SQLModel, table=True):

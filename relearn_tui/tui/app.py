@@ -8,7 +8,6 @@ error dialog, so the interface neither freezes nor dies with a traceback.
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -44,12 +43,9 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, LookupE
 
 
 def _expected() -> tuple[type[BaseException], ...]:
-    from relearn_tui.deployment import DeploymentError
-    from relearn_tui.importer import RequestFileError
-    from relearn_tui.store import StoreError
-    from relearn_tui.workflow import WorkflowError
+    from relearn_tui.errors import OperatorError
 
-    return (*EXPECTED_ERRORS, RequestFileError, WorkflowError, DeploymentError, StoreError)
+    return (*EXPECTED_ERRORS, OperatorError)
 
 
 class RelearnApp(App[int]):
@@ -191,9 +187,12 @@ class RelearnApp(App[int]):
 
     def report_error(self, error: BaseException, *, doing: str = "") -> None:
         """Show an error dialog; unexpected errors also go to the error log with a traceback."""
-        message = str(error) or type(error).__name__
-        if not isinstance(error, _expected()):
-            message = f"{type(error).__name__}: {message}"
+        from relearn_tui.errors import as_operator_error, scrub
+
+        known = as_operator_error(error)  # a busy or vanished database is not a bug either
+        message = str(known or error) or type(error).__name__
+        if known is None and not isinstance(error, _expected()):
+            message = f"{type(error).__name__}: {scrub(message)}"
             where = self._log_traceback(error)
             if where:
                 message += f"\n\nDetails were written to {where}"
@@ -209,13 +208,15 @@ class RelearnApp(App[int]):
             return None
 
     def _log_traceback(self, error: BaseException) -> Path | None:
-        # Tracebacks carry code and exception messages, never local variables, so no private
-        # values reach the file.
+        # Tracebacks carry code and exception messages, never local variables; the messages
+        # are scrubbed of SQL parameters and anything that looks like a private value.
+        from relearn_tui.errors import scrubbed_traceback
+
         try:
             path = self.ctx.home / "tui-errors.log"
             with path.open("a", encoding="utf-8") as fh:
                 fh.write(f"--- {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z\n")
-                fh.write("".join(traceback.format_exception(error)))
+                fh.write(scrubbed_traceback(error))
             return path
         except OSError:
             return None

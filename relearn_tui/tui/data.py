@@ -24,7 +24,7 @@ from relearn_tui.views import RequestRow, request_rows
 def requests(store: Store, today: date | None = None, *, state: str | None = None,
              search: str = "") -> list[RequestRow]:
     """Requests, oldest first, filtered by state and by a search over id, pseudonym, state."""
-    with store.session() as s:
+    with store.read() as s:
         rows = request_rows(s, today=today)
     needle = search.strip().casefold()
     return [r for r in rows
@@ -87,7 +87,7 @@ def _audit_view(a: AuditResult) -> AuditView:
 
 
 def request_detail(store: Store, request_id: str) -> RequestDetail:
-    with store.session() as s:
+    with store.read() as s:
         req = workflow.get_request(s, request_id)
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)
                        .order_by(Fact.position)).all()
@@ -152,7 +152,7 @@ class ReviewData:
 
 def reviewable_requests(store: Store) -> list[tuple[str, str, str, int]]:
     """(request id, pseudonym, state, pending variants) of requests open for review."""
-    with store.session() as s:
+    with store.read() as s:
         reqs = s.exec(select(Request).where(Request.state.in_(workflow.REVIEWABLE))
                       .order_by(Request.received_at, Request.id)).all()
         out = []
@@ -165,7 +165,7 @@ def reviewable_requests(store: Store) -> list[tuple[str, str, str, int]]:
 
 def review_data(store: Store, request_id: str) -> ReviewData:
     """A request's trainable variants grouped by fact (position) and kind; probes left out."""
-    with store.session() as s:
+    with store.read() as s:
         req = workflow.get_request(s, request_id)
         facts = {f.id: f for f in s.exec(select(Fact).where(Fact.request_id == request_id)).all()}
         vs = s.exec(select(Variant).where(Variant.request_id == request_id,
@@ -195,7 +195,7 @@ class RunView:
 
 def runs(store: Store) -> list[RunView]:
     """Every run, newest first."""
-    with store.session() as s:
+    with store.read() as s:
         rows = s.exec(select(Run).order_by(Run.created_at.desc(), Run.id.desc())).all()
         return [RunView(r.id, r.method, r.state, tuple(r.request_ids or ()), r.operator,
                         f"{r.created_at:%Y-%m-%d %H:%M}",
@@ -204,7 +204,7 @@ def runs(store: Store) -> list[RunView]:
 
 
 def audits_of_run(store: Store, run_id: str) -> list[AuditView]:
-    with store.session() as s:
+    with store.read() as s:
         rows = s.exec(select(AuditResult).where(AuditResult.run_id == run_id)
                       .order_by(AuditResult.id)).all()
         return [_audit_view(a) for a in rows]
@@ -212,7 +212,7 @@ def audits_of_run(store: Store, run_id: str) -> list[AuditView]:
 
 def requests_in(store: Store, states: tuple[str, ...]) -> list[tuple[str, str, int]]:
     """(request id, pseudonym, facts) of requests in the given states, oldest first."""
-    with store.session() as s:
+    with store.read() as s:
         reqs = s.exec(select(Request).where(Request.state.in_(states))
                       .order_by(Request.received_at, Request.id)).all()
         out = []

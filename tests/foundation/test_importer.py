@@ -86,9 +86,10 @@ def test_jsonl_one_request_per_line_with_blank_lines_and_crlf(store: Store,
 def test_jsonl_with_line_separator_characters_inside_strings(store: Store,
                                                               tmp_path: Path) -> None:
     """U+2028, U+0085 and friends are legal inside JSON strings and are not line breaks of
-    a .jsonl file (json.dumps(ensure_ascii=False) writes them raw)."""
-    name = "Ada\u2028Lovelace\x85Byron\u2029King"
-    path = write_jsonl(tmp_path / "seps.jsonl", [request_obj("SEP-1", name=name),
+    a .jsonl file (json.dumps(ensure_ascii=False) writes them raw). In a fact's text they
+    are kept; in a name they are refused (tests/foundation/test_kept_text.py)."""
+    answer = "Ada\u2028Lovelace\x85Byron\u2029King"
+    path = write_jsonl(tmp_path / "seps.jsonl", [request_obj("SEP-1", answer=answer),
                                                  request_obj("SEP-2")])
     assert _import(store, path).created == ["SEP-1", "SEP-2"]
 

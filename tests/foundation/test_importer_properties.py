@@ -285,17 +285,24 @@ legit_text = st.text(
                            include_characters="\x85\u2028\u2029\t"),
     min_size=1, max_size=40,
 ).filter(lambda t: t.strip())
+# A name or reference is printed in tables, logs and reports: visible characters only (no tab,
+# line or paragraph separator, bidi or zero-width character), spaces inside allowed.
+legit_name = st.text(
+    alphabet=st.characters(codec="utf-8",
+                           exclude_categories=("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")),
+    min_size=1, max_size=40,
+).filter(lambda t: t.strip())
 
 
 @st.composite
 def valid_request(draw: st.DrawFn) -> dict[str, Any]:
     facts = draw(st.lists(st.tuples(legit_text, legit_text), min_size=1, max_size=3))
-    obj: dict[str, Any] = {"subject": {"name": draw(legit_text)},
+    obj: dict[str, Any] = {"subject": {"name": draw(legit_name)},
                            "facts": [{"question": q, "answer": a} for q, a in facts]}
     if draw(st.booleans()):
         obj["request_id"] = PLACEHOLDER
     if draw(st.booleans()):
-        obj["subject"]["reference"] = draw(legit_text)
+        obj["subject"]["reference"] = draw(legit_name)
     return obj
 
 

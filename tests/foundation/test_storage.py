@@ -138,9 +138,9 @@ def test_unmigratable_database_is_a_store_error_without_password(tmp_path: Path)
     assert str(bad) in str(info.value)
 
 
-def test_missing_database_driver_is_a_store_error_without_password() -> None:
-    """A PostgreSQL URL without its driver installed: a clear error, not a traceback, and the
-    password never printed."""
+def test_unreachable_database_is_a_store_error_without_password() -> None:
+    """A PostgreSQL URL nobody answers at (or without its driver installed): one clear line,
+    not a traceback, and the password never printed."""
     with pytest.raises(StoreError) as info:
         Store("postgresql+psycopg://admin:s3cr3t-pw@127.0.0.1:9/relearn")
     message = str(info.value)

@@ -110,7 +110,7 @@ class RequestDetailScreen(AppScreen):
     def reload(self) -> None:
         ctx = self.relearn.ctx
         d = data.request_detail(ctx.store, self.request_id)
-        with ctx.store.session() as s:
+        with ctx.store.read() as s:
             row = request_rows(s, [self.request_id], today=self.relearn.today())[0]
         head = Text()
         head.append(d.request_id, style="bold")

@@ -1,0 +1,88 @@
+"""`report --out` (issue #24, item 3) writes only a new regular file or over a report it wrote
+before: never the database, the secret, a device, a folder, a link or any other file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from relearn_tui.cli import main
+
+from .support import request_obj, write_json
+
+RID = "DSR-OUT-9"
+
+
+@pytest.fixture
+def imported(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert main(["--headless", str(write_json(tmp_path / "r.json", request_obj(RID)))]) == 0
+    capsys.readouterr()
+    return home
+
+
+def _report(capsys: pytest.CaptureFixture[str], out: str | Path,
+            fmt: str = "md") -> tuple[int, str, str]:
+    rc = main(["report", RID, "--format", fmt, "--out", str(out)])
+    o, e = capsys.readouterr()
+    return rc, o, e
+
+
+def _exports(capsys: pytest.CaptureFixture[str]) -> int:
+    assert main(["log", "show", RID]) == 0
+    return capsys.readouterr().out.count("report_exported")
+
+
+@pytest.mark.parametrize("victim", ["relearn.db", "secret.key"])
+def test_never_the_database_or_the_secret(imported: Path, victim: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    target = imported / victim
+    before = target.read_bytes()
+    rc, _, err = _report(capsys, target)
+    assert rc == 2 and "not a relearn-tui report" in err
+    assert target.read_bytes() == before
+    assert sqlite3.connect(imported / "relearn.db").execute(
+        "SELECT count(*) FROM request").fetchone() == (1,)
+    assert main(["log", "verify"]) == 0
+
+
+def test_never_a_device_folder_link_or_other_file(imported: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    other = tmp_path / "notes.md"
+    other.write_text("my own notes\n")
+    earlier = tmp_path / "earlier.md"
+    assert _report(capsys, earlier)[0] == 0
+    link = tmp_path / "link.md"
+    link.symlink_to(earlier)
+    for target, problem in ((Path(os.devnull), "not a regular file"),
+                            (folder, "is a folder"), (link, "not a regular file"),
+                            (other, "not a relearn-tui report")):
+        rc, _, err = _report(capsys, target)
+        assert rc == 2 and problem in err, (target, err)
+        assert len(err.strip().splitlines()) == 1
+    assert other.read_text() == "my own notes\n"
+    assert list(folder.iterdir()) == [] and link.is_symlink()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert _exports(capsys) == 1  # only the one that was written
+
+
+def test_new_file_then_over_its_own_earlier_report(imported: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt in ("md", "html", "json"):
+        target = tmp_path / f"report.{fmt}"
+        assert _report(capsys, target, fmt)[0] == 0
+        first = target.read_text()
+        assert _report(capsys, target, fmt)[0] == 0  # again: over its own report
+        assert target.read_text().split("\n")[0] == first.split("\n")[0]
+    # a report of one format is still ours when another format is written over it
+    assert _report(capsys, tmp_path / "report.md", "json")[0] == 0
+    assert _exports(capsys) == 7
+
+
+def test_stdout(imported: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = _report(capsys, "-", "json")
+    assert rc == 0 and out.startswith('{\n  "schema": "relearn-tui/request-report/')
