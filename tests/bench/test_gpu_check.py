@@ -25,7 +25,7 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path: Path, tiny_model_dir: Path
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--dry-run", "--tiny-model",
          str(tiny_model_dir), "--out", str(out), "--work", str(tmp_path / "work")],
-        capture_output=True, text=True, timeout=900, env=env)
+        capture_output=True, text=True, timeout=4000, env=env)
     table = (out / "gpu_check.md").read_text()
     assert proc.returncode == 0, table + proc.stderr[-3000:]
     record = json.loads((out / "gpu_check.json").read_text())
@@ -49,7 +49,13 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path: Path, tiny_model_dir: Path
     quant = steps["quant"]["result"]
     assert quant["leak_probes"] > 0
     assert set(quant["backends"]) == set(gpu_check.QUANT_BACKENDS)
-    assert {b["used"]["4bit"] for b in quant["backends"].values()} == set(gpu_check.QUANT_BACKENDS)
+    for name, backend in quant["backends"].items():
+        # bitsandbytes' kernels are refused where this CPU fails their self-check (AVX-512)
+        if name == "bitsandbytes" and backend.get("refused_on_cpu"):
+            assert "self-check" in backend["error"]
+            continue
+        assert backend["used"] == {"8bit": name, "4bit": name}
+    assert "bnb-weights vs exact" in quant["agreement"]
     for pair in quant["agreement"].values():
         assert pair["4bit"]["probes"] == quant["leak_probes"]
 
