@@ -309,8 +309,19 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def llama7b_step(args: argparse.Namespace) -> dict[str, Any]:
-    """One LoRA training step of a Llama-2-7B-shaped model (random bf16 weights) on CUDA."""
+LLAMA2_7B_SHAPE: dict[str, int] = {
+    "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 32000,
+    "max_position_embeddings": 4096,
+}
+
+
+def lora_step_bench(shape: dict[str, int], *, rows: int, length: int, device: str = "cuda",
+                    steps: int = 3, peak_n: int = 8192) -> dict[str, Any]:
+    """LoRA training steps (the relearn objective, bf16 autocast) of a Llama of ``shape`` with
+    random weights: seconds a step, tokens/s, counted matmul FLOP/s against a measured matmul
+    peak, and the model's parameter count (for 6N-per-token MFU). ``shape`` is
+    :data:`LLAMA2_7B_SHAPE` for the GPU bench; a tiny one lets the same code run on a CPU."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -320,51 +331,59 @@ def llama7b_step(args: argparse.Namespace) -> dict[str, Any]:
     from engine.train.loop import add_lora
     from engine.train.methods import make_method
 
-    device = torch.device("cuda")
-    config = LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                         num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
-                         max_position_embeddings=4096)
-    with torch.device(device):
+    dev = torch.device(device)
+    config = LlamaConfig(**shape)
+    with dev:
         base = LlamaForCausalLM(config).to(torch.bfloat16)
-    cfg = TrainConfig(method="relearn", batch_size=args.llama_rows // 2)
+    params = sum(p.numel() for p in base.parameters())
+    cfg = TrainConfig(method="relearn", batch_size=rows // 2)
     model = add_lora(base, cfg)
     model.train()
     obj = Objective(model, make_method("relearn", cfg))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4)
-    rows, length, answer = args.llama_rows, args.llama_len, args.llama_len // 2
-    ids = torch.randint(0, config.vocab_size, (rows, length), device=device)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=1e-4)
+    answer = length // 2
+    ids = torch.randint(0, config.vocab_size, (rows, length), device=dev)
     labels = ids.clone()
     labels[:, : length - answer] = IGNORE
     batch = StepBatch(ids, torch.ones_like(ids), labels,
                       {"relearn": slice(0, rows // 2), "retain": slice(rows // 2, rows)})
 
     def step() -> None:
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
             loss, _ = obj(batch.input_ids, batch.attention_mask, batch.labels, batch.slices)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
     step()
-    torch.cuda.synchronize()
+    sync(dev)
     t = time.perf_counter()
-    n = 3
-    for _ in range(n):
+    for _ in range(steps):
         step()
-    torch.cuda.synchronize()
-    seconds = (time.perf_counter() - t) / n
-    shape = model_shape(config)
+    sync(dev)
+    seconds = (time.perf_counter() - t) / steps
+    dims = model_shape(config)
     half = [length] * (rows // 2)
-    flops = step_flops(shape, cfg.lora_r, [length] * rows, rows * answer, half,
+    flops = step_flops(dims, cfg.lora_r, [length] * rows, rows * answer, half,
                        rows // 2 * answer)
-    peak = matmul_peak(device, torch.bfloat16, n=8192)
-    return {"config": "llama2-7b-shape LoRA step", "rows": rows, "length": length,
-            "seconds_per_step": seconds, "tokens_per_s": rows * length / seconds,
-            "achieved_flops_per_s": flops / seconds, "matmul_peak_flops_per_s": peak,
-            "mfu_share_of_matmul_peak": flops / seconds / peak,
-            "peak_cuda_bytes": torch.cuda.max_memory_allocated(),
-            "gpu": torch.cuda.get_device_name()}
+    peak = matmul_peak(dev, torch.bfloat16, n=peak_n)
+    out: dict[str, Any] = {
+        "rows": rows, "length": length, "steps": steps, "parameters": params,
+        "seconds_per_step": seconds, "tokens_per_s": rows * length / seconds,
+        "achieved_flops_per_s": flops / seconds, "matmul_peak_flops_per_s": peak,
+        "mfu_share_of_matmul_peak": flops / seconds / peak, "device": str(dev),
+    }
+    if dev.type == "cuda":
+        out["peak_cuda_bytes"] = torch.cuda.max_memory_allocated()
+        out["gpu"] = torch.cuda.get_device_name()
+    return out
+
+
+def llama7b_step(args: argparse.Namespace) -> dict[str, Any]:
+    """One LoRA training step of a Llama-2-7B-shaped model (random bf16 weights) on CUDA."""
+    return {"config": "llama2-7b-shape LoRA step",
+            **lora_step_bench(LLAMA2_7B_SHAPE, rows=args.llama_rows, length=args.llama_len)}
 
 
 # ----------------------------------------------------------------------------------- parent
