@@ -19,6 +19,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import gpu_check  # noqa: E402  (bench/ is not a package)
 
 
+# Five fresh processes each load torch, transformers and spaCy: minutes on 2 cores (20 beside
+# other work), so it runs with the slow tier (`make test-slow`), before every GPU lending.
+@pytest.mark.slow
 def test_dry_run_runs_every_step_on_the_cpu(tmp_path: Path, tiny_model_dir: Path) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(tmp_path / "not-here")}
