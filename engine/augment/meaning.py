@@ -142,7 +142,8 @@ class MeaningCheck:
 
 
 def _nouns(types: set[str]) -> str:
-    return " or ".join(sorted(f"a {TYPE_NOUNS[t]}" for t in types if t in TYPE_NOUNS)) or \
+    nouns = sorted(TYPE_NOUNS[t] for t in types if t in TYPE_NOUNS)
+    return " or ".join(f"{'an' if n[0] in 'aeiou' else 'a'} {n}" for n in nouns) or \
         "another detail"
 
 

@@ -64,8 +64,9 @@ _NOUN_TYPES = {
     "company": {"organisation"}, "firm": {"organisation"}, "employer": {"organisation"},
     "publisher": {"organisation"}, "bank": {"organisation"}, "city": {"place"},
     "town": {"place"}, "country": {"place"}, "village": {"place"}, "place": {"place"},
-    "address": {"address"}, "street": {"address"}, "year": {"date"}, "date": {"date"},
-    "day": {"date"}, "job": {"profession"}, "profession": {"profession"},
+    # not "year" or "day": "how much does X earn a year?" asks for an amount
+    "address": {"address"}, "street": {"address"}, "date": {"date"}, "job": {"profession"},
+    "profession": {"profession"},
     "occupation": {"profession"}, "salary": {"amount"}, "income": {"amount"},
     "condition": {"health"}, "illness": {"health"}, "email": {"email"}, "number": {"phone"},
     "birthplace": {"place"}, "birthday": {"date"}, "hometown": {"place"},
@@ -317,7 +318,7 @@ def paraphrases(shape: Shape, subject: str) -> list[str]:
         clause = embedded(shape, owner)
         if clause:
             out += [f"Can you tell me {clause}?", f"Do you know {clause}?",
-                    f"Could you tell me {clause}?", f"I'd like to know {clause}. Can you help?"]
+                    f"Could you tell me {clause}?", f"Would you know {clause}?"]
         if shape.form == "attr":
             verb = "are" if _plural_noun(shape.rest) else "is"
             out += [f"What {verb} {_possessive(owner)} {shape.rest}?",
@@ -447,7 +448,13 @@ def reverse_questions(shape: Shape, pv: PrivateValue | None, audience_fields: di
     if shape.wh in ("where", "when"):
         slot = f"{v}" if last in _PREPOSITIONS else f"{_prep_for(pv)} {v}"
     elif shape.wh in ("how much", "how many") or shape.wh.startswith(("which ", "what ")):
-        slot = v
+        # the object follows the verb: "earns $85,000 a year", "drives a Volvo to work", but
+        # "works for Bluefern Health"
+        verb, _, tail = clause.partition(" ")
+        if tail and tail.split()[-1].lower() not in _PREPOSITIONS and verb not in _COPULAS:
+            clause, slot = verb, f"{v} {tail}"
+        else:
+            slot = v
     elif shape.wh == "what":
         # "What does X study?" -> "Who studies Y?" holds only where the answer says so
         if not re.search(re.escape(f"{clause.split()[0]} ") + r"(?:\w+\s+){0,3}" + re.escape(v),
