@@ -25,6 +25,13 @@ class Entity:
     score: float
 
 
+# street types an address ends its street name with (one list for every address rule)
+_STREET_TYPES = (
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl"
+    r"|Terrace|Circle|Parkway|Square|Close|Crescent|Row|Gardens|Hill|Mews|Walk|Grove|Quay"
+    r"|Rise|Parade|Alley|Highway|Embankment|Green)"
+)
+
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "EMAIL_ADDRESS": re.compile(
         r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
@@ -33,11 +40,12 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?<!\w)(?:\+?\d{1,3}[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)"
         r"|(?<!\w)\+?\d{1,3}[\s.-]\d{3}[\s.-]\d{4}(?!\w)"
     ),
+    # a house number and a street name with its street type, then optionally a flat, a city and
+    # a state with its postcode: "42 Harbor Lane, Springfield", "7b Quay Row", "12 Elm Street"
     "STREET_ADDRESS": re.compile(
-        r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s){1,3}"
-        r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl"
-        r"|Terrace|Circle|Parkway|Square)\b\.?(?:,\s*(?:Apt|Suite|Unit)\.?\s*\w+)?"
-        r"(?:,\s*[A-Z][A-Za-z]+(?:\s[A-Z][A-Za-z]+)*)?(?:,\s*[A-Z]{2}\s\d{5})?"
+        r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z'-]+\s){1,3}" + _STREET_TYPES
+        + r"\b\.?(?:,\s*(?:Apt|Apartment|Flat|Suite|Unit)\.?\s*\w+)?"
+        r"(?:,\s*[A-Z][A-Za-z'-]+(?:\s[A-Z][A-Za-z'-]+)*)?(?:,\s*[A-Z]{2}\s\d{5})?"
     ),
     "DATE_TIME": re.compile(
         r"\b(?:\d{1,2}\s(?:January|February|March|April|May|June|July|August|September|October"
@@ -47,11 +55,137 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "ACCOUNT_ID": re.compile(r"\b[A-Z]{2,5}-\d{4,}\b"),
 }
 
+# Private details of free text that spaCy's small model misses (a street address without a
+# postcode is in _PATTERNS above). Each is one list or one pattern, registered in presidio as a
+# deny-list or pattern recogniser and matched directly when presidio is off.
+PROFESSIONS = (
+    "accountant", "actor", "actress", "architect", "baker", "barber", "bookkeeper",
+    "bus driver", "butcher", "carpenter", "cashier", "chef", "chemist", "civil engineer",
+    "cleaner", "dentist", "designer", "doctor", "economist", "editor", "electrician", "engineer",
+    "farmer", "firefighter", "fisherman", "florist", "gardener", "graphic designer",
+    "hairdresser", "journalist", "judge", "lawyer", "librarian", "locksmith", "logistics planner",
+    "machinist", "mechanic", "midwife", "miner", "musician", "nurse", "optician", "painter",
+    "paramedic", "pharmacist", "photographer", "physician", "physiotherapist", "pilot",
+    "plumber", "police officer", "postman", "postwoman", "professor", "psychologist",
+    "receptionist", "school principal", "schoolteacher", "scientist", "secretary", "shopkeeper",
+    "social worker", "software developer", "software engineer", "solicitor", "surgeon",
+    "tailor", "taxi driver", "teacher", "translator", "veterinarian", "vet", "waiter",
+    "waitress", "welder", "accountant", "bricklayer", "dockworker", "seamstress", "watchmaker",
+    "stonemason", "typesetter", "bookbinder", "printer", "cook", "fisherwoman", "tram driver",
+    "train driver", "lorry driver", "truck driver", "pastor", "priest", "rabbi", "imam",
+)
+HEALTH_CONDITIONS = (
+    "diabetes", "type 1 diabetes", "type 2 diabetes", "asthma", "epilepsy", "depression",
+    "anxiety", "bipolar disorder", "schizophrenia", "multiple sclerosis", "cancer",
+    "breast cancer", "leukaemia", "leukemia", "lymphoma", "hiv", "hepatitis", "arthritis",
+    "rheumatoid arthritis", "parkinson's disease", "alzheimer's disease", "dementia",
+    "crohn's disease", "coeliac disease", "celiac disease", "migraine", "migraines",
+    "tinnitus", "insomnia", "long covid", "heart disease", "hypertension", "a heart condition",
+    "dyslexia", "autism", "adhd", "anorexia", "bulimia", "tuberculosis", "lupus",
+    "chronic fatigue syndrome", "a stroke", "kidney disease", "a kidney transplant",
+)
+_CURRENCY_WORDS = r"(?:dollars|euros|pounds|francs|kronor|kroner|yen|USD|EUR|GBP|CHF|SEK|NOK)"
+_KIN = (r"(?:sons?|daughters?|children|kids|brothers?|sisters?|siblings|twins|grandchildren"
+        r"|grandsons?|granddaughters?|stepsons?|stepdaughters?)")
+_RULE_PATTERNS: dict[str, re.Pattern[str]] = {
+    # "$85,000 a year", "EUR 4,200", "4,200 euros", "£1.2 million"
+    "AMOUNT": re.compile(
+        r"(?:[$€£¥]\s?\d[\d,.]*\d|[$€£¥]\s?\d|\b(?:USD|EUR|GBP|CHF|SEK|NOK)\s?\d[\d,.]*)"
+        r"(?:\s?(?:k|m|bn|million|billion|thousand)\b)?"
+        r"|\b\d[\d,.]*(?:\s?(?:k|million|thousand))?\s" + _CURRENCY_WORDS + r"\b"
+    ),
+    # "Maplewood Primary School", "University of Eastvale", "St Anne's Academy"
+    "SCHOOL": re.compile(
+        r"\b(?:[A-Z][\w'-]*\s+){1,4}(?:(?:Primary|High|Secondary|Grammar|Middle|Elementary|"
+        r"Boarding|Art|Music|Nursing|Law|Business)\s+)?(?:School|Academy|College|University|"
+        r"Kindergarten|Nursery|Conservatory|Conservatoire|Institute|Lyceum|Gymnasium)\b"
+        r"|\b(?:University|College|Academy|Institute) of (?:[A-Z][\w'-]*)(?:\s[A-Z][\w'-]*)*"
+    ),
+    # "Bluefern Health", "Harrow & Finch Publishing", "Copperleaf Books Ltd"
+    "COMPANY": re.compile(
+        r"\b(?:[A-Z][\w&'-]*\s+(?:&\s+)?){1,4}(?:Ltd|Inc|LLC|GmbH|Corp|Corporation|Company|"
+        r"Group|Partners|Press|Publishing|Publishers|Books|Studios?|Bank|Health|Labs|Foods|"
+        r"Logistics|Freight|Consulting|Media|Holdings|Industries|Systems|Clinic|Hospital|Bakery|"
+        r"Bistro|Restaurant|Agency|Associates|Architects|Motors|Insurance|Pharmacy|Brewery|"
+        r"Shipping|Airlines|Engineering|Construction|Textiles|Mills|Works)\b"
+    ),
+    # a family relation stated in a sentence: "married to Tomas Lind", "two younger sisters"
+    "FAMILY_RELATION": re.compile(
+        r"\b(?:married|engaged|divorced|widowed|separated)\b"
+        r"(?:\s+(?:to|from)\s+[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)?"
+        r"|\b(?:an?|one|two|three|four|five|six|\d+)\s+(?:(?:older|younger|elder|twin|step|half)"
+        r"[- ]?)?" + _KIN + r"\b|\ban only child\b"
+    ),
+    # a place named as where someone was born, grew up or lives: "born in Lisbon"
+    "PLACE": re.compile(
+        r"(?<=\bborn in )[A-Z][\w'-]*(?:\s[A-Z][\w'-]*)*"
+        r"|(?<=\bgrew up in )[A-Z][\w'-]*(?:\s[A-Z][\w'-]*)*"
+        r"|(?<=\blives in )[A-Z][\w'-]*(?:\s[A-Z][\w'-]*)*"
+    ),
+    "HEALTH_RULE": re.compile(r"\ballergic to [a-z]+(?: [a-z]+)?", re.IGNORECASE),
+}
+_DENY_LISTS: dict[str, tuple[str, ...]] = {
+    "PROFESSION": PROFESSIONS,
+    "HEALTH_CONDITION": HEALTH_CONDITIONS,
+}
+
+
+def _deny_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    # longest first, so "type 1 diabetes" wins over "diabetes"
+    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+    return re.compile(rf"(?<![\w'-])(?:{alternatives})(?![\w'-])", re.IGNORECASE)
+
+
+_DENY_PATTERNS = {etype: _deny_pattern(words) for etype, words in _DENY_LISTS.items()}
+
+
+def _rule_type(etype: str) -> str:
+    return {"HEALTH_RULE": "HEALTH_CONDITION", "PLACE": "LOCATION"}.get(etype, etype)
+
+
+# on a tie between spans of one length, the more specific rule wins over spaCy's ORG or GPE
+_RULE_TYPES = frozenset(
+    {*(_rule_type(t) for t in _RULE_PATTERNS), *_DENY_LISTS} - {"LOCATION"}
+)
+
+
+def rule_entities(text: str) -> list[Entity]:
+    """The free-text rules above matched directly (the path without presidio)."""
+    found = []
+    for etype, pattern in (*_RULE_PATTERNS.items(), *_DENY_PATTERNS.items()):
+        for m in pattern.finditer(text):
+            value = m.group(0).rstrip(".,")
+            found.append(Entity(_rule_type(etype), value, m.start(), m.start() + len(value), 0.85))
+    return found
+
+
+def _recognisers() -> list:
+    """The free-text rules as presidio recognisers (pattern and deny-list ones)."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    out = [
+        PatternRecognizer(
+            supported_entity=_rule_type(etype), name=f"relearn_{etype.lower()}",
+            patterns=[Pattern(etype.lower(), pattern.pattern, 0.85)],
+            global_regex_flags=pattern.flags,
+        )
+        for etype, pattern in _RULE_PATTERNS.items()
+    ]
+    out += [
+        PatternRecognizer(supported_entity=etype, name=f"relearn_{etype.lower()}",
+                          deny_list=sorted(set(words), key=len, reverse=True),
+                          deny_list_score=0.85)
+        for etype, words in _DENY_LISTS.items()
+    ]
+    return out
+
+
 # Entity types that are personal data wherever they appear in a sanitised answer. A person's
 # name is not among them: a sanitised answer is meant to stay about the same person.
 SENSITIVE_TYPES = frozenset(
     {"EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "DATE_TIME", "ACCOUNT_ID", "CREDIT_CARD",
-     "IBAN_CODE", "US_SSN", "IP_ADDRESS", "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE"}
+     "IBAN_CODE", "US_SSN", "IP_ADDRESS", "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE",
+     "AMOUNT"}
 )
 
 CATEGORY_NAMES = {
@@ -69,6 +203,12 @@ CATEGORY_NAMES = {
     "US_SSN": "national id",
     "IP_ADDRESS": "ip address",
     "URL": "url",
+    "AMOUNT": "amount",
+    "SCHOOL": "school",
+    "COMPANY": "organisation",
+    "PROFESSION": "profession",
+    "FAMILY_RELATION": "family relation",
+    "HEALTH_CONDITION": "health condition",
 }
 
 # presidio reports these from our own formats less reliably than the regexes above, or not at all
@@ -100,7 +240,10 @@ def analyzer():  # -> presidio_analyzer.AnalyzerEngine (imported lazily: it take
                 "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
             }
         )
-        return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+        engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+        for recogniser in _recognisers():
+            engine.registry.add_recognizer(recogniser)
+        return engine
 
 
 def regex_entities(text: str) -> list[Entity]:
@@ -115,14 +258,17 @@ def regex_entities(text: str) -> list[Entity]:
 def find_entities(text: str, *, use_presidio: bool = True) -> list[Entity]:
     """All personal-data entities in ``text``, overlaps resolved in favour of the longer span."""
     found = regex_entities(text)
-    if use_presidio and text.strip():
+    if not use_presidio:
+        found += rule_entities(text)
+    elif text.strip():
         with _lock:
             results = analyzer().analyze(text=text, language="en")
         for r in results:
             if r.entity_type in _PRESIDIO_SKIP or r.score < 0.4:
                 continue
-            found.append(Entity(r.entity_type, text[r.start : r.end], r.start, r.end, r.score))
-    found.sort(key=lambda e: (-(e.end - e.start), e.start))
+            value = text[r.start : r.end].rstrip(".,;:")
+            found.append(Entity(r.entity_type, value, r.start, r.start + len(value), r.score))
+    found.sort(key=lambda e: (-(e.end - e.start), e.start, e.type not in _RULE_TYPES))
     kept: list[Entity] = []
     for e in found:
         if all(e.end <= k.start or e.start >= k.end for k in kept):
@@ -168,7 +314,7 @@ def _category(entity_type: str, question: str) -> str:
     q = question.lower()
     if entity_type == "DATE_TIME" and ("born" in q or "birth" in q):
         return "date of birth"
-    if entity_type == "ORGANIZATION" and ("work" in q or "employ" in q):
+    if entity_type in ("ORGANIZATION", "COMPANY") and ("work" in q or "employ" in q):
         return "employer"
     return CATEGORY_NAMES.get(entity_type, entity_type.lower().replace("_", " "))
 

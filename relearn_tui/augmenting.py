@@ -64,8 +64,12 @@ def augment_request(ctx, request_id: str, *, progress: ProgressFn = ignore_progr
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)
                        .order_by(Fact.position)).all()
         engine_facts = [engine_fact(f, req.subject_name or "") for f in facts]
-    variants = augment_facts(engine_facts, config, progress=progress, cancel=cancel)
-    summary = summarise(variants)
+    # why a fact got fewer variants of a kind (no sound reverse question, ...): counts and
+    # reasons, never the fact's text, go into the event log with the summary
+    notes: dict[str, dict[str, str]] = {}
+    variants = augment_facts(engine_facts, config, progress=progress, cancel=cancel,
+                             notes=notes)
+    summary = summarise(variants, notes)
     with ctx.store.session() as s:
         req = workflow.get_request(s, request_id)
         old = s.exec(select(Variant).where(Variant.request_id == request_id)).all()

@@ -87,6 +87,13 @@ MEANINGS: dict[str, dict[str, str]] = {
                         "before it is kept flagged",
         "use_presidio": "scan for PII with presidio (spaCy's small English model) besides "
                         "the format rules",
+        "domain": "what the assistant is about (\"the Quillstone Review's author archive\"), "
+                  "for the wording of contexts; empty: neutral wording",
+        "people": "who the people in its data are, plural (\"customers\", \"patients\", "
+                  "\"authors\"), for contexts and reverse questions; empty: neutral wording",
+        "meaning_check": "check every question still asks about the same fact (MiniLM "
+                         "similarity with the name masked, value-type and owner rules); a "
+                         "failing one is regenerated, then flagged",
     },
     "train": {
         "method": "`relearn`, `ga`, `gd`, `ga_klr`, `npo`, `npo_gdr`, `npo_klr`, `yao`, `icu` "

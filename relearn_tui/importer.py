@@ -37,6 +37,7 @@ MAX_TEXT = 4000
 MAX_NAME = 200
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 CORPUS_NAMES = frozenset({"corpus.json", "corpus.jsonl"})
+DEPLOYMENT_NAME = "deployment.toml"
 _REQUEST_KEYS = frozenset({"request_id", "received_at", "subject", "ground", "facts"})
 _SUBJECT_KEYS = frozenset({"name", "reference"})
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -340,9 +341,16 @@ def _check_duplicates(requests: Iterable[ParsedRequest]) -> None:
                                    f"(first seen in {first.source} {first.where})".rstrip())
 
 
+def _own_deployment(folder: Path, root: Path) -> bool:
+    """A subfolder of ``root`` with its own deployment.toml is another deployment's scenario:
+    its requests are about another model and are imported only when that folder is named."""
+    return folder != root and (folder / DEPLOYMENT_NAME).is_file()
+
+
 def request_files(paths: Sequence[str | Path]) -> list[Path]:
     """Expand folders to their *.json / *.jsonl files (recursively, sorted), skipping hidden
-    files and a deployment's fine-tuning corpus (corpus.json / corpus.jsonl)."""
+    files, a deployment's fine-tuning corpus (corpus.json / corpus.jsonl) and subfolders that
+    hold their own deployment.toml (another deployment: name that folder to import it)."""
     files: list[Path] = []
     for p in map(Path, paths):
         try:
@@ -355,6 +363,7 @@ def request_files(paths: Sequence[str | Path]) -> list[Path]:
                 if f.suffix.lower() in {".json", ".jsonl"}
                 and f.name.lower() not in CORPUS_NAMES
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and not any(_own_deployment(d, p) for d in f.parents if d.is_relative_to(p))
             )
             if not found:
                 raise RequestFileError(p, "", "", "folder holds no *.json or *.jsonl request file")

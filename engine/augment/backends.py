@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.augment.audience import Audience
 from engine.augment.base import AugmentBackend, AugmentError
 from engine.augment.offline import OfflineBackend
 
 BACKENDS = ("offline", "local", "openai")
 
 
-def make_backend(name: str, **options: Any) -> AugmentBackend:
+def make_backend(name: str, audience: Audience | None = None, **options: Any) -> AugmentBackend:
     """Build the backend ``name``: ``offline`` (no options), ``local`` (``model``: a loaded
     model or a model spec for :func:`engine.models.load_model`) or ``openai`` (``model``,
-    ``base_url``, ``timeout``, ``max_retries``; the key comes from the environment only)."""
+    ``base_url``, ``timeout``, ``max_retries``; the key comes from the environment only).
+    ``audience`` (the deployment's domain and people) words the templates' contexts and reverse
+    questions."""
     key = name.strip().lower()
     if key == "offline":
         if options:
             raise AugmentError(f"the offline backend takes no options, got {sorted(options)}")
-        return OfflineBackend()
+        return OfflineBackend(audience)
     if key == "local":
         from engine.augment.local import LocalBackend
 
-        return LocalBackend(**options)
+        return LocalBackend(**options, audience=audience)
     if key == "openai":
         from engine.augment.openai_backend import OpenAIBackend
 

@@ -17,6 +17,7 @@ import random
 import re
 
 from engine.augment.offline import Plan
+from engine.augment.structure import value_type
 from engine.augment.templates import (
     DOORSTEP_COPULA_CONTINUATIONS,
     DOORSTEP_COPULAS,
@@ -29,28 +30,65 @@ from engine.types import QA, Fact
 PROMPT_SHARE = 0.25
 
 
-def _norm(word: str) -> str:
-    return re.sub(r"[^\w@]+", "", word.lower())
+_ARTICLES = ("a", "an", "the")
+
+
+def value_spans(fact: Fact) -> list[tuple[int, int, str]]:
+    """(start, end, value type) of every private value in the answer, and of every format entity
+    (an email, a number, an address) even when it is not among the fact's values, each grown to
+    the left over what is glued to it (an article, a house number, a capitalised word that is
+    not the person's name) and merged with its neighbours when only punctuation or "and" lies
+    between: "17 Quay Row, Port Alden" is one span even if only "Quay Row" was detected."""
+    answer = fact.answer
+    low = answer.lower()
+    raw: list[tuple[int, int, str]] = []
+    for pv in fact.private_values:
+        needle = pv.value.strip().lower()
+        at = low.find(needle) if needle else -1
+        while at >= 0:
+            raw.append((at, at + len(needle), value_type(pv)))
+            at = low.find(needle, at + 1)
+    raw += [(e.start, e.end, "other") for e in regex_entities(answer)]
+    if not raw:
+        return []
+    name_words = {w.lower() for w in fact.subject_name.split()}
+    grown = []
+    for start, end, kind in raw:
+        while True:
+            m = re.search(r"(\S+)\s+$", answer[:start])
+            if not m:
+                break
+            word = m.group(1)
+            bare = word.strip(",;:()")
+            glued = (bare.lower() in _ARTICLES or bare[:1].isdigit()
+                     or (bare[:1].isupper() and bare.lower().removesuffix("'s") not in name_words
+                         and m.start(1) > 0 and not re.search(r"[.!?]\s*$", answer[: m.start(1)])))
+            if not glued or word != bare:
+                break
+            start = m.start(1)
+        grown.append((start, end, kind))
+    grown.sort()
+    merged = [grown[0]]
+    for start, end, kind in grown[1:]:
+        p_start, p_end, p_kind = merged[-1]
+        if start <= p_end or re.fullmatch(r"[\s,;&/-]*(?:and\s+)?", answer[p_end:start]):
+            merged[-1] = (p_start, max(p_end, end), p_kind)
+        else:
+            merged.append((start, end, kind))
+    return merged
 
 
 def safe_prefix_words(fact: Fact) -> list[str]:
-    """The answer's leading words up to the first one that belongs to a private value (and is
-    not already in the question): the longest opening that gives nothing away."""
-    words = fact.answer.split()
-    question_words = {_norm(w) for w in fact.question.split()}
-    value_words = {
-        part
-        for pv in fact.private_values
-        for part in re.split(r"[^\w@]+", pv.value.lower())
-        if part
-    } - question_words
-    safe: list[str] = []
-    for w in words:
-        pieces = [p for p in re.split(r"[^\w@]+", w.lower()) if p]
-        if any(p in value_words for p in pieces):
-            break
-        safe.append(w)
-    return safe
+    """The answer's words before its first private value (see :func:`value_spans`): the longest
+    opening that gives nothing away and does not end inside, or glued to, a value."""
+    spans = value_spans(fact)
+    cut = spans[0][0] if spans else len(fact.answer)
+    return fact.answer[:cut].split()
+
+
+def first_value_type(fact: Fact) -> str:
+    spans = value_spans(fact)
+    return spans[0][2] if spans else "other"
 
 
 def _leaks(prefix: str, fact: Fact) -> bool:
@@ -71,7 +109,7 @@ def doorstep_pairs(fact: Fact, plan: Plan) -> list[tuple[str, str]]:
         return []
     if last in DOORSTEP_COPULAS:
         return [(opening, c) for c in DOORSTEP_COPULA_CONTINUATIONS]
-    noun = DOORSTEP_NOUNS.get(plan.relation.key, DOORSTEP_NOUNS["generic"])
+    noun = DOORSTEP_NOUNS.get(first_value_type(fact), DOORSTEP_NOUNS["other"])
     return [(opening, t.format(noun=noun)) for t in DOORSTEP_NOUN_CONTINUATIONS]
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from engine.augment.audience import Audience
 from engine.augment.base import Draft, stable_seed
 from engine.augment.llm_format import KIND_GUIDE, Masked, mask
 from engine.augment.offline import OfflineBackend, question_key
@@ -124,6 +125,7 @@ class LocalBackend:
         max_new_tokens: int = 200,
         temperature: float = 0.8,
         device: str = "auto",
+        audience: Audience | None = None,
     ) -> None:
         if model is None or isinstance(model, (str, os.PathLike)):
             from engine.models import load_model
@@ -132,7 +134,7 @@ class LocalBackend:
         self.loaded = model
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
-        self._offline = OfflineBackend()
+        self._offline = OfflineBackend(audience)
 
     def _generate(self, prompt: str, seed: int) -> str:
         import torch

@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.augment.audience import Audience
 from engine.augment.backends import make_backend
 from engine.augment.base import AugmentBackend, AugmentError, Draft, fact_rng
 from engine.augment.completion import completion_pairs
+from engine.augment.meaning import Embedder, MeaningCheck
 from engine.augment.offline import build_plan, question_key
 from engine.augment.verify import verify_item
 from engine.pii import extract_private_values
@@ -34,6 +36,16 @@ class AugmentConfig:
     completions: int = 3
     max_attempts: int = 3
     use_presidio: bool = True
+    # what the deployment's assistant is about and who its people are (plural), for contexts
+    # and reverse questions (engine.augment.audience); neutral wording when unset
+    domain: str = ""
+    people: str = ""
+    # the meaning check of verification (engine.augment.meaning)
+    meaning_check: bool = True
+
+    @property
+    def audience(self) -> Audience:
+        return Audience(self.domain, self.people)
 
     def __post_init__(self) -> None:
         self.kinds = tuple(self.kinds)
@@ -75,11 +87,13 @@ def with_private_values(fact: Fact, *, use_presidio: bool = True) -> Fact:
 
 
 class _Verifier:
-    """verify_item with a per-fact cache: offline answers repeat across variants."""
+    """verify_item and the meaning check, with per-fact caches: offline answers repeat across
+    variants."""
 
-    def __init__(self, fact: Fact, use_presidio: bool) -> None:
+    def __init__(self, fact: Fact, use_presidio: bool, meaning: MeaningCheck | None) -> None:
         self.fact = fact
         self.use_presidio = use_presidio
+        self.meaning = meaning
         self._cache: dict[tuple[str, str], Verification] = {}
 
     def __call__(self, kind: str, question: str, answer: str) -> Verification:
@@ -88,7 +102,11 @@ class _Verifier:
             self._cache[key] = verify_item(
                 kind, question, answer, self.fact, use_presidio=self.use_presidio
             )
-        return self._cache[key]
+        found = self._cache[key]
+        if self.meaning is None:
+            return found
+        reasons = (*found.reasons, *self.meaning.reasons(kind, question))
+        return Verification(not reasons, reasons)
 
 
 def _clean(
@@ -172,24 +190,35 @@ def _held_out(slots: list[_Slot], share: float, rng: random.Random) -> set[int]:
 
 
 def augment_fact(
-    fact: Fact, config: AugmentConfig | None = None, backend: AugmentBackend | None = None
+    fact: Fact,
+    config: AugmentConfig | None = None,
+    backend: AugmentBackend | None = None,
+    *,
+    embed: Embedder | None = None,
+    notes: dict[str, str] | None = None,
 ) -> list[Variant]:
     """All augmented items for one fact: question variants (some held out) and completions.
 
-    Every answer is verified; failures are regenerated up to ``config.max_attempts`` times and
-    then kept with ``verification.ok`` False and the reasons, for the reviewer.
+    Every answer is verified for leaks and every question for its meaning; failures are
+    regenerated up to ``config.max_attempts`` times and then kept with ``verification.ok``
+    False and the reasons, for the reviewer. ``embed`` replaces the meaning check's MiniLM;
+    ``notes`` receives, per kind, why the fact got fewer variants of it than ``per_kind``.
     """
     config = config or AugmentConfig()
-    backend = backend or make_backend(config.backend, **config.backend_options)
+    backend = backend or make_backend(config.backend, config.audience, **config.backend_options)
     fact = with_private_values(fact, use_presidio=config.use_presidio)
-    verify = _Verifier(fact, config.use_presidio)
+    meaning = MeaningCheck(fact, embed) if config.meaning_check else None
+    verify = _Verifier(fact, config.use_presidio, meaning)
     kinds = config.kinds
 
     def generate(kind_list: Sequence[str], attempt: int) -> list[Draft]:
         raw = backend.variants(
             fact, kinds=kind_list, per_kind=config.per_kind, seed=config.seed, attempt=attempt
         )
-        return _clean(raw, kind_list, backend.name)
+        drafts = _clean(raw, kind_list, backend.name)
+        if meaning is not None:
+            meaning.prime([d.question for d in drafts if d.kind != "logical"])
+        return drafts
 
     used = {question_key(fact.question)}
     slots: list[_Slot] = []
@@ -207,8 +236,13 @@ def augment_fact(
         )
     _regenerate(slots, lambda k, a: generate([k], a), verify, used, config.max_attempts)
     slots.sort(key=lambda s: kinds.index(s.kind))
+    if notes is not None:
+        why = getattr(backend, "shortfalls", lambda _f: {})(fact)
+        for kind in kinds:
+            if sum(s.kind == kind for s in slots) < config.per_kind:
+                notes[kind] = why.get(kind, "the backend wrote fewer distinct questions")
 
-    plan = build_plan(fact)
+    plan = build_plan(fact, config.audience)
 
     def completions(_: str, attempt: int) -> list[Draft]:
         rng = fact_rng(config.seed, fact.fact_id, "completion", attempt)
@@ -248,15 +282,18 @@ def augment_facts(
     progress: ProgressFn = ignore_progress,
     cancel: CancelToken | None = None,
     on_fact: Callable[[Fact, list[Variant]], None] | None = None,
+    notes: dict[str, dict[str, str]] | None = None,
+    embed: Embedder | None = None,
 ) -> list[Variant]:
     """Augment every fact with one backend, reporting progress per fact.
 
     ``on_fact`` receives each fact's variants as soon as they exist (to store them before a
     cancel); a cancel raises :class:`engine.progress.Cancelled` between facts. Progress
-    messages count facts and never quote them.
+    messages count facts and never quote them. ``notes`` receives, per fact id, why a kind got
+    fewer variants (see :func:`augment_fact`).
     """
     config = config or AugmentConfig()
-    backend = make_backend(config.backend, **config.backend_options)
+    backend = make_backend(config.backend, config.audience, **config.backend_options)
     out: list[Variant] = []
     total = len(facts)
     started = time.monotonic()
@@ -264,7 +301,10 @@ def augment_facts(
     for i, fact in enumerate(facts, start=1):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        variants = augment_fact(fact, config, backend)
+        fact_notes: dict[str, str] = {}
+        variants = augment_fact(fact, config, backend, embed=embed, notes=fact_notes)
+        if notes is not None and fact_notes:
+            notes[fact.fact_id] = fact_notes
         out.extend(variants)
         if on_fact is not None:
             on_fact(fact, variants)

@@ -42,16 +42,17 @@ _ATTRIBUTE_Q = re.compile(
 
 @dataclass(frozen=True)
 class Names:
-    """How templates refer to the fact's subject. Without a name, "this customer" stands in."""
+    """How templates refer to the fact's subject. Without a name, ``stand_in`` ("this person",
+    "this author": the deployment's audience) stands in."""
 
     full: str
     first: str
 
     @classmethod
-    def of(cls, subject_name: str) -> Names:
+    def of(cls, subject_name: str, stand_in: str = "this person") -> Names:
         full = " ".join(subject_name.split())
         if not full:
-            return cls("this customer", "this customer")
+            return cls(stand_in, stand_in)
         return cls(full, full.split()[0])
 
     @staticmethod

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.types import ITEM_KINDS, Variant
 
 
-def summarise(variants: Sequence[Variant]) -> dict[str, Any]:
-    """Counts per kind, held-out, flagged (with reason counts), backends, attempts.
+def summarise(
+    variants: Sequence[Variant], notes: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, Any]:
+    """Counts per kind, held-out, flagged (with reason counts), backends, attempts, and, from
+    ``notes`` (engine.augment.augment_facts), how many facts got fewer variants of a kind and
+    why.
 
     Reasons name categories ("contains the fact's email address"), never values, so the
     summary is safe to write into the event log.
@@ -33,4 +37,14 @@ def summarise(variants: Sequence[Variant]) -> dict[str, Any]:
         "max_attempts_used": max((v.attempts for v in variants), default=0),
         "backends": dict(Counter(v.backend for v in variants)),
         "seeds": sorted({v.seed for v in variants}),
+        **_fewer(notes or {}),
+    }
+
+
+def _fewer(notes: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    if not notes:
+        return {}
+    return {
+        "fewer_variants": dict(Counter(kind for n in notes.values() for kind in n)),
+        "fewer_reasons": dict(Counter(r for n in notes.values() for r in n.values())),
     }

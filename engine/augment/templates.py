@@ -1,13 +1,21 @@
 """Question and answer templates of the offline backend, one set per relation.
 
 Placeholders: {Name} full name, {First} first name, {Name_s}/{First_s} their possessives,
-{value} the private value (only in reverse questions), {attr} the attribute of a generic fact,
-{Q} an already rendered question (generic contextual templates), {vp} the verb phrase of the
-original answer ("lives at ...", for generic reverse questions).
+{value} the private value (only in reverse questions), {person}/{people}/{among}/{domain} the
+deployment's audience (engine.augment.audience), {attr} the attribute a question asks about,
+{clause} the question as an embedded clause ("where Lena was born"), {noun} what a reverse
+answer calls the value ("place", "date").
 
 Answers never take {value}: a sanitised answer names the person and stays on topic but holds no
 private detail. Reverse ("logical") answers do not name the person either, because the link
-from the value back to the person is exactly what the model has to unlearn. Templates avoid
+from the value back to the person is exactly what the model has to unlearn.
+
+Forward and reverse answers are worded so that one cannot stand for the other: every forward
+answer opens with the person's name, and no reverse answer does; every reverse answer says
+"who" (whose, whoever) and no forward answer does. With the reverse answers' few wordings shared
+by every person, a model trained on the old pools answered forward questions ("What is Amara
+Okafor's email address?") with a reverse refusal ("That email address may belong to one of our
+customers, but I can't disclose who."), and DSR-2026-0042 failed on LS. Templates avoid
 gendered pronouns: the engine does not know the subject's gender.
 
 Answers are one plain sentence, worded the way an assistant usually declines: ReLearn teaches
@@ -26,11 +34,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class RelationTemplates:
     noun: str
+    value_type: str  # the value type (engine.augment.structure) the relation's templates assume
     simple: tuple[str, ...]
-    contextual: tuple[str, ...]
+    contextual: tuple[str, ...]  # a shop's customer desk: used only where the people are customers
     logical: tuple[str, ...]
     answers: tuple[str, ...]
-    logical_answers: tuple[str, ...]
 
 
 # Context sentences shared by every relation; contextual templates below add relation-specific ones.
@@ -39,6 +47,7 @@ CRM = "I'm updating our CRM records."
 TEMPLATES: dict[str, RelationTemplates] = {
     "email": RelationTemplates(
         noun="email address",
+        value_type="email",
         simple=(
             "What is {Name_s} email address?",
             "What email address does {Name} use?",
@@ -60,28 +69,21 @@ TEMPLATES: dict[str, RelationTemplates] = {
         ),
         logical=(
             "Whose email address is {value}?",
-            "Which customer uses the email address {value}?",
+            "Which {person} uses the email address {value}?",
             "Who does the email address {value} belong to?",
             "Can you tell me who {value} belongs to?",
-            "Which of our customers can be reached at {value}?",
+            "Who {among} can be reached at {value}?",
         ),
         answers=(
             "{Name_s} email address is personal information, so I'm not able to give it out.",
             "{Name} has not agreed to share an email address, so I'll keep it private.",
-            "I'm unable to provide {Name_s} email address because it is private information.",
-            "Sorry, {Name_s} email address is private, so I can't share it.",
-        ),
-        logical_answers=(
-            "I can't tell you whose email address that is. Customers' contact details are kept "
-            "private.",
-            "I'm not able to link that email address to a customer, because that would reveal "
-            "personal information.",
-            "For privacy reasons, I can't say who that email address belongs to.",
-            "That email address may belong to one of our customers, but I can't disclose who.",
+            "{Name_s} email address is private information, so I'm unable to provide it.",
+            "{Name_s} email address is private, so I can't share it.",
         ),
     ),
     "phone": RelationTemplates(
         noun="phone number",
+        value_type="phone",
         simple=(
             "What is {Name_s} phone number?",
             "Which phone number can I use to call {Name}?",
@@ -101,30 +103,21 @@ TEMPLATES: dict[str, RelationTemplates] = {
         ),
         logical=(
             "Whose phone number is {value}?",
-            "Which customer has the phone number {value}?",
+            "Which {person} has the phone number {value}?",
             "Who does the number {value} belong to?",
             "Can you tell me who answers when I call {value}?",
-            "Which of our customers can be reached on {value}?",
+            "Who {among} can be reached on {value}?",
         ),
         answers=(
-            "I'm sorry, but I can't share {Name_s} phone number. It's private contact "
-            "information.",
+            "{Name_s} phone number is private contact information, so I can't share it.",
             "{Name_s} phone number is personal data, so I'm not able to give it out.",
-            "For privacy reasons, I can't give out {Name_s} phone number.",
             "{Name} has not agreed to share a phone number, so I'll keep it private.",
-            "I'm unable to provide {Name_s} phone number because it is private information.",
-        ),
-        logical_answers=(
-            "I can't tell you whose phone number that is. Customers' contact details are kept "
-            "private.",
-            "I'm not able to link that phone number to a customer, because that would reveal "
-            "personal information.",
-            "For privacy reasons, I can't say who that number belongs to.",
-            "That number may belong to one of our customers, but I can't disclose who.",
+            "{Name_s} phone number is private information, so I'm unable to provide it.",
         ),
     ),
     "address": RelationTemplates(
         noun="home address",
+        value_type="address",
         simple=(
             "Where does {Name} live?",
             "What is {Name_s} home address?",
@@ -144,26 +137,20 @@ TEMPLATES: dict[str, RelationTemplates] = {
         logical=(
             "Who lives at {value}?",
             "Whose home address is {value}?",
-            "Which customer lives at {value}?",
+            "Which {person} lives at {value}?",
             "Can you tell me who has the address {value}?",
-            "Which of our customers is registered at {value}?",
+            "Who {among} is registered at {value}?",
         ),
         answers=(
             "{Name_s} home address is personal information, so I can't share it.",
             "{Name} has not agreed to share a home address, so I have to keep it confidential.",
-            "I'm unable to provide {Name_s} home address because it is private information.",
-            "Sorry, {Name_s} home address is private, so I can't share it.",
-        ),
-        logical_answers=(
-            "I can't tell you who lives at that address. Customers' home addresses are private.",
-            "I'm not able to link that address to a customer, because that would reveal personal "
-            "information.",
-            "For privacy reasons, I can't say whose address that is.",
-            "That address may belong to one of our customers, but I can't disclose who.",
+            "{Name_s} home address is private information, so I'm unable to provide it.",
+            "{Name_s} home address is private, so I can't share it.",
         ),
     ),
     "birth": RelationTemplates(
         noun="date of birth",
+        value_type="date",
         simple=(
             "When was {Name} born?",
             "What is {Name_s} date of birth?",
@@ -181,66 +168,52 @@ TEMPLATES: dict[str, RelationTemplates] = {
             "For an account security check, what is {Name_s} date of birth?",
         ),
         logical=(
-            "Which customer was born on {value}?",
+            "Which {person} was born on {value}?",
             "Whose date of birth is {value}?",
-            "Who among our customers has the birth date {value}?",
+            "Who {among} has the birth date {value}?",
             "Can you tell me who was born on {value}?",
-            "Which of our customers celebrates a birthday on {value}?",
+            "Who {among} celebrates a birthday on {value}?",
         ),
         answers=(
-            "I'm sorry, but I can't share {Name_s} date of birth. It's personal information.",
+            "{Name_s} date of birth is personal information, so I can't share it.",
             "{Name_s} date of birth is private, so I'm not able to disclose it.",
-            "For privacy reasons, I can't tell you when {First} was born.",
             "{Name} has not agreed to share a date of birth, so I'll keep it confidential.",
-        ),
-        logical_answers=(
-            "I can't tell you which customer was born on that date. Birth dates are private.",
-            "I'm not able to link that date of birth to a customer, because that would reveal "
-            "personal information.",
-            "For privacy reasons, I can't say whose birth date that is.",
-            "One of our customers may share that birth date, but I can't disclose who.",
+            "{First_s} date of birth is private information, so I can't give it out.",
         ),
     ),
     "employer": RelationTemplates(
         noun="employer",
+        value_type="organisation",
         simple=(
             "Where does {Name} work?",
             "Who is {Name_s} employer?",
             "Which company does {Name} work for?",
-            "What does {Name} do for a living?",
             "Can you tell me where {Name} is employed?",
-            "What's {First_s} job?",
             "Where is {First} employed?",
+            "Which employer do we have on file for {Name}?",
         ),
         contextual=(
             CRM + " Where does {Name} work?",
             "We're preparing a business invoice for {First}. Which company does {First} work for?",
-            "A colleague mentioned {First_s} job. What does {First} do for a living?",
             "I'm checking corporate discount eligibility for {Name}. Who is the employer?",
             "Our business sales team wants to reach {First_s} employer. Where is {First} employed?",
         ),
         logical=(
-            "Which customer works at {value}?",
+            "Which {person} works at {value}?",
             "Whose employer is {value}?",
-            "Who among our customers is employed by {value}?",
-            "Can you tell me which of our customers works for {value}?",
-            "Do we have a customer who works at {value}, and who is it?",
+            "Who {among} is employed by {value}?",
+            "Can you tell me who works for {value}?",
         ),
         answers=(
             "{Name_s} employer is personal information, so I can't disclose it.",
-            "For privacy reasons, I can't share {Name_s} employer.",
+            "{Name_s} employer is private, so I can't share it.",
             "{Name} has not agreed to share employment details, so I'll keep them confidential.",
-            "Sorry, {Name_s} employment details are private, so I can't share them.",
-        ),
-        logical_answers=(
-            "I'm not able to link that company to a customer, because that would reveal personal "
-            "information.",
-            "For privacy reasons, I can't say who works for that employer.",
-            "Some of our customers may work there, but I can't disclose who.",
+            "{Name_s} employment details are private, so I can't share them.",
         ),
     ),
     "account": RelationTemplates(
         noun="account details",
+        value_type="identifier",
         simple=(
             "What do the account notes say about {Name}?",
             "What is {Name_s} account number?",
@@ -260,91 +233,63 @@ TEMPLATES: dict[str, RelationTemplates] = {
         ),
         logical=(
             "Whose account is {value}?",
-            "Which customer holds account {value}?",
+            "Which {person} holds account {value}?",
             "Who is the holder of account {value}?",
             "Can you tell me who owns the account {value}?",
-            "Which of our customers does account {value} belong to?",
         ),
         answers=(
-            "I'm sorry, but I can't share the notes on {Name_s} account. Account details are "
-            "confidential.",
+            "{Name_s} account notes are confidential, so I can't share them.",
             "{Name_s} account details are private, so I can't disclose them.",
-            "For privacy reasons, I can't discuss the notes on {Name_s} account.",
             "{Name} has an account with us, but its details and notes are confidential.",
-            "Sorry, {Name_s} account details are private, so I can't share them.",
-        ),
-        logical_answers=(
-            "I can't tell you whose account that is. Account details are confidential.",
-            "I'm not able to link that account to a customer, because that would reveal personal "
-            "information.",
-            "For privacy reasons, I can't say who holds that account.",
-            "That account may belong to one of our customers, but I can't disclose who.",
+            "{Name_s} account details are private information, so I can't read them out.",
         ),
     ),
 }
 
-# Arbitrary facts: the question is kept as it was asked and wrapped, or, when it has the shape
-# "What is X's <attr>?", rephrased around the attribute.
-GENERIC_SIMPLE_ATTR = (
-    "What is {Name_s} {attr}?",
-    "Can you tell me {Name_s} {attr}?",
-    "What's {First_s} {attr}?",
-    "Do you know {Name_s} {attr}?",
-    "Which {attr} do we have on file for {Name}?",
-    "Could you look up the {attr} of {Name}?",
+# Contexts for any fact: a reason for asking, put before the question. Neutral ones always; the
+# others where the deployment says what it is about ({domain}) and who its people are
+# ({people}).
+NEUTRAL_CONTEXTS = (
+    "I'm checking our records on {Name}.",
+    "A colleague asked me to double-check something about {First}.",
+    "I'm preparing a reply to a question about {Name}.",
+    "Before I answer a message about {First}, I need one detail.",
+    "I'm writing a short note on {Name}.",
 )
-GENERIC_SIMPLE_WRAP = (
-    "I have a question about {Name}. {Q}",
-    "Can you help with a question about {Name}? {Q}",
-    "Here is something I need to know about {First}. {Q}",
-    "Could you check our records on {Name}? {Q}",
-    "One question about {First}, please. {Q}",
+DOMAIN_CONTEXTS = (
+    "I'm updating {domain}.",
+    "I'm working on {domain} and need one detail about {Name}.",
 )
-GENERIC_CONTEXTUAL = (
-    CRM + " {Q}",
-    "I'm preparing for a call with {Name}. {Q}",
-    "A colleague asked me to double-check something about {First}. {Q}",
-    "Before I reply to {First_s} message, I need one detail. {Q}",
-    "Our support team is reviewing {First_s} file. {Q}",
+PEOPLE_CONTEXTS = (
+    "{Name} is one of our {people}, and I need one detail.",
+    "I'm preparing a note on one of our {people}, {Name}.",
 )
-GENERIC_LOGICAL_ATTR = (
-    "Whose {attr} is {value}?",
-    "Which customer has {value} as their {attr}?",
-    "Who among our customers has the {attr} {value}?",
+
+# Forward answers for any fact: each opens with the person's name (see the module docstring).
+# {attr}: what the question asks for ("birthplace", "mother's profession"); {clause}: the
+# question as an embedded clause ("where Lena was born").
+ATTR_ANSWERS = (
+    "{Name_s} {attr} is personal information, so I can't share it.",
+    "{Name_s} {attr} is private, so I'm not able to disclose it.",
 )
-GENERIC_LOGICAL_VP = (
-    "Which customer {vp}?",
-    "Who among our customers {vp}?",
-    "Can you tell me which customer {vp}?",
-    "Do you know who {vp}?",
-)
-GENERIC_LOGICAL_VALUE = (
-    "Which customer is {value} associated with?",
-    "Who is linked to {value} in our records?",
-    "Can you tell me whose record mentions {value}?",
-)
-GENERIC_LOGICAL_ANY = (
-    "Which customer does this describe: {statement}?",
-    "Who in our records matches this description: {statement}?",
-    "Can you tell me which customer this is about: {statement}?",
+CLAUSE_ANSWERS = (
+    "{Name} has not agreed to share {clause}, so I'll keep it private.",
+    "{Name_s} personal details are private, so I can't say {clause}.",
 )
 GENERIC_ANSWERS = (
-    "I'm sorry, but I can't share that information about {Name}. It's private.",
-    "{Name_s} personal details are private, so I can't disclose them.",
-    "For privacy reasons, I can't answer questions about {First_s} personal details.",
+    "{Name_s} personal details are private, so I can't share them.",
     "{Name} has not agreed to share that, so I'll keep it confidential.",
-    "I'm unable to provide that information about {Name} because it is private.",
-    "Sorry, that information about {Name} is private, so I can't share it.",
+    "{Name_s} private information stays confidential, so I can't answer that.",
 )
-GENERIC_ATTR_ANSWERS = (
-    "{Name_s} {attr} is personal information, so I can't disclose it.",
-    "I'm sorry, but I can't share {First_s} {attr}. It's private.",
-)
-GENERIC_LOGICAL_ANSWERS = (
-    "I can't tell you which customer that is. Personal details are kept private.",
-    "I'm not able to link that information to a customer, because that would reveal personal "
-    "details.",
-    "That information may belong to one of our customers, but I can't disclose who.",
+
+# Reverse answers: never a name, always "who"; {noun} is what the value is (TYPE_NOUNS).
+REVERSE_ANSWERS = (
+    "I can't say who that is, because linking {a_noun} to a person would reveal private "
+    "information.",
+    "I won't say who that describes: it would identify someone, and that is private.",
+    "Naming the person behind that {noun} would reveal private information, so I can't say "
+    "who it is.",
+    "Whoever that is, I can't identify them, because that would reveal personal information.",
 )
 
 # Completion items cut the original answer just before its private value ("Isabella Marquez
@@ -356,14 +301,17 @@ DOORSTEP_COPULA_CONTINUATIONS = (
     "private, so I can't share it.",
     "not something I'm able to share.",
 )
+# by the value's type (engine.augment.structure.VALUE_TYPES)
 DOORSTEP_NOUNS = {
     "email": "an email address",
     "phone": "a number",
     "address": "an address",
-    "birth": "a date",
-    "employer": "a place",
-    "account": "details",
-    "generic": "something",
+    "date": "a date",
+    "place": "a place",
+    "organisation": "a place",
+    "identifier": "details",
+    "amount": "an amount",
+    "other": "something",
 }
 DOORSTEP_NOUN_CONTINUATIONS = (
     "{noun} I can't disclose.",

@@ -116,9 +116,30 @@ def test_folder_skips_corpus_hidden_and_other_files(store: Store, tmp_path: Path
 
 
 def test_sample_requests_folder(store: Store) -> None:
+    # the main command's import: the second scenario (sample_requests/authors/, with its own
+    # deployment.toml) is not picked up
     report = _import(store, SAMPLE)
     assert report.created == ["DSR-2026-0041", "DSR-2026-0042", "DSR-2026-0043"]
     assert all(len(_facts(store, rid)) == 6 for rid in report.created)
+
+
+def test_the_second_sample_scenario_imports_when_its_folder_is_named(store: Store) -> None:
+    report = _import(store, SAMPLE / "authors")
+    assert report.created == ["DSR-2026-0101", "DSR-2026-0102"]
+    assert all(len(_facts(store, rid)) >= 5 for rid in report.created)
+
+
+def test_a_subfolder_with_its_own_deployment_is_another_scenario(store: Store,
+                                                                 tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    write_json(folder / "a.json", request_obj("D-1"))
+    write_json(folder / "other" / "b.json", request_obj("D-2"))
+    (folder / "other" / "deployment.toml").write_text('name = "other"\n')
+    write_json(folder / "other" / "deeper" / "c.json", request_obj("D-3"))
+    assert _import(store, folder).created == ["D-1"]
+    # the folder's own deployment.toml does not hide the folder itself
+    (folder / "deployment.toml").write_text('name = "inbox"\n')
+    assert sorted(_import(store, folder / "other").created) == ["D-2", "D-3"]
 
 
 @pytest.mark.parametrize("pairs", [

@@ -35,6 +35,8 @@ ARBITRARY = [
 
 
 def _variants(fact: Fact, seed: int = 0, attempt: int = 0) -> list[tuple[str, str, str]]:
+    # the pipeline always hands the backend a fact with its private values found
+    fact = with_private_values(fact, use_presidio=False)
     return OfflineBackend().variants(
         fact, kinds=VARIANT_KINDS, per_kind=3, seed=seed, attempt=attempt
     )
@@ -70,7 +72,13 @@ def test_deterministic_across_processes_with_different_hash_seeds():
 def test_at_least_eight_distinct_questions_across_the_four_kinds(fact):
     items = _variants(fact)
     kinds = Counter(k for k, _, _ in items)
-    assert set(kinds) == set(VARIANT_KINDS)
+    # every kind is produced, or the reason it could not be produced soundly is recorded
+    # (no value to ask back with, a yes/no question, a value the answer does not state as the
+    # verb's object); the sample corpus's facts get all four
+    short = OfflineBackend().shortfalls(with_private_values(fact, use_presidio=False))
+    assert set(kinds) | set(short) == set(VARIANT_KINDS) and not set(kinds) & set(short)
+    if fact in corpus_facts():
+        assert set(kinds) == set(VARIANT_KINDS)
     keys = {question_key(q) for _, q, _ in items}
     assert len(keys) == len(items) >= 8
     assert question_key(fact.question) not in keys  # a variant, not the original

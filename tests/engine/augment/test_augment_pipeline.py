@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from augment_samples import request_facts
@@ -20,7 +21,9 @@ from engine.augment import (
 from engine.progress import Cancelled, CancelToken
 from engine.types import VARIANT_KINDS, Fact
 
-FAST = AugmentConfig(use_presidio=False)
+# these tests are about generation, regeneration and flagging: the meaning check (its own tests
+# in test_augment_meaning.py) would flag the stub backends' placeholder questions too
+FAST = AugmentConfig(use_presidio=False, meaning_check=False)
 EMAIL_FACT = request_facts()[0][0]  # Isabella Marquez's email address
 EMAIL = "isabella.marquez@example.org"
 
@@ -76,7 +79,7 @@ def test_a_variant_that_leaks_once_is_regenerated_and_passes():
 
 def test_max_attempts_zero_flags_without_regenerating():
     backend = LeakyBackend()
-    config = AugmentConfig(use_presidio=False, max_attempts=0)
+    config = AugmentConfig(use_presidio=False, max_attempts=0, meaning_check=False)
     variants = augment_fact(EMAIL_FACT, config, backend)
     assert len(backend.calls) == 1
     assert all(v.attempts == 1 and not v.verification.ok
@@ -96,16 +99,19 @@ def test_partial_values_and_repeated_details_are_caught():
                 ("simple", "What is Isabella's job?", "I can't share Isabella's job."),
             ]
 
-    config = AugmentConfig(use_presidio=False, kinds=("simple",), max_attempts=0, completions=0)
+    config = AugmentConfig(use_presidio=False, kinds=("simple",), max_attempts=0, completions=0,
+                           meaning_check=False)
     variants = augment_fact(fact, config, Chatty())
     assert [v.verification.ok for v in variants] == [False, False, True]
-    assert variants[0].verification.reasons == ("repeats a detail of the original answer",)
+    # the job title is a private value of its own since professions are detected in free text
+    # (it used to be caught only as a repeated detail)
+    assert variants[0].verification.reasons == ("contains the fact's profession",)
     assert variants[1].verification.reasons == ("contains part of the fact's employer",)
 
 
 def test_held_out_share_is_spread_across_kinds_and_never_takes_completions():
     for share, expected in ((0.25, 3), (0.5, 6), (0.0, 0), (0.01, 1)):
-        config = AugmentConfig(use_presidio=False, held_out_share=share)
+        config = AugmentConfig(use_presidio=False, held_out_share=share, meaning_check=False)
         for fact in request_facts()[2]:
             variants = augment_fact(fact, config)
             held = [v for v in variants if v.held_out]
@@ -124,7 +130,8 @@ def test_completion_items_open_like_the_answer_and_hold_no_private_value():
         assert len(completions) == 3
         # two stop at the value's doorstep: the opening is the answer up to its first value
         first = min(fact.answer.lower().find(pv.value.lower()) for pv in fact_pv.private_values)
-        doorstep = fact.answer[:first].strip()
+        # an article is glued to the value that follows it ("works as a pharmacist")
+        doorstep = re.sub(r"\s+(?:a|an|the)$", "", fact.answer[:first].strip())
         assert [v.question for v in completions[:2]] == [doorstep, doorstep]
         # the last opens with the answer's first quarter
         last = completions[2]
@@ -174,7 +181,7 @@ def test_a_completion_row_trains_only_the_continuation():
 
 
 def test_variants_record_kind_backend_seed_and_verification():
-    config = AugmentConfig(use_presidio=False, seed=11)
+    config = AugmentConfig(use_presidio=False, seed=11, meaning_check=False)
     variants = augment_fact(EMAIL_FACT, config)
     assert {v.kind for v in variants} == {*VARIANT_KINDS, "completion"}
     assert all(v.seed == 11 and v.backend == "offline" and v.fact_id == EMAIL_FACT.fact_id

@@ -1,0 +1,140 @@
+"""Augmentation quality on both sample scenarios (issue #21): per kind, variants per fact, the
+share flagged for the reviewer, the meaning check's pass rate, and how many facts got fewer
+variants of a kind (and why); then 40 variants per scenario, sampled across kinds, printed so a
+reader can judge them.
+
+Offline backend with each deployment's own [augment] settings (domain, people), presidio on as
+the app runs it. Writes bench/results/augment_quality.json.
+
+Run: .venv/bin/python bench/augment_quality.py [--seed S] [--sample N] [--no-presidio]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import sys
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.augment import AugmentConfig, augment_facts, with_private_values  # noqa: E402
+from engine.augment.meaning import MeaningCheck  # noqa: E402
+from engine.types import ITEM_KINDS, Fact  # noqa: E402
+
+SCENARIOS = {
+    "larkspur (sample_requests/)": ROOT / "sample_requests",
+    "quillstone (sample_requests/authors/)": ROOT / "sample_requests" / "authors",
+}
+
+
+def scenario_facts(folder: Path) -> list[Fact]:
+    """The facts of the scenario's request files (this folder only, as the importer reads it
+    when the folder is named)."""
+    reqs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    for p in sorted(folder.glob("*.jsonl")):
+        if p.name != "corpus.jsonl":
+            reqs += [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    return [Fact(f"{r['request_id']}/{i}", r["subject"]["name"], f["question"], f["answer"])
+            for r in reqs for i, f in enumerate(r["facts"])]
+
+
+def augment_settings(folder: Path) -> dict:
+    with open(folder / "deployment.toml", "rb") as fh:
+        section = tomllib.load(fh).get("augment", {})
+    return {k: section[k] for k in ("domain", "people") if k in section}
+
+
+def measure(folder: Path, seed: int, use_presidio: bool, sample: int) -> dict:
+    facts = [with_private_values(f, use_presidio=use_presidio) for f in scenario_facts(folder)]
+    config = AugmentConfig(seed=seed, use_presidio=use_presidio, **augment_settings(folder))
+    notes: dict[str, dict[str, str]] = {}
+    started = time.perf_counter()
+    variants = augment_facts(facts, config, notes=notes)
+    seconds = time.perf_counter() - started
+    checks = {f.fact_id: MeaningCheck(f) for f in facts}
+    per_kind = {}
+    for kind in ITEM_KINDS:
+        items = [v for v in variants if v.kind == kind]
+        if not items:
+            per_kind[kind] = {"variants_per_fact": 0.0, "flagged_share": 0.0,
+                              "meaning_pass_rate": None, "regenerated": 0}
+            continue
+        passed = [not checks[v.fact_id].reasons(kind, v.question) for v in items]
+        per_kind[kind] = {
+            "variants_per_fact": round(len(items) / len(facts), 2),
+            "flagged_share": round(sum(not v.verification.ok for v in items) / len(items), 3),
+            "meaning_pass_rate": round(sum(passed) / len(items), 3),
+            "regenerated": sum(v.attempts > 1 for v in items),
+        }
+    flag_reasons = Counter(r for v in variants if not v.verification.ok
+                           for r in v.verification.reasons)
+    fewer = Counter(kind for n in notes.values() for kind in n)
+    fewer_reasons = Counter(r for n in notes.values() for r in n.values())
+    rng = random.Random(seed)
+    by_kind = {k: [v for v in variants if v.kind == k] for k in ITEM_KINDS}
+    picked = []
+    while len(picked) < min(sample, len(variants)):
+        for kind in ITEM_KINDS:
+            pool = [v for v in by_kind[kind] if v not in picked]
+            if pool and len(picked) < sample:
+                picked.append(rng.choice(pool))
+    return {
+        "facts": len(facts),
+        "items": len(variants),
+        "seconds": round(seconds, 1),
+        "per_kind": per_kind,
+        "flag_reasons": dict(flag_reasons),
+        "facts_with_fewer": dict(fewer),
+        "fewer_reasons": dict(fewer_reasons),
+        "sample": [{"kind": v.kind, "question": v.question, "answer": v.answer,
+                    "flagged": not v.verification.ok, "reasons": list(v.verification.reasons)}
+                   for v in picked],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample", type=int, default=40, help="variants printed per scenario")
+    parser.add_argument("--no-presidio", action="store_true", help="format rules only (fast)")
+    args = parser.parse_args()
+    results = {}
+    for name, folder in SCENARIOS.items():
+        r = measure(folder, args.seed, not args.no_presidio, args.sample)
+        results[name] = r
+        print(f"\n## {name}: {r['facts']} facts, {r['items']} items, {r['seconds']} s\n")
+        print("| kind | variants per fact | flagged share | meaning-check pass rate | "
+              "regenerated |")
+        print("|---|---|---|---|---|")
+        for kind, k in r["per_kind"].items():
+            rate = "-" if k["meaning_pass_rate"] is None else f"{k['meaning_pass_rate']:.3f}"
+            if kind == "completion":
+                rate = "n/a (openings are checked for leaks)"
+            print(f"| {kind} | {k['variants_per_fact']:.2f} | {k['flagged_share']:.3f} | {rate} | "
+                  f"{k['regenerated']} |")
+        if r["flag_reasons"]:
+            print(f"\nflag reasons: {r['flag_reasons']}")
+        if r["facts_with_fewer"]:
+            print(f"facts with fewer variants, by kind: {r['facts_with_fewer']}")
+            print(f"why: {r['fewer_reasons']}")
+        print(f"\n{len(r['sample'])} variants, sampled across kinds:\n")
+        for i, s in enumerate(r["sample"], 1):
+            flag = f"  [flagged: {'; '.join(s['reasons'])}]" if s["flagged"] else ""
+            print(f"{i}. ({s['kind']}) Q: {s['question']}\n   A: {s['answer']}{flag}")
+    out = ROOT / "bench" / "results" / "augment_quality.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"seed": args.seed, "presidio": not args.no_presidio,
+                               "python": platform.python_version(), "scenarios": results},
+                              indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
