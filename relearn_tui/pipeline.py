@@ -23,7 +23,7 @@ from relearn_tui.store.models import Request, Run
 
 def states(ctx, request_ids: Sequence[str]) -> dict[str, str]:
     """Each known request's state, oldest request first (the order a run takes them in)."""
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         rows = s.exec(select(Request).where(Request.id.in_(list(request_ids)))
                       .order_by(Request.received_at, Request.id)).all()
     return {r.id: r.state for r in rows}
@@ -81,7 +81,7 @@ class ReviewWait:
 def waiting_for_review(ctx, request_ids: Sequence[str]) -> ReviewWait:
     stuck = tuple(rid for rid, st in states(ctx, request_ids).items()
                   if st == workflow.AUGMENTED)
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         pending = review.pending_count(s, list(stuck)) if stuck else 0
     return ReviewWait(stuck, pending)
 
@@ -117,7 +117,7 @@ def execute(ctx, run_id: str, *, progress: ProgressFn = ignore_progress,
 
 def run_timings(ctx, run_id: str) -> dict[str, float]:
     """The step times a run recorded (subject, audits, training)."""
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         run = s.get(Run, run_id)
         record = (run.record or {}).get("timings", {}) if run is not None else {}
     return {k: v for k, v in record.items() if isinstance(v, int | float)}
@@ -129,7 +129,7 @@ def run_evidence(ctx, run_id: str) -> list[str]:
     from relearn_tui.reports.markdown import hardware_line, quant_line
     from relearn_tui.store.models import AuditResult
 
-    with ctx.store.session() as s:
+    with ctx.store.read() as s:
         run = s.get(Run, run_id)
         record = (run.record or {}) if run is not None else {}
         after = s.exec(select(AuditResult).where(
