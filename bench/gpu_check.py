@@ -356,7 +356,11 @@ def _sample_probes(plan: Plan) -> tuple[list[Any], Any]:
         ids = sorted(r.id for r in s.exec(select(Request)).all())
     for rid in ids:
         review.policy_approve(ctx.store, rid, actor=ctx.operator)
-    _, probes = runs.build_inputs(ctx, Run(id="gpu-check", request_ids=ids))
+    # a queued run, as the pipeline makes one: the builder reads the settings it stored
+    run_id = runs.create_run(ctx, ids)
+    with ctx.store.read() as s:
+        run = s.get(Run, run_id)
+    _, probes = runs.build_inputs(ctx, run)
     return [p for p in probes if p.group in FORGET_GROUPS and secret_values(p)], ctx
 
 
@@ -379,7 +383,6 @@ def agreement(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
 def step_quant(plan: Plan) -> dict[str, Any]:
     from engine.audit import audit_model
     from engine.audit.quantize import QuantBackendError
-    from relearn_tui import runs
 
     work = Path(plan.work)
     merged = None
@@ -392,7 +395,7 @@ def step_quant(plan: Plan) -> dict[str, Any]:
     if merged is None or not Path(merged).is_dir():
         raise RuntimeError("no merged model: the main and QLoRA steps left none")
     probes, ctx = _sample_probes(plan)
-    config, _ = runs.audit_settings(ctx)
+    config = ctx.deployment.audit
     precisions = ("full", "8bit", "4bit")
     out: dict[str, Any] = {"model": merged, "leak_probes": len(probes),
                            "leak_samples": config.leak_samples, "backends": {}}
@@ -479,7 +482,7 @@ def step_throughput(plan: Plan) -> dict[str, Any]:
     out["model"] = str(model_dir)
     print(f"throughput: the sample requests' augmented data, model {model_dir}", flush=True)
     data_file = work / "throughput-data.json"
-    data_file.write_text(json.dumps(bench.build_data(0, 64)))
+    data_file.write_text(json.dumps(bench.build_data(64)))
     params = _parameters(model_dir)
     rows = []
     # 8: the rows of a run's step (TrainConfig.batch_size); 32: what a GPU can take at once
