@@ -123,22 +123,9 @@ def tiny_model(folder: Path) -> Path:
     and chat template, so that everything but the weights is the real thing."""
     if (folder / "config.json").is_file():
         return folder
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from engine.models import load_tokenizer, save_tiny_llama
 
-    from engine.models import load_tokenizer
-
-    tok = load_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, load_tokenizer())
 
 
 # -------------------------------------------------------------------------------- deployment

@@ -162,12 +162,23 @@ def hardware(device: Any = "cpu") -> dict[str, Any]:
     return out
 
 
-def cpu_supports_bf16() -> bool:
-    """True when this CPU has native bf16 matmul (AVX512-BF16 / AMX), where autocast pays off."""
+def save_tiny_llama(folder: Path, tokenizer: Any) -> Path:
+    """A random-initialised 2-layer Llama with ``tokenizer`` (and its chat template) saved to
+    ``folder``: the tests' and the GPU check's dry-run model, everything but the weights real.
+    Seeded, so the same folder comes out every time."""
     import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    capability = torch.backends.cpu.get_cpu_capability()
-    return capability in {"AVX512_BF16", "AMX"} or "bf16" in capability.lower()
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 @dataclass
