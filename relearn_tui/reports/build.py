@@ -216,6 +216,9 @@ def _write(path: Path, text: str) -> Path:
                 fh.write(text)
             return path
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # mkstemp makes it 0600; the new version keeps the earlier report's mode (a new report
+        # takes the umask: it holds no personal data and is meant to be filed and shared)
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         _check_target(path, shown)  # still an earlier report, right before it is replaced

@@ -155,3 +155,19 @@ def test_keyed_chain_needs_the_key(keyed: str) -> None:
     assert not check.ok and "no deployment secret" in check.problem
     with Store(keyed, chain_key=workflow.chain_key(SECRET)).read() as s:
         assert not workflow.verify_chain(s).ok  # another deployment's secret
+
+
+def test_request_added_behind_the_log(keyed: str, capsys) -> None:
+    """A request row inserted directly, with no event, explains nothing: it is flagged, as
+    is every request once the whole log and its head are wiped (no recorded head needed)."""
+    _sql(keyed, "INSERT INTO request (id, subject_pseudonym, ground, state, received_at, "
+                "extension_months, content_hash, created_at, updated_at) VALUES ('DSR-X-1', "
+                "'p', 'art17-1a', 'verified', :at, 0, 'h', :at, :at)", at=workflow.utcnow())
+    rc, out = _verify(capsys)
+    assert rc == 1 and "DSR-X-1 has no event" in out
+    _sql(keyed, "DELETE FROM request WHERE id = 'DSR-X-1'")
+    assert _verify(capsys)[0] == 0
+    _sql(keyed, "DELETE FROM event")
+    _sql(keyed, f"UPDATE chain_head SET hash = '{workflow.GENESIS_HASH}', last_event_id = 0")
+    rc, out = _verify(capsys)
+    assert rc == 1 and "DSR-K-0 has no event" in out

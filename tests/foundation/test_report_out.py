@@ -86,3 +86,19 @@ def test_new_file_then_over_its_own_earlier_report(imported: Path, tmp_path: Pat
 def test_stdout(imported: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = _report(capsys, "-", "json")
     assert rc == 0 and out.startswith('{\n  "schema": "relearn-tui/request-report/')
+
+
+def test_mode_new_by_umask_rewritten_kept(imported: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A new report takes the umask like any file the operator makes; writing it again keeps
+    the mode the operator gave it (not the temporary file's 0600)."""
+    target = tmp_path / "mode.md"
+    old = os.umask(0o027)
+    try:
+        assert _report(capsys, target)[0] == 0
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o640
+    target.chmod(0o644)
+    assert _report(capsys, target)[0] == 0
+    assert target.stat().st_mode & 0o777 == 0o644
