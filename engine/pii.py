@@ -211,6 +211,9 @@ CATEGORY_NAMES = {
     "HEALTH_CONDITION": "health condition",
 }
 
+# what a reviewer may call a value they mark: the detector's categories, plus "other"
+VALUE_CATEGORIES = tuple(sorted(set(CATEGORY_NAMES.values()) | {"other"}))
+
 # presidio reports these from our own formats less reliably than the regexes above, or not at all
 _PRESIDIO_SKIP = frozenset({"URL", "NRP", "IN_PAN", "UK_NHS", "MEDICAL_LICENSE"})
 

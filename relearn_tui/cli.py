@@ -1,5 +1,6 @@
 """The ``relearn-tui`` command: the TUI by default, ``--headless`` for batches, and a few
-subcommands (``log verify``, ``request deny|cancel|extend``, ``report``).
+subcommands (``log verify``, ``request deny|cancel|extend``, ``fact`` (a fact's private values),
+``report``).
 
 Textual is imported only when the TUI starts, so the headless path works without it.
 """
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from engine.augment.backends import BACKENDS
+from engine.pii import VALUE_CATEGORIES
 from engine.train.config import METHOD_NAMES
 from relearn_tui import headless
 from relearn_tui.context import AppContext
@@ -28,7 +30,7 @@ from relearn_tui.errors import (
 from relearn_tui.reports import REPORT_FORMATS
 from relearn_tui.text import printable
 
-SUBCOMMANDS = ("log", "request", "report")
+SUBCOMMANDS = ("log", "request", "fact", "report")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +44,9 @@ def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="relearn-tui",
         description="Make a fine-tuned LLM forget a data subject, prove it, file the evidence.",
-        epilog="Subcommands: 'relearn-tui log verify', 'relearn-tui request deny|cancel|extend'. "
+        epilog="Subcommands: 'relearn-tui log verify|head|show', 'relearn-tui request "
+               "deny|cancel|extend', 'relearn-tui fact show|mark-value|unmark-value|no-value', "
+               "'relearn-tui report'. "
                "Exit codes: 0 ok, 1 some request failed, 2 usage or input error (nothing "
                "changed), 3 the database is busy or unreachable (nothing changed; try again), "
                "4 an unexpected error (a bug; details in the log), 130 interrupted.",
@@ -100,6 +104,29 @@ def sub_parser() -> argparse.ArgumentParser:
     ext.add_argument("request_id")
     ext.add_argument("--months", type=int, default=1)
     ext.add_argument("--reason", required=True)
+    fact = sub.add_parser("fact", help="a fact's private values, as the reviewer corrects them")
+    fact_sub = fact.add_subparsers(dest="cmd", required=True)
+    fshow = fact_sub.add_parser("show", help="each fact's private values (categories; values "
+                                             "with --reveal)")
+    mark = fact_sub.add_parser("mark-value", help="mark a piece of a fact's answer as private "
+                                                  "(protected and audited like a detected one)")
+    unmark = fact_sub.add_parser("unmark-value", help="remove a wrong detection (with a reason)")
+    none = fact_sub.add_parser("no-value", help="record why a fact holds no private value")
+    for c in (fshow, mark, unmark, none):
+        _common(c)
+        c.add_argument("request_id")
+    fshow.add_argument("--reveal", action="store_true", help="print the values themselves")
+    for c in (mark, unmark, none):
+        c.add_argument("fact", type=int, metavar="FACT", help="the fact's number (1 = first)")
+    mark.add_argument("--category", required=True,
+                      help=f"what the value is: {', '.join(VALUE_CATEGORIES)}")
+    mark.add_argument("--value", required=True,
+                      help="the value as the answer writes it; '-' reads it from standard input "
+                           "(keeps it out of the shell's history)")
+    unmark.add_argument("value_no", type=int, metavar="VALUE",
+                        help="the value's number in 'fact show'")
+    for c in (unmark, none):
+        c.add_argument("--reason", required=True)
     rep = sub.add_parser("report", help="export a request's or a run's compliance report")
     _common(rep)
     rep.add_argument("target", metavar="REQUEST_ID|RUN_ID")
@@ -172,6 +199,8 @@ def _run_sub(args: argparse.Namespace) -> int:
                                 f"{ev.from_state or '-'} -> {ev.to_state or '-'} "
                                 f"{ev.hash[:12]}"))
         return EXIT_OK
+    if args.group == "fact":
+        return _fact(ctx, args)
     if args.cmd == "deny":
         operations.deny(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
     elif args.cmd == "cancel":
@@ -180,6 +209,36 @@ def _run_sub(args: argparse.Namespace) -> int:
         new = operations.extend_deadline(ctx.store, args.request_id, months=args.months,
                                          actor=ctx.operator, reason=args.reason)
         print(f"{args.request_id}: deadline now {new}")
+    return EXIT_OK
+
+
+def _fact(ctx: AppContext, args: argparse.Namespace) -> int:
+    from relearn_tui import values
+
+    rid = args.request_id
+    if args.cmd == "show":
+        for f in values.fact_values(ctx.store, rid):
+            status = (f"{len(f.values)} value(s)" if f.values else
+                      "no value (reason recorded)" if f.no_value_recorded else
+                      "no value: mark one or record why (blocks review)")
+            print(f"fact {f.number}: {status}")
+            for i, (category, value, marked) in enumerate(f.values, 1):
+                shown = printable(value) if args.reveal else "*" * min(len(value), 12)
+                print(f"  {i}. {category}: {shown}{'  (marked by a reviewer)' if marked else ''}")
+        return EXIT_OK
+    if args.cmd == "mark-value":
+        value = sys.stdin.readline().rstrip("\n") if args.value == "-" else args.value
+        result = values.mark_value(ctx.store, ctx.secret, rid, args.fact, value, args.category,
+                                   actor=ctx.operator)
+        print(f"{rid}: fact {args.fact}: {args.category} marked; {result.flagged} variant(s) "
+              f"hold it and are flagged ({result.revoked} approval(s) revoked)")
+    elif args.cmd == "unmark-value":
+        category = values.unmark_value(ctx.store, rid, args.fact, args.value_no,
+                                       actor=ctx.operator, reason=args.reason)
+        print(f"{rid}: fact {args.fact}: {category} value {args.value_no} removed")
+    else:
+        values.record_no_value(ctx.store, rid, args.fact, actor=ctx.operator, reason=args.reason)
+        print(f"{rid}: fact {args.fact}: recorded why it holds no private value")
     return EXIT_OK
 
 

@@ -215,6 +215,11 @@ def _pipeline(ctx, ids: list[str], opts: Options, console: Console, notes: list[
             notes.append(f"{len(wait.request_ids)} request(s) wait for review "
                          f"({wait.pending_variants} variant(s) pending): review them in the "
                          "TUI, or rerun with --auto-approve")
+        for rid, numbers in wait.without_values.items():
+            notes.append(f"{rid}: fact(s) {', '.join(map(str, numbers))} hold no private value "
+                         "the product found, so nothing would be audited: mark one "
+                         f"('relearn-tui fact mark-value {rid} N ...') or record why there is "
+                         f"none ('relearn-tui fact no-value {rid} N --reason ...')")
         if not opts.run:
             return
         choice = pipeline.run_to_execute(ctx, ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import select
@@ -76,6 +76,9 @@ class ReviewWait:
 
     request_ids: tuple[str, ...]
     pending_variants: int
+    # facts with no private value and no recorded reason (fact numbers per request): no
+    # approval moves these requests on until a reviewer marks a value or records why
+    without_values: dict[str, list[int]] = field(default_factory=dict)
 
 
 def waiting_for_review(ctx, request_ids: Sequence[str]) -> ReviewWait:
@@ -83,7 +86,8 @@ def waiting_for_review(ctx, request_ids: Sequence[str]) -> ReviewWait:
                   if st == workflow.AUGMENTED)
     with ctx.store.read() as s:
         pending = review.pending_count(s, list(stuck)) if stuck else 0
-    return ReviewWait(stuck, pending)
+        without = {rid: n for rid in stuck if (n := review.facts_without_values(s, rid))}
+    return ReviewWait(stuck, pending, without)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The operator's review of generated variants: approve, reject, edit, bulk-approve.
 
 Each decision is an event with the operator's name. When every fact of a request has at
-least one approved training variant, the request moves to ``human_reviewed``.
+least one approved training variant and a private value (or a recorded reason why it has none:
+see relearn_tui.values), the request moves to ``human_reviewed``.
 Held-out variants (probes) are not reviewed: training never sees them.
 """
 
@@ -17,7 +18,7 @@ from engine.types import Fact as EngineFact
 from engine.types import PrivateValue
 from relearn_tui import workflow
 from relearn_tui.store import Store
-from relearn_tui.store.models import Fact, Variant
+from relearn_tui.store.models import Event, Fact, Variant
 
 PENDING, APPROVED, REJECTED, PROBE = "pending", "approved", "rejected", "probe"
 
@@ -77,12 +78,43 @@ def progress(session: Session, request_id: str) -> list[FactProgress]:
     return out
 
 
-def _maybe_complete(session: Session, request_id: str, actor: str) -> bool:
+NO_VALUE_ACTION = "no_value_recorded"
+
+
+def recorded_no_value(session: Session, request_id: str) -> set[int]:
+    """Fact numbers (1-based) whose reviewer recorded why they hold no private value."""
+    details = session.exec(select(Event.detail).where(Event.request_id == request_id,
+                                                      Event.action == NO_VALUE_ACTION)).all()
+    return {int(d["fact"]) for d in details if d and "fact" in d}
+
+
+def facts_without_values(session: Session, request_id: str) -> list[int]:
+    """Fact numbers (1-based) that hold no private value and have no recorded reason: the
+    leak probes would have nothing to look for, so they keep the request from
+    ``human_reviewed`` (relearn_tui.values lets the reviewer mark one or record why)."""
+    excused = recorded_no_value(session, request_id)
+    facts = session.exec(select(Fact).where(Fact.request_id == request_id)
+                         .order_by(Fact.position)).all()
+    return [f.position + 1 for f in facts
+            if f.private_values is not None and not f.private_values
+            and f.position + 1 not in excused]
+
+
+def review_holds(session: Session, request_id: str) -> bool:
+    """Every fact has an approved training variant and a private value (or a recorded reason
+    why it has none)."""
+    facts = progress(session, request_id)
+    return (bool(facts) and all(f.approved > 0 for f in facts)
+            and not facts_without_values(session, request_id))
+
+
+def complete_if_ready(session: Session, request_id: str, actor: str) -> bool:
+    """Move an ``augmented`` request to ``human_reviewed`` once its review holds."""
     req = workflow.get_request(session, request_id)
     if req.state != workflow.AUGMENTED:
         return False
     facts = progress(session, request_id)
-    if facts and all(f.approved > 0 for f in facts):
+    if review_holds(session, request_id):
         workflow.transition(session, request_id, workflow.HUMAN_REVIEWED, actor=actor,
                             detail={"approved": sum(f.approved for f in facts),
                                     "rejected": sum(f.rejected for f in facts),
@@ -100,7 +132,7 @@ def approve(store: Store, variant_id: int, *, actor: str, override: bool = False
                               f"({'; '.join(v.verification_reasons or [])}); edit it or "
                               "approve with override")
         _decide(s, v, APPROVED, actor, **({"override": True} if not v.verified_ok else {}))
-        _maybe_complete(s, v.request_id, actor)
+        complete_if_ready(s, v.request_id, actor)
 
 
 def reject(store: Store, variant_id: int, *, actor: str) -> None:
@@ -144,7 +176,7 @@ def approve_unflagged(store: Store, fact_id: int, *, actor: str) -> int:
         _variant(s, vs[0].id)  # state check
         for v in vs:
             _decide(s, v, APPROVED, actor, bulk=True)
-        _maybe_complete(s, vs[0].request_id, actor)
+        complete_if_ready(s, vs[0].request_id, actor)
         return len(vs)
 
 
@@ -167,7 +199,7 @@ def policy_approve(store: Store, request_id: str, *, actor: str) -> int:
         workflow.record_event(s, request_id, actor=actor, action="policy_approval",
                               detail={"approved": len(vs), "left_flagged": flagged,
                                       "policy": "auto-approve unflagged variants"})
-        _maybe_complete(s, request_id, actor)
+        complete_if_ready(s, request_id, actor)
         return len(vs)
 
 
