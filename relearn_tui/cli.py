@@ -100,6 +100,8 @@ def sub_parser() -> argparse.ArgumentParser:
     ext.add_argument("request_id")
     ext.add_argument("--months", type=int, default=1)
     ext.add_argument("--reason", required=True)
+    ext.add_argument("--late", action="store_true",
+                     help="extend although the deadline has passed (a recorded override)")
     rep = sub.add_parser("report", help="export a request's or a run's compliance report")
     _common(rep)
     rep.add_argument("target", metavar="REQUEST_ID|RUN_ID")
@@ -178,7 +180,8 @@ def _run_sub(args: argparse.Namespace) -> int:
         operations.cancel(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
     elif args.cmd == "extend":
         new = operations.extend_deadline(ctx.store, args.request_id, months=args.months,
-                                         actor=ctx.operator, reason=args.reason)
+                                         actor=ctx.operator, reason=args.reason,
+                                         late=args.late)
         print(f"{args.request_id}: deadline now {new}")
     return EXIT_OK
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from textual.app import App
-from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
@@ -22,18 +21,22 @@ from textual.worker import Worker, WorkerState
 from engine.progress import Cancelled, CancelToken, Progress
 from relearn_tui.context import AppContext
 from relearn_tui.tui.commands import ActionsProvider, RecordsProvider
+from relearn_tui.tui.keys import APP_BINDINGS, SCREENS, key_sections
 from relearn_tui.tui.live import LiveRun
-from relearn_tui.tui.messages import DataChanged, JobProgress, RunProgress, RunStarted
+from relearn_tui.tui.messages import (
+    DataChanged,
+    JobProgress,
+    OpenAudit,
+    OpenRequest,
+    OpenReview,
+    RunProgress,
+    RunStarted,
+)
 from relearn_tui.tui.screens.audit import AuditScreen
 from relearn_tui.tui.screens.detail import RequestDetailScreen
 from relearn_tui.tui.screens.help import HelpScreen
 from relearn_tui.tui.screens.modals import ConfirmScreen, ErrorScreen
-from relearn_tui.tui.screens.probe import ProbeScreen
-from relearn_tui.tui.screens.reports import ReportsScreen
-from relearn_tui.tui.screens.requests import RequestsScreen
 from relearn_tui.tui.screens.review import ReviewScreen
-from relearn_tui.tui.screens.runs import RunsScreen
-from relearn_tui.tui.widgets.navbar import SECTIONS
 
 T = TypeVar("T")
 
@@ -54,29 +57,8 @@ class RelearnApp(App[int]):
     TITLE = "relearn-tui"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ActionsProvider, RecordsProvider}
-    MODES = {
-        "requests": RequestsScreen,
-        "review": ReviewScreen,
-        "runs": RunsScreen,
-        "audit": AuditScreen,
-        "probe": ProbeScreen,
-        "reports": ReportsScreen,
-    }
-    BINDINGS = [
-        *[Binding(str(i), f"go('{mode}')", f"Go to {label}", show=False,
-                  id=f"go.{mode}")
-          for i, (mode, label) in enumerate(SECTIONS, start=1)],
-        Binding("question_mark,f1", "help", "Help", id="app.help",
-                key_display="?",
-                tooltip="This list of keys"),
-        Binding("v", "toggle_reveal", "Reveal", show=False, id="app.reveal",
-                tooltip="Show or mask private values (questions, answers, probe answers)"),
-        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh",
-                tooltip="Read the database again (another process may have changed it)"),
-        Binding("q,ctrl+q", "quit", "Quit", id="app.quit",
-                key_display="q",
-                tooltip="Quit (asks first while a run is in progress; the run stays resumable)"),
-    ]
+    MODES = SCREENS
+    BINDINGS = APP_BINDINGS
     ENABLE_COMMAND_PALETTE = True
 
     reveal: reactive[bool] = reactive(False)
@@ -127,11 +109,16 @@ class RelearnApp(App[int]):
     def run_job(self, work: Callable[[], T], *, name: str,
                 done: Callable[[T], None] | None = None,
                 failed: Callable[[BaseException], None] | None = None,
-                group: str = "jobs", exclusive: bool = False) -> Worker[T]:
+                group: str = "jobs", exclusive: bool = False,
+                label: str | None = None) -> Worker[T]:
         """Run ``work`` in a thread; ``done``/``failed`` are called back on the UI thread.
+        ``label`` is what the top line shows while it runs.
 
         Every job is owned by the app, so one handler sees every outcome (and a screen that
         is closed meanwhile cannot swallow an error)."""
+        if label:
+            self.activity[name] = label
+            self._tick()
         worker = self.run_worker(work, name=name, group=group, thread=True,
                                  exit_on_error=False, exclusive=exclusive)
         self._jobs[worker] = (done, failed)
@@ -241,7 +228,7 @@ class RelearnApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_sections(type(self))))
 
     def action_toggle_reveal(self) -> None:
         # the navigation bar says which: a toast would hide part of the screen
@@ -277,6 +264,15 @@ class RelearnApp(App[int]):
         self.live.stop()
         self._tick()
         self.notify("Stopping the run at its next step…", timeout=10)
+
+    def on_open_request(self, message: OpenRequest) -> None:
+        self.open_request(message.request_id)
+
+    def on_open_review(self, message: OpenReview) -> None:
+        self.open_review(message.request_id)
+
+    def on_open_audit(self, message: OpenAudit) -> None:
+        self.open_audit(message.run_id)
 
     def open_request(self, request_id: str) -> None:
         self.push_screen(RequestDetailScreen(request_id))

@@ -1,7 +1,6 @@
-"""How values look on screen: masks for private text, deadline colours, metric figures.
+"""How values look on screen: deadline colours, state colours, metric figures.
 
-Masking is the default everywhere: a private value is shown only after the operator presses
-the reveal key, so a screenshot or a shoulder never catches one by accident.
+Private text goes through :mod:`relearn_tui.tui.masking`, the one masking rule.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from typing import Any
 
 from rich.text import Text
 
-MASK = "•••••"
 AMBER_DAYS = 7
 
 
@@ -23,16 +21,6 @@ def categories(values: Iterable[Mapping[str, Any]] | None) -> list[str]:
         if cat not in seen:
             seen.append(cat)
     return seen
-
-
-def masked(text: str | None, hint: str | None = None, *, reveal: bool = False,
-           purged: str = "(purged)") -> str:
-    """``text`` when revealed; otherwise a mask that says what kind of thing is hidden."""
-    if text is None:
-        return purged
-    if reveal:
-        return text
-    return f"{MASK} ({hint})" if hint else MASK
 
 
 def days_left_text(days: int) -> Text:

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from relearn_tui.store.models import Event, Request
 from relearn_tui.tui.screens.detail import RequestDetailScreen
-from relearn_tui.tui.screens.modals import ErrorScreen
+from relearn_tui.tui.screens.modals import ErrorScreen, ExtendScreen
 from tests.tui.conftest import SAMPLE, SIZE, settle
 
 pytestmark = pytest.mark.anyio
@@ -118,7 +118,7 @@ async def test_deny_needs_a_reason_and_is_logged(ctx, app_factory):
             "alice", "denied", "identity not verified")
 
 
-async def test_extend_deadline_beyond_limit_is_an_error_dialog(ctx, app_factory):
+async def test_extend_beyond_the_limit_keeps_the_form_and_what_was_typed(ctx, app_factory):
     app = app_factory(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await _import(pilot, SAMPLE / "DSR-2026-0042.json")
@@ -135,8 +135,10 @@ async def test_extend_deadline_beyond_limit_is_an_error_dialog(ctx, app_factory)
         app.screen.query_one("#reason").value = "still complex"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert isinstance(app.screen, ErrorScreen)
-        assert "at most 2" in str(app.screen.query_one("#error-message").render())
+        # the form stays open with the reason still typed and says why (issue 25, point 4)
+        assert isinstance(app.screen, ExtendScreen)
+        assert "at most 2" in str(app.screen.query_one("#form-error").render())
+        assert app.screen.query_one("#reason").value == "still complex"
         assert _requests(ctx)["DSR-2026-0042"].extension_months == 2
 
 

@@ -15,6 +15,7 @@ from relearn_tui import workflow
 from relearn_tui.runs import RESUMABLE, RunSettings
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import state_text
+from relearn_tui.tui.messages import OpenAudit
 from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.widgets.run_monitor import RunMonitor
 from relearn_tui.tui.widgets.tables import refill, selected_key
@@ -63,7 +64,7 @@ class RunsScreen(AppScreen):
         super().on_mount()
         self.watch(self.app, "status_tick", lambda _: self._show_live(), init=False)
         try:  # start from the deployment's method; a bad deployment file is reported on launch
-            method = self.relearn.ctx.deployment.train.method
+            method = self.services.ctx.deployment.train.method
         except Exception:
             method = None
         if method in METHOD_NAMES:
@@ -73,7 +74,7 @@ class RunsScreen(AppScreen):
         self.query_one("#run-requests", SelectionList).focus()
 
     def reload(self) -> None:
-        store = self.relearn.ctx.store
+        store = self.services.ctx.store
         choices = data.requests_in(store, (workflow.HUMAN_REVIEWED,))
         sl = self.query_one("#run-requests", SelectionList)
         before = set(sl.selected)
@@ -91,10 +92,10 @@ class RunsScreen(AppScreen):
         refill(self.query_one("#runs-table", DataTable), [
             (r.run_id, (r.run_id, r.method, state_text(r.state), str(len(r.request_ids)),
                         r.created_at))
-            for r in data.runs(self.relearn.ctx.store)])
+            for r in data.runs(self.services.ctx.store)])
 
     def _show_live(self, refill_runs: bool = False) -> None:
-        live = self.relearn.live
+        live = self.services.live
         self.query_one(RunMonitor).show(live)
         # a run's stored state moves as its stages pass (queued, running, ...): the list
         # follows it on each new stage, not on every step
@@ -134,12 +135,12 @@ class RunsScreen(AppScreen):
             self.notify("Select at least one request in human_reviewed (space).",
                         severity="warning")
             return
-        if self.relearn.launch_run(ids, self.settings()):
+        if self.services.launch_run(ids, self.settings()):
             self.notify(f"Launching a run on {len(ids)} request(s)…", timeout=3)
             self._show_live()
 
     def action_cancel_run(self) -> None:
-        if self.relearn.cancel_run():
+        if self.services.cancel_run():
             self.notify("Stopping the run at its next step; it stays resumable.")
         else:
             self.notify("No run in progress.", severity="warning")
@@ -147,24 +148,24 @@ class RunsScreen(AppScreen):
     @guarded
     def action_resume(self) -> None:
         run_id = selected_key(self.query_one("#runs-table", DataTable))
-        run = next((r for r in data.runs(self.relearn.ctx.store) if r.run_id == run_id), None)
+        run = next((r for r in data.runs(self.services.ctx.store) if r.run_id == run_id), None)
         if run is None:
             return
-        live = self.relearn.live
+        live = self.services.live
         if run.state not in RESUMABLE or (live and live.running
                                                  and live.run_id == run_id):
             self.notify(f"Run {run_id} is {run.state}: nothing to resume.", severity="warning")
             return
-        if self.relearn.launch_run(None, None, resume_run_id=run_id):
+        if self.services.launch_run(None, None, resume_run_id=run_id):
             self.notify(f"Resuming run {run_id}…", timeout=3)
 
     def action_open_audit(self) -> None:
         run_id = selected_key(self.query_one("#runs-table", DataTable))
         if run_id:
-            self.relearn.open_audit(run_id)
+            self.post_message(OpenAudit(run_id))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.relearn.open_audit(str(event.row_key.value))
+        self.post_message(OpenAudit(str(event.row_key.value)))
 
     def action_focus_settings(self) -> None:
         self.query_one("#run-method", Select).focus()
