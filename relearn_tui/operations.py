@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from relearn_tui import workflow
 from datetime import date
 
+from relearn_tui import workflow
 from relearn_tui.deadline import MAX_EXTENSION_MONTHS, days_left, deadline
 from relearn_tui.freetext import check_kept_text
 from relearn_tui.store import Store

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +40,14 @@ from relearn_tui.tui.screens.modals import ConfirmScreen, ErrorScreen
 from relearn_tui.tui.screens.review import ReviewScreen
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TopLine:
+    deployment: str = ""
+    deployment_known: bool = False
+    overdue: int = 0
+    due_soon: int = 0
 
 # Errors whose message is written for the operator; anything else is a bug and also gets its
 # traceback written to the error log.
@@ -77,6 +86,7 @@ class RelearnApp(App[int]):
                                        Callable[[BaseException], None] | None]] = {}
         self._exit_when_run_stops = False
         self._job_tokens: set[CancelToken] = set()  # cancelled on quit
+        self.top = TopLine()
 
     # -- shared state -------------------------------------------------------------------------
 
@@ -86,7 +96,29 @@ class RelearnApp(App[int]):
 
     def data_changed(self) -> None:
         """Tell every screen that stored data changed; the visible one reloads now."""
+        self.refresh_top()
         self.data_version += 1
+
+    def refresh_top(self) -> None:
+        """What the top line shows besides the sections: the deployment in use and the
+        deadlines that need attention."""
+        from relearn_tui import workflow
+        from relearn_tui.tui import data
+        from relearn_tui.tui.formatting import AMBER_DAYS, deployment_label
+
+        try:
+            dep = self.ctx.deployment
+            label, known = deployment_label(dep), dep.source is not None
+        except Exception:  # a bad deployment file: its error shows where it is used
+            label, known = "deployment file has an error", False
+        try:
+            rows = [r for r in data.requests(self.ctx.store, self.today())
+                    if r.state not in workflow.TERMINAL]
+        except Exception:
+            rows = []
+        self.top = TopLine(label, known, sum(r.days_left < 0 for r in rows),
+                           sum(0 <= r.days_left < AMBER_DAYS for r in rows))
+        self._tick()
 
     def activity_line(self) -> str:
         parts = list(self.activity.values())
@@ -100,6 +132,7 @@ class RelearnApp(App[int]):
     # -- startup --------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.refresh_top()
         self.switch_mode("requests")
         if self.start_paths:
             self.import_paths(self.start_paths)
@@ -309,10 +342,44 @@ class RelearnApp(App[int]):
             self.data_changed()
             self.notify(f"{len(report.created)} imported, {len(report.unchanged)} already "
                         f"stored ({report.files} file(s))", title="Import")
+            self.offer_deployment(paths)
 
-        self.activity["import"] = "importing…"
-        self._tick()
-        self.run_job(work, name="import", done=done)
+        self.run_job(work, name="import", done=done, label="importing…")
+
+    def offer_deployment(self, paths: Sequence[str]) -> None:
+        """A deployment.toml beside imported requests describes the model they are about:
+        with none in use it is taken (and said so); another one in use is switched only
+        when the operator says yes."""
+        from relearn_tui.context import find_deployment
+
+        found = find_deployment(self.ctx.home, None, list(paths))
+        if found is None:
+            return
+        current = self.ctx.deployment_path
+        if current is not None and current.resolve() == found.resolve():
+            return
+        if self.live is not None and self.live.running:
+            self.notify(f"{found} was not taken while a run is in progress.",
+                        severity="warning", title="Deployment")
+            return
+        if current is None:
+            self._use_deployment(found)
+            return
+        self.push_screen(ConfirmScreen(
+            "Use the deployment beside these requests?",
+            f"The requests came with {found}. In use now: {current}. Runs and the Probe "
+            "console use the deployment in use; runs already created keep their own.",
+            yes="Use it"), lambda yes: yes and self._use_deployment(found))
+
+    def _use_deployment(self, path: Path) -> None:
+        from relearn_tui.tui.formatting import model_label
+
+        dep = self.attempt("use the deployment", self.ctx.use_deployment, path)
+        if dep is None:
+            return
+        self.data_changed()
+        self.notify(f"{dep.name} ({path}) now in use: model {model_label(dep)}.",
+                    title="Deployment")
 
     def augment(self, request_ids: Sequence[str]) -> None:
         """Generate and verify variants for each request, one after the other."""
@@ -339,9 +406,8 @@ class RelearnApp(App[int]):
                             f"{summary.get('flagged', 0)} flagged. Press 2 to review.",
                             title="Augmented")
 
-        self.activity["augment"] = "augmenting…"
-        self._tick()
-        self.run_job(work, name="augment", done=done, failed=lambda _: self.data_changed())
+        self.run_job(work, name="augment", done=done, failed=lambda _: self.data_changed(),
+                     label="augmenting…")
 
     # -- the unlearning run ---------------------------------------------------------------------
 

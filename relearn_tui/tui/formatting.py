@@ -85,3 +85,19 @@ def short(text: str, width: int) -> str:
     """One line of at most ``width`` characters."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(0, width - 1)] + "…"
+
+
+def model_label(dep: Any) -> str:
+    """The model a deployment unlearns, in a few words."""
+    if dep.model:
+        return str(dep.model).rstrip("/").rsplit("/", 1)[-1]
+    if dep.corpus is not None:
+        return f"{dep.base_model} fine-tuned on {dep.corpus.name}"
+    return f"bare {dep.base_model}"
+
+
+def deployment_label(dep: Any) -> str:
+    """The deployment in use for the top line; says so when there is none."""
+    if dep.source is None:
+        return "bare model"  # the Runs screen says which, and that no deployment is in use
+    return dep.name

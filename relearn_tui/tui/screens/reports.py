@@ -82,8 +82,7 @@ class ReportsScreen(AppScreen):
             self.services.data_changed()  # an export is an event in the request's timeline
             self.notify(f"{ident}: {len(paths)} report file(s) written.", title="Reports")
 
-        self.services.activity["export"] = "exporting…"
-        self.services.run_job(work, name="export", done=done)
+        self.services.run_job(work, name="export", done=done, label="exporting…")
 
     def show_written(self) -> None:
         lines = [f"{ident} {fmt:<4} {path}" for ident, fmt, path in self.written[:20]]

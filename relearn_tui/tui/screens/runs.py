@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,7 +19,7 @@ from relearn_tui.tui.formatting import state_text
 from relearn_tui.tui.messages import OpenAudit
 from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.widgets.run_monitor import RunMonitor
-from relearn_tui.tui.widgets.tables import refill, selected_key
+from relearn_tui.tui.widgets.tables import ListTable, refill, selected_key
 
 
 class RunsScreen(AppScreen):
@@ -41,18 +42,21 @@ class RunsScreen(AppScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="runs-top"):
             with Vertical(id="new-run"):
-                yield Label("New run · space selects requests", classes="section-title")
+                yield Label("New run · space selects requests", classes="section-title",
+                            id="new-run-title")
                 with Horizontal(id="run-settings"):
                     yield Select([(m, m) for m in METHOD_NAMES], value=METHOD_NAMES[0],
                                  allow_blank=False, id="run-method", compact=True)
                     yield Input(placeholder="epochs", id="run-epochs", compact=True,
                                 type="integer")
                     yield Input(placeholder="lr", id="run-lr", compact=True, type="number")
+                yield Static("", id="run-deployment", classes="note")
                 yield SelectionList[str](id="run-requests")
                 yield Static("No request is in human_reviewed: review one first (2).",
                              id="run-none", classes="note")
             yield RunMonitor(id="run-monitor")
-        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table = ListTable(id="runs-table", cursor_type="row", zebra_stripes=True,
+                          empty_message="No run yet: launch one with l.")
         table.add_column("run", width=24)
         table.add_column("method", width=8)
         table.add_column("state", width=11)
@@ -69,6 +73,46 @@ class RunsScreen(AppScreen):
             method = None
         if method in METHOD_NAMES:
             self.query_one("#run-method", Select).value = method
+        self.show_settings()
+
+    def show_settings(self) -> None:
+        """What a launch will use: the deployment and model, and the method, epochs and lr
+        as the run will store them (the deployment's, with the form's changes)."""
+        from relearn_tui.runs import train_config
+        from relearn_tui.tui.formatting import model_label
+
+        line = self.query_one("#run-deployment", Static)
+        try:
+            dep = self.services.ctx.deployment
+            train = train_config(dep, self.settings())
+        except Exception as exc:  # a bad field or deployment file: said here and on launch
+            line.update(Text(str(exc), style="red"))
+            return
+        self.query_one("#run-epochs", Input).placeholder = f"epochs {dep.train.epochs}"
+        self.query_one("#run-lr", Input).placeholder = f"lr {dep.train.lr:g}"
+        text = Text()
+        if dep.source is None:
+            text.append("no deployment: ", style="bold red")
+        text.append(f"{dep.name} · {model_label(dep)}\n")
+        text.append(f"{train.method} · {train.epochs} epochs · lr {train.lr:g}", style="bold")
+        line.update(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("run-epochs", "run-lr"):
+            self.show_settings()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "run-method":
+            self.show_settings()
+
+    def on_selection_list_selected_changed(self, _: SelectionList.SelectedChanged) -> None:
+        self._count()
+
+    def _count(self) -> None:
+        sl = self.query_one("#run-requests", SelectionList)
+        self.query_one("#new-run-title", Label).update(
+            f"New run · {len(sl.selected)} of {sl.option_count} selected (space)"
+            if sl.option_count else "New run")
 
     def focus_main(self) -> None:
         self.query_one("#run-requests", SelectionList).focus()
@@ -86,6 +130,8 @@ class RunsScreen(AppScreen):
             sl.add_option((f"{rid} {subject} ({facts})", rid, picked))
         sl.display = bool(choices)
         self.query_one("#run-none", Static).display = not choices
+        self._count()
+        self.show_settings()
         self._show_live(refill_runs=True)
 
     def _fill_runs(self) -> None:
@@ -150,6 +196,8 @@ class RunsScreen(AppScreen):
         run_id = selected_key(self.query_one("#runs-table", DataTable))
         run = next((r for r in data.runs(self.services.ctx.store) if r.run_id == run_id), None)
         if run is None:
+            self.notify("No run to resume: the list of runs below is empty.",
+                        severity="warning")
             return
         live = self.services.live
         if run.state not in RESUMABLE or (live and live.running
@@ -163,6 +211,8 @@ class RunsScreen(AppScreen):
         run_id = selected_key(self.query_one("#runs-table", DataTable))
         if run_id:
             self.post_message(OpenAudit(run_id))
+        else:
+            self.notify("No run yet: launch one with l.", severity="warning")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.post_message(OpenAudit(str(event.row_key.value)))
