@@ -86,7 +86,7 @@ def fast_deployment(tmp_path: Path, tiny_model_dir: Path) -> Path:
     shutil.copy(SAMPLE / "corpus.jsonl", folder / "corpus.jsonl")
     (folder / "deployment.toml").write_text(
         f'name = "tui-test"\ncorpus = "corpus.jsonl"\nmodel = "{tiny_model_dir}"\n'
-        f'base_model = "{tiny_model_dir}"\n' + FAST_DEPLOYMENT)
+        f'base_model = "{tiny_model_dir}"\nrequire_known_facts = false\n' + FAST_DEPLOYMENT)
     return folder / "deployment.toml"
 
 
