@@ -175,3 +175,24 @@ async def test_palette_jumps_to_a_requests_review(seeded_ctx, app_factory):
         assert app.screen.request_id == "DSR-T-0001"
         # the cursor waits on the first variant still open
         assert app.screen.current().status == "pending"
+
+
+async def test_search_by_the_subjects_name(seeded_ctx, app_factory):
+    from relearn_tui.tui.masking import PrivateInput
+
+    with seeded_ctx.store.session() as s:  # the stored name erased, the reference kept
+        s.get(Request, "DSR-T-0002").subject_name = None
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#requests-table")
+        search = app.screen.query_one("#requests-search")
+        assert isinstance(search, PrivateInput) and search.password  # masked: dots
+        search.value = "quillfeather"  # a part of a stored name
+        await pilot.pause()
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["DSR-T-0001"]
+        search.value = "Tobias  Marchetti"  # the whole name, through the pseudonym key
+        await pilot.pause()
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["DSR-T-0002"]
+        search.value = "Tobias"  # a part of an erased name finds nothing
+        await pilot.pause()
+        assert table.row_count == 0

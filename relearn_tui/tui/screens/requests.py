@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from relearn_tui import workflow
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import days_left_text, state_text
+from relearn_tui.tui.masking import PrivateInput
 from relearn_tui.tui.messages import OpenRequest, OpenReview
 from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.screens.detail import confirm_augment
@@ -44,7 +45,7 @@ class RequestsScreen(AppScreen):
                 tooltip="Cycle the state filter (all, submitted, augmented, ...)"),
         Binding("slash", "search", "Search", id="requests.search",
                 key_display="/",
-                tooltip="Search by id, pseudonym or state"),
+                tooltip="Search by id, pseudonym, state or the subject's name"),
         Binding("d", "deny", "Deny", show=False, id="requests.deny",
                 tooltip="Deny the request, with a reason (final)"),
         Binding("c", "cancel_request", "Cancel request", show=False, id="requests.cancel",
@@ -59,8 +60,9 @@ class RequestsScreen(AppScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="requests-filters", classes="toolbar"):
-            yield Input(placeholder="/ search id, pseudonym or state", id="requests-search",
-                        compact=True)
+            # a name may be typed here: the field follows the masking rule
+            yield PrivateInput(placeholder="/ search id, pseudonym, state or subject's name",
+                               id="requests-search", compact=True)
             yield Label("state: all (f)", id="requests-state")
         table: DataTable = DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
         table.add_column("request", key="id", width=16)
@@ -78,7 +80,8 @@ class RequestsScreen(AppScreen):
     def reload(self) -> None:
         search = self.query_one("#requests-search", Input).value
         rows = data.requests(self.services.ctx.store, self.services.today(),
-                             state=self.state_filter, search=search)
+                             state=self.state_filter, search=search,
+                             secret=self.services.ctx.secret)
         table = self.query_one("#requests-table", DataTable)
         refill(table, [(r.request_id, (r.request_id, r.subject, state_text(r.state),
                                        Text(str(r.facts), justify="right"), r.deadline,
