@@ -99,6 +99,22 @@ class RelearnApp(App[int]):
         self.refresh_top()
         self.data_version += 1
 
+    def _change_marker(self) -> object:
+        from relearn_tui.tui import data
+
+        try:
+            return data.change_marker(self.ctx.store)
+        except Exception:  # a busy or vanished database: the next poll tries again
+            return None
+
+    def _poll_changes(self) -> None:
+        """Reload when another process (the headless command, a second TUI) changed the
+        database; this one's own changes reload at once anyway."""
+        marker = self._change_marker()
+        if marker is not None and marker != self._marker:
+            self._marker = marker
+            self.data_changed()
+
     def refresh_top(self) -> None:
         """What the top line shows besides the sections: the deployment in use and the
         deadlines that need attention."""
@@ -131,7 +147,11 @@ class RelearnApp(App[int]):
 
     # -- startup --------------------------------------------------------------------------------
 
+    POLL_S = 2.0  # how often the database is checked for another process's changes
+
     def on_mount(self) -> None:
+        self._marker = self._change_marker()
+        self.set_interval(self.POLL_S, self._poll_changes)
         self.refresh_top()
         self.switch_mode("requests")
         if self.start_paths:

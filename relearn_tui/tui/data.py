@@ -242,3 +242,14 @@ def requests_in(store: Store, states: tuple[str, ...]) -> list[tuple[str, str, i
             n = len(s.exec(select(Fact.id).where(Fact.request_id == r.id)).all())
             out.append((r.id, r.subject_pseudonym, n))
         return out
+
+
+def change_marker(store: Store) -> tuple[Any, ...]:
+    """Something that changes whenever any process stores something the screens show: the
+    last event (every decision and state change is one) and every run's state."""
+    from sqlalchemy import func
+
+    with store.read() as s:
+        last_event = s.exec(select(func.max(Event.id))).one()
+        run_states = tuple(s.exec(select(Run.id, Run.state).order_by(Run.id)).all())
+    return last_event, run_states

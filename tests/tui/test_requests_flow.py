@@ -196,3 +196,19 @@ async def test_search_by_the_subjects_name(seeded_ctx, app_factory):
         search.value = "Tobias"  # a part of an erased name finds nothing
         await pilot.pause()
         assert table.row_count == 0
+
+
+async def test_another_process_changes_show_without_a_key(seeded_ctx, app_factory):
+    from relearn_tui import operations
+    from tests.tui.conftest import make_ctx
+
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#requests-table")
+        states = lambda: {table.get_row_at(i)[0]: str(table.get_row_at(i)[2])  # noqa: E731
+                          for i in range(table.row_count)}
+        assert states()["DSR-T-0002"] == "submitted"
+        other = make_ctx(seeded_ctx.home)  # another process's own connection
+        operations.deny(other.store, "DSR-T-0002", actor="bob", reason="identity not verified")
+        await pilot.pause(app.POLL_S + 1)
+        assert states()["DSR-T-0002"] == "denied"
