@@ -212,3 +212,19 @@ async def test_another_process_changes_show_without_a_key(seeded_ctx, app_factor
         operations.deny(other.store, "DSR-T-0002", actor="bob", reason="identity not verified")
         await pilot.pause(app.POLL_S + 1)
         assert states()["DSR-T-0002"] == "denied"
+
+
+async def test_palette_reaches_another_screens_action(seeded_ctx, app_factory):
+    from relearn_tui.tui.screens.modals import PickScreen
+
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await _type(pilot, "choose the run to show")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "audit"  # switched there, then acted
+        assert isinstance(app.screen, PickScreen)
+        assert app.screen.title_text == "Audit of which run?"
