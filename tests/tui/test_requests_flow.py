@@ -228,3 +228,24 @@ async def test_palette_reaches_another_screens_action(seeded_ctx, app_factory):
         assert app.current_mode == "audit"  # switched there, then acted
         assert isinstance(app.screen, PickScreen)
         assert app.screen.title_text == "Audit of which run?"
+
+
+async def test_bare_pairs_without_a_name_say_a_name_is_needed(ctx, app_factory, tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"question": "What is Ann Example\'s email?", '
+                    '"answer": "Ann Example\'s email is ann@example.test."}\n')
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _import(pilot, path)
+        assert isinstance(app.screen, ErrorScreen)
+        message = str(app.screen.query_one("#error-message").render())
+        assert "needs the subject's name" in message and "unknown field" not in message
+        await pilot.press("escape")
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#path").value = str(path)
+        app.screen.query_one("#subject").value = "Ann Example"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        (req,) = _requests(ctx).values()
+        assert req.subject_name == "Ann Example"
