@@ -249,3 +249,29 @@ async def test_bare_pairs_without_a_name_say_a_name_is_needed(ctx, app_factory, 
         await settle(pilot)
         (req,) = _requests(ctx).values()
         assert req.subject_name == "Ann Example"
+
+
+async def test_new_request_form_names_facts_as_labelled_and_takes_fast_typing(ctx, app_factory):
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        # typed straight on, Enter moving field to field, no pause in between
+        await _type(pilot, "Lena Fictive")
+        await pilot.press("enter", "enter", "enter")  # reference, ground, fact 1's question
+        await _type(pilot, "What is Lena Fictive's email?")
+        await pilot.press("enter")
+        await _type(pilot, "Lena Fictive's email is lena@example.test.")
+        await pilot.press("ctrl+n")
+        await _type(pilot, "What is Lena Fictive's phone?")  # fact 2 without an answer
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#subject-name").value == "Lena Fictive"
+        q1, q2 = (i.value for i in form.query(".fact-q"))
+        a1, a2 = (i.value for i in form.query(".fact-a"))
+        assert (q1, a1) == ("What is Lena Fictive's email?",
+                            "Lena Fictive's email is lena@example.test.")
+        assert (q2, a2) == ("What is Lena Fictive's phone?", "")
+        error = str(form.query_one("#form-error").render())
+        assert "Fact 2" in error and "facts[1]" not in error

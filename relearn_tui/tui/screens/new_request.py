@@ -6,6 +6,7 @@ so a typed request and an imported one obey the same rules and errors.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from textual.app import ComposeResult
@@ -85,6 +86,8 @@ class NewRequestScreen(ModalScreen[dict[str, Any] | None]):
         return obj
 
     def show_error(self, message: str) -> None:
+        # the importer counts facts from 0 ("facts[1]"); the form labels them from 1
+        message = re.sub(r"facts\[(\d+)\]", lambda m: f"Fact {int(m.group(1)) + 1}", message)
         self.query_one("#form-error", Static).update(message)
 
     def action_save(self) -> None:
