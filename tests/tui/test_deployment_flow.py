@@ -113,3 +113,20 @@ async def test_help_reaches_its_last_row(seeded_ctx, app_factory):
         await pilot.press("question_mark", "end")
         await pilot.pause()
         assert "Export it in all three formats" in screen_text(app)
+
+
+async def test_a_running_job_shows_before_the_deployment_on_the_top_line(home, tmp_path,
+                                                                        app_factory):
+    folder = _folder(tmp_path, "larkspur-support", 1, "1e-4")
+    app = app_factory(make_ctx(home, folder / "deployment.toml"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "larkspur-sup" in _top(app)
+        app.activity["import"] = "importing…"
+        app.refresh_top()
+        await pilot.pause()
+        line = _top(app)
+        assert "importing…" in line and line.rstrip().endswith("masked")
+        await pilot.press("5")
+        await settle(pilot)
+        assert "Deployed model · larkspur-support" in screen_text(app)

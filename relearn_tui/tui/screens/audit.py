@@ -73,7 +73,7 @@ class AuditScreen(AppScreen):
                 tooltip="Newer run"),
         Binding("enter", "open_request", "Request detail", id="audit.open",
                 tooltip="Open the selected request's detail"),
-        Binding("o", "full_text", "Full text", id="audit.full_text",
+        Binding("o", "full_text", "Text", id="audit.full_text",
                 tooltip="Read the selected failed probe's question and answer whole"),
         Binding("v", "app.toggle_reveal", "Reveal", id="audit.reveal",
                 tooltip="Show or mask the failed probes' questions and answers"),

@@ -57,7 +57,7 @@ class RequestDetailScreen(AppScreen):
                 tooltip="Timeline tab: every event with its actor"),
         Binding("m", "tab('metrics')", "Metrics", id="detail.metrics",
                 tooltip="Metrics tab: audit figures before and after"),
-        Binding("o", "full_text", "Full text", id="detail.full_text",
+        Binding("o", "full_text", "Text", id="detail.full_text",
                 tooltip="Read the selected fact's question and answer whole (also Enter)"),
         Binding("v", "app.toggle_reveal", "Reveal", id="detail.reveal",
                 tooltip="Show or mask the private values"),

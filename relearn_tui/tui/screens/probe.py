@@ -26,7 +26,7 @@ class ProbeScreen(AppScreen):
                 tooltip="Type a question (Enter asks both models, Esc leaves the field)"),
         Binding("r", "choose_run", "Unlearned model", id="probe.run",
                 tooltip="Choose which run's unlearned model answers"),
-        Binding("o", "full_text", "Full text", id="probe.full_text",
+        Binding("o", "full_text", "Text", id="probe.full_text",
                 tooltip="Read the question and both answers whole (wrapped, scrollable)"),
         Binding("v", "app.toggle_reveal", "Reveal", id="probe.reveal",
                 tooltip="Show or mask the question and the answers"),
@@ -79,6 +79,13 @@ class ProbeScreen(AppScreen):
         return value if isinstance(value, str) and value else None
 
     def _titles(self) -> None:
+        from relearn_tui.tui.formatting import deployment_label
+
+        try:  # which model answers as "deployed" must show: a bare one answers as a stranger
+            deployed = deployment_label(self.services.ctx.deployment)
+        except Exception:
+            deployed = "deployment file has an error"
+        self.query_one("#subject-title", Label).update(f"Deployed model · {deployed}")
         run_id = self._run_id()
         self.query_one("#unlearned-title", Label).update(
             f"Unlearned model ({run_id})" if run_id else "Unlearned model (no run chosen)")
@@ -143,6 +150,6 @@ class ProbeScreen(AppScreen):
         question, subject, unlearned = self.last
         self.app.push_screen(FullTextScreen(f"Probe {self.asked}", [
             "Question: ", Private(question, "question"),
-            "\n\nSubject model (deployed): ", Private(subject, "answer"),
+            "\n\nDeployed model: ", Private(subject, "answer"),
             f"\n\nUnlearned model ({self._run_id() or 'none'}): ",
             Private(unlearned, "answer") if unlearned is not None else "(none)"]))

@@ -54,18 +54,18 @@ class NavBar(Widget):
                               style="green" if top.deployment_known else "bold red")
         right = Text()
         room = self.size.width - left.cell_len - mask.cell_len - badge.cell_len - 1
-        # the mask state and the deadlines always show, then the deployment in use (cut if
-        # need be), then background work in what is left
-        if deployment.cell_len:
-            deployment.truncate(max(room, 0), overflow="ellipsis")
-            room -= deployment.cell_len + 1
+        # the mask state and the deadlines always show; background work next (the Runs
+        # screen always names the deployment), then the deployment in use in what is left
         status = getattr(self.app, "activity_line", lambda: "")()
         if status and room >= 4:
             status = Text(status, style="cyan")
             status.truncate(room, overflow="ellipsis")
             right.append_text(status)
             right.append(" ")
-        right.append_text(deployment)
+            room -= status.cell_len + 1
+        if deployment.cell_len and room >= 6:
+            deployment.truncate(room, overflow="ellipsis")
+            right.append_text(deployment)
         right.append_text(badge)
         right.append(" ")
         right.append_text(mask)
