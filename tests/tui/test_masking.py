@@ -80,7 +80,12 @@ async def _walk(app, pilot, reveal: bool) -> dict[str, list[str]]:
     await w.step("back", "escape")
     await w.step("re-augment confirm", "a", dialog=ConfirmScreen)
     await w.step("import dialog", "n", "i", dialog=ImportScreen)
+    app.screen.query_one("#subject").value = "Tobias Marchetti"  # a name typed there
+    await w.step("import dialog, name typed")
     await w.step("new request form", "escape", "n", dialog=NewRequestScreen)
+    app.screen.query_one("#subject-name").value = "Nora Quillfeather"
+    app.screen.query_one(".fact-a").value = "Her email is nora.q@example.test."
+    await w.step("new request form, typed")
     await w.step("extend dialog", "escape", "e", dialog=ExtendScreen)
     await w.step("deny dialog", "escape", "d", dialog=ReasonScreen)
     await w.step("review", "escape", "2")
@@ -128,5 +133,6 @@ async def test_the_same_walk_revealed_shows_the_values(seeded_ctx, app_factory):
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         seen = await _walk(app, pilot, reveal=True)
     for step in ("detail facts", "fact full text", "review flagged", "variant full text",
-                 "audit failed probes", "probe full text", "probe answers"):
+                 "audit failed probes", "probe full text", "probe answers",
+                 "import dialog, name typed", "new request form, typed"):
         assert seen[step], f"{step}: revealed, yet no private value on screen"

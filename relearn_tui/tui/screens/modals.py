@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from relearn_tui.tui.masking import Part, PrivateText
+from relearn_tui.tui.masking import Part, PrivateInput, PrivateText
 
 
 def _expected(error: BaseException) -> bool:
@@ -84,6 +84,8 @@ class FormScreen(ModalScreen):
         Binding("ctrl+s", "submit", "Save", id="form.save"),
     ]
 
+    PRIVATE_FIELDS: frozenset[str] = frozenset()  # may hold a private value: masked input
+
     def __init__(self, title: str, fields: list[tuple[str, str, str]], note: str = "",
                  submit: Callable[[dict[str, str]], Any] | None = None) -> None:
         """``fields``: (id, label, initial value). ``submit`` does the work with the values;
@@ -101,8 +103,9 @@ class FormScreen(ModalScreen):
             for field_id, label, value in self.fields:
                 yield Label(label, classes="field-label")
                 # a prefilled field is edited, not retyped: the first key must not wipe it
-                yield Input(value=value, id=field_id, classes="field",
-                            select_on_focus=not value)
+                kind = PrivateInput if field_id in self.PRIVATE_FIELDS else Input
+                yield kind(value=value, id=field_id, classes="field",
+                           select_on_focus=not value)
             yield Static("", id="form-error", classes="form-error")
             yield Static("Enter: next / submit · ctrl+s: save · Esc: cancel",
                          classes="dialog-help")
@@ -190,6 +193,8 @@ class ExtendScreen(FormScreen):
 
 
 class ImportScreen(FormScreen):
+    PRIVATE_FIELDS = frozenset({"subject"})
+
     def __init__(self, start: str = "") -> None:
         super().__init__(
             "Import requests",

@@ -52,8 +52,8 @@ class NavBar(Widget):
         if top is not None and top.deployment:
             deployment = Text(top.deployment,
                               style="green" if top.deployment_known else "bold red")
-        right = Text()
-        room = self.size.width - left.cell_len - mask.cell_len - badge.cell_len - 1
+        right = Text(" ")  # never flush against the sections
+        room = self.size.width - left.cell_len - mask.cell_len - badge.cell_len - 2
         # the mask state and the deadlines always show; background work next (the Runs
         # screen always names the deployment), then the deployment in use in what is left
         status = getattr(self.app, "activity_line", lambda: "")()
