@@ -48,14 +48,24 @@ class Private:
     style: str = ""
 
 
-Part = str | Text | Private
+@dataclass(frozen=True)
+class WhileMasked:
+    """A hint shown only while values are masked ("v reveals")."""
+
+    text: str
+
+
+Part = str | Text | Private | WhileMasked
 
 
 def render_parts(parts: Iterable[Part], reveal: bool) -> Text:
     """Public parts as they are, private ones whole (never cut) or masked."""
     out = Text()
     for part in parts:
-        if isinstance(part, Private):
+        if isinstance(part, WhileMasked):
+            if not reveal:
+                out.append(part.text, style="dim")
+        elif isinstance(part, Private):
             out.append(shown(part.text, part.hint, reveal=reveal),
                        style=part.style if reveal else "dim")
         elif isinstance(part, Text):

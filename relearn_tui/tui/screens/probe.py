@@ -10,7 +10,7 @@ from textual.widgets import Input, Label, Select
 
 from relearn_tui.runs import COMPLETED
 from relearn_tui.tui import data
-from relearn_tui.tui.masking import Private, PrivateInput, PrivateText
+from relearn_tui.tui.masking import Private, PrivateInput, PrivateText, WhileMasked
 from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.screens.modals import FullTextScreen
 
@@ -101,7 +101,7 @@ class ProbeScreen(AppScreen):
             [Private(unlearned, "answer")] if unlearned is not None
             else ["(no unlearned model: choose a run with r)"])
         self.status([f"Question {self.asked}: ", Private(question, "question"),
-                     "" if self.services.reveal else " · v reveals, o reads it whole"])
+                     WhileMasked(" · v reveals, o reads it whole")])
 
     def status(self, parts: list) -> None:
         self.query_one("#probe-status", PrivateText).show(parts)

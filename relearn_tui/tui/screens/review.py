@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from relearn_tui import review as decisions
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import short, state_text
-from relearn_tui.tui.masking import Part, Private, PrivateText, shown
+from relearn_tui.tui.masking import Part, Private, PrivateText, WhileMasked, shown
 from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.screens.modals import (
     ConfirmScreen,
@@ -182,9 +182,9 @@ class ReviewScreen(AppScreen):
             head.append(" · edited")
         if v.flagged:
             head.append("\nflagged: " + "; ".join(v.reasons), style="bold red")
-        tail = "" if self.services.reveal else "\n(masked: v reveals, o reads it whole)"
         # the whole texts, wrapped: a decision is never made on a cut answer
-        pane.show([head, "\n", *variant_parts(v), Text(tail, style="dim")])
+        pane.show([head, "\n", *variant_parts(v),
+                   WhileMasked("\n(masked: v reveals, o reads it whole)")])
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._update_head()
