@@ -15,6 +15,9 @@ from textual.widgets import Label, Static
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
+        # End pressed while the tables are still being laid out would stop short of the last
+        # row: scroll once the layout is done
+        Binding("end", "to_end", "Last row", show=False, priority=True, id="help.end"),
     ]
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
@@ -36,3 +39,7 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()
+
+    def action_to_end(self) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        self.call_after_refresh(body.scroll_end, animate=False)
