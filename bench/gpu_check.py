@@ -176,6 +176,7 @@ def write_deployment(plan: Plan, folder: Path, *, qlora: bool = False) -> Path:
         assert plan.tiny_model, "the dry run needs the tiny model"
         # the base also judges LS's perplexity, so no real SmolLM2 is loaded in the dry run
         data["base_model"] = plan.tiny_model
+        data["require_known_facts"] = False  # the tiny model never learns the facts
         for section, values in DRY_SETTINGS.items():
             data.setdefault(section, {}).update(values)
     if qlora:

@@ -104,6 +104,8 @@ def sub_parser() -> argparse.ArgumentParser:
     ext.add_argument("request_id")
     ext.add_argument("--months", type=int, default=1)
     ext.add_argument("--reason", required=True)
+    ext.add_argument("--late", action="store_true",
+                     help="extend although the deadline has passed (a recorded override)")
     fact = sub.add_parser("fact", help="a fact's private values, as the reviewer corrects them")
     fact_sub = fact.add_subparsers(dest="cmd", required=True)
     fshow = fact_sub.add_parser("show", help="each fact's private values (categories; values "
@@ -207,7 +209,8 @@ def _run_sub(args: argparse.Namespace) -> int:
         operations.cancel(ctx.store, args.request_id, actor=ctx.operator, reason=args.reason)
     elif args.cmd == "extend":
         new = operations.extend_deadline(ctx.store, args.request_id, months=args.months,
-                                         actor=ctx.operator, reason=args.reason)
+                                         actor=ctx.operator, reason=args.reason,
+                                         late=args.late)
         print(f"{args.request_id}: deadline now {new}")
     return EXIT_OK
 

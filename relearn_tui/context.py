@@ -88,3 +88,12 @@ class AppContext:
         without request paths finds it again."""
         if self.deployment.source is not None:
             (self.home / LAST_DEPLOYMENT).write_text(str(self.deployment.source))
+
+    def use_deployment(self, path: Path) -> Deployment:
+        """Switch to the deployment file ``path`` (loading it validates it: on an error the
+        one in use stays) and remember it for the next session."""
+        loaded = load_deployment(path, self.overrides)
+        self.deployment_path = Path(path)
+        self.__dict__["deployment"] = loaded  # the cached property's slot
+        self.remember_deployment()
+        return loaded

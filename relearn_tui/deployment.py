@@ -48,6 +48,9 @@ class Deployment:
     model: str | None = None  # an already fine-tuned deployed model; else built from corpus
     corpus: Path | None = None
     source: Path | None = None
+    # a run stops before training when the before-audit shows the model reproduces none of a
+    # request's private values (it never knew them: "verified" would prove nothing)
+    require_known_facts: bool = True
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # as written, for records
     subject: SubjectConfig = field(default_factory=SubjectConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -64,6 +67,7 @@ class Deployment:
         return {"name": self.name, "base_model": self.base_model, "model": self.model,
                 "corpus": str(self.corpus) if self.corpus else None,
                 "source": str(self.source) if self.source else None,
+                "require_known_facts": self.require_known_facts,
                 "sections": self.sections}
 
     @classmethod
@@ -74,6 +78,7 @@ class Deployment:
                       base_model=data.get("base_model") or "smollm2", model=data.get("model"),
                       corpus=Path(data["corpus"]) if data.get("corpus") else None,
                       source=Path(data["source"]) if data.get("source") else None,
+                      require_known_facts=bool(data.get("require_known_facts", True)),
                       sections={k: dict(v) for k, v in (data.get("sections") or {}).items()},
                       where=where)
 
@@ -118,6 +123,7 @@ def load_deployment(path: str | Path | None,
         corpus=((Path(corpus) if "corpus" in flags else base / corpus).resolve()
                 if corpus else None),
         source=path.resolve() if path is not None else None,
+        require_known_facts=data.get("require_known_facts", True),
         sections=sections, where=where)
 
 
@@ -128,7 +134,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise DeploymentError(f"{path}: no such deployment file") from None
     except tomllib.TOMLDecodeError as exc:
         raise DeploymentError(f"{path}: invalid TOML ({exc})") from None
-    top = {"name", "base_model", "model", "corpus", *DEFAULT_SECTIONS}
+    top = {"name", "base_model", "model", "corpus", "require_known_facts", *DEFAULT_SECTIONS}
     for key in data:
         if key not in top:
             raise DeploymentError(f"{path}: {key}: unknown setting "
@@ -136,6 +142,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     for key in ("name", "base_model", "model", "corpus"):
         if key in data and not isinstance(data[key], str):
             raise DeploymentError(f"{path}: {key}: must be a string")
+    if not isinstance(data.get("require_known_facts", True), bool):
+        raise DeploymentError(f"{path}: require_known_facts: must be true or false")
     return data
 
 

@@ -255,7 +255,7 @@ def cell(text: str) -> str:
 
 def keys_block() -> str:
     """The keys of every screen, as the help screen lists them."""
-    from relearn_tui.tui.screens.help import key_sections
+    from relearn_tui.tui.keys import key_sections
 
     out: list[str] = []
     for title, keys in key_sections():

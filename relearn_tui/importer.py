@@ -306,21 +306,18 @@ def _parse_text(path: Path, text: str, subject: str | None,
     if path.suffix.lower() == ".jsonl":
         # only \n ends a line: splitlines() would also cut at U+2028, U+0085 and others that
         # JSON allows raw inside strings
-        for n, line in enumerate(text.split("\n"), start=1):
-            if line.strip():
-                requests.append(parse_request(_decode(line, path, "", n), path, f"line {n}", now))
-        if not requests:
+        lines = [(n, _decode(line, path, "", n))
+                 for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+        if not lines:
             raise RequestFileError(path, "", "", "holds no request")
+        if _bare_pairs([obj for _, obj in lines]):
+            requests.append(_one_subject(path, [obj for _, obj in lines], subject, now))
+        else:
+            requests += [parse_request(obj, path, f"line {n}", now) for n, obj in lines]
     else:
         data = _decode(text, path, "")
-        if type(data) is list and data and all(
-            type(x) is dict and "facts" not in x and "subject" not in x for x in data
-        ):
-            if not subject or not subject.strip():
-                raise RequestFileError(path, "", "subject",
-                                       "a list of question/answer pairs needs --subject NAME")
-            requests.append(parse_request({"subject": {"name": subject}, "facts": data}, path,
-                                          "", now))
+        if type(data) is list and _bare_pairs(data):
+            requests.append(_one_subject(path, data, subject, now))
         elif type(data) is list:
             if not data:
                 raise RequestFileError(path, "", "", "is an empty list")
@@ -329,6 +326,22 @@ def _parse_text(path: Path, text: str, subject: str | None,
             requests.append(parse_request(data, path, "", now))
     _check_duplicates(requests)
     return requests
+
+
+def _bare_pairs(items: list[Any]) -> bool:
+    """Question/answer pairs without a subject: one person's facts, named on import."""
+    return bool(items) and all(type(x) is dict and "facts" not in x and "subject" not in x
+                               for x in items)
+
+
+def _one_subject(path: Path, pairs: list[Any], subject: str | None,
+                 now: datetime) -> ParsedRequest:
+    if not subject or not subject.strip():
+        raise RequestFileError(path, "", "subject",
+                               "a list of question/answer pairs needs the subject's name "
+                               "(--subject NAME; in the TUI, the import dialog's Subject "
+                               "name field)")
+    return parse_request({"subject": {"name": subject}, "facts": pairs}, path, "", now)
 
 
 def _check_duplicates(requests: Iterable[ParsedRequest]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from relearn_tui import workflow
-from relearn_tui.deadline import MAX_EXTENSION_MONTHS, deadline
+from relearn_tui.deadline import MAX_EXTENSION_MONTHS, days_left, deadline
 from relearn_tui.freetext import check_kept_text
 from relearn_tui.store import Store
 
@@ -25,9 +27,11 @@ def _close(store: Store, request_id: str, state: str, *, actor: str, reason: str
 
 
 def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
-                    reason: str) -> str:
+                    reason: str, late: bool = False, today: date | None = None) -> str:
     """Extend by ``months`` (in all at most two beyond the first month); returns the new
-    deadline as an ISO date."""
+    deadline as an ISO date. Once the deadline has passed an extension is refused unless
+    ``late`` says the operator overrides it (GDPR Art. 12(3) wants an extension notified
+    within the first month); the override is recorded in the event."""
     if not reason.strip():
         raise workflow.WorkflowError(f"request {request_id}: an extension needs a reason")
     with store.session() as s:
@@ -38,6 +42,12 @@ def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
         if months < 1:
             raise workflow.WorkflowError(
                 f"request {request_id}: an extension is at least one month, not {months}")
+        left = days_left(req.received_at, req.extension_months, today)
+        if left < 0 and not late:
+            raise workflow.WorkflowError(
+                f"request {request_id}: the deadline passed {-left} day(s) ago; an extension "
+                "is notified within the first month (GDPR Art. 12(3)); extend late only as a "
+                "recorded override")
         total = req.extension_months + months
         if total > MAX_EXTENSION_MONTHS:
             raise workflow.WorkflowError(
@@ -49,5 +59,7 @@ def extend_deadline(store: Store, request_id: str, *, months: int, actor: str,
         new = deadline(req.received_at, total).date().isoformat()
         workflow.record_event(s, request_id, actor=actor, action="deadline_extended",
                               detail={"months": months, "total_months": total,
-                                      "deadline": new, "reason": reason})
+                                      "deadline": new, "reason": reason,
+                                      **({"late_override": True, "days_overdue": -left}
+                                         if left < 0 else {})})
     return new

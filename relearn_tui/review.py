@@ -208,3 +208,29 @@ def pending_count(session: Session, request_ids: list[str] | None = None) -> int
     if request_ids is not None:
         q = q.where(Variant.request_id.in_(request_ids))
     return len(session.exec(q).all())
+
+
+def undo(store: Store, variant_ids: list[int], *, actor: str) -> str:
+    """Put decided variants back to pending (the operator's undo of a decision), one event
+    each. A request that no longer has an approved variant for every fact goes back from
+    human_reviewed to augmented. Returns the request's state afterwards."""
+    if not variant_ids:
+        raise ReviewError("nothing to undo")
+    with store.session() as s:
+        vs = [_variant(s, vid) for vid in variant_ids]
+        request_id = vs[0].request_id
+        for v in vs:
+            if v.status == PENDING:
+                continue
+            was = v.status
+            v.status, v.reviewed_by, v.reviewed_at = PENDING, None, None
+            s.add(v)
+            workflow.record_event(s, request_id, actor=actor, action="variant_undone",
+                                  detail={"variant": v.id, "kind": v.kind, "was": was})
+        s.flush()
+        req = workflow.get_request(s, request_id)
+        if req.state == workflow.HUMAN_REVIEWED and not all(
+                f.approved > 0 for f in progress(s, request_id)):
+            workflow.transition(s, request_id, workflow.AUGMENTED, actor=actor,
+                                detail={"undone": len(vs)})
+        return workflow.get_request(s, request_id).state

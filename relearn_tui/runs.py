@@ -283,6 +283,8 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
             timings["audit_before_s"] = round(time.perf_counter() - t0, 1)
             log.info("run %s: audit before done in %.0fs", run_id, timings["audit_before_s"])
             before = _stored_audit(ctx, run_id, "before")
+        if dep.require_known_facts:
+            check_model_knew(dep, subject, before)
 
         t0 = time.perf_counter()
         result = run_unlearning(subject, data, dep.train, out / "train", progress=progress,
@@ -330,10 +332,39 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
                                                          "timings": timings})
         log.info("run %s: interrupted, resumable", run_id)
         raise
+    except ModelNeverKnewError as exc:
+        _stop_run(ctx, run_id, str(exc))
+        log.error("run %s: stopped before training, the model never knew the facts", run_id)
+        raise
     except Exception as exc:
         _fail_run(ctx, run_id, f"{type(exc).__name__}: {exc}")
         log.error("run %s: failed (%s)", run_id, type(exc).__name__)
         raise
+
+
+class ModelNeverKnewError(RunError):
+    """The deployed model reproduces none of a request's private values before training."""
+
+
+def never_known(before: dict[str | None, AuditResult]) -> list[str]:
+    """The requests whose before-audit leak probes showed none of their private values."""
+    return sorted(k for k, row in before.items()
+                  if k and (row.figures or {}).get("leak_rate") == 0.0)
+
+
+def check_model_knew(dep: Deployment, subject: str,
+                     before: dict[str | None, AuditResult]) -> None:
+    """Stop a run whose model never knew what it is to forget: unlearning it could only end
+    in a 'verified' that proves nothing (the usual cause: the wrong deployment, or none)."""
+    unknown = never_known(before)
+    if unknown:
+        raise ModelNeverKnewError(
+            f"the deployed model reproduces none of the private values of "
+            f"{', '.join(unknown)} before training (deployment {dep.name!r}"
+            f"{f' from {dep.source}' if dep.source else ', no deployment file'}, model "
+            f"{Path(str(subject)).name}): it never knew them, so unlearning would prove "
+            "nothing. Use the deployment whose model learned these facts (the "
+            "deployment.toml beside the requests), or set require_known_facts = false in it")
 
 
 def _staged(progress: ProgressFn, stage: str) -> ProgressFn:
@@ -374,6 +405,20 @@ def _fail_run(ctx, run_id: str, message: str) -> None:
             if req.state in (workflow.HUMAN_REVIEWED, workflow.TRAINED):
                 workflow.transition(s, rid, workflow.FAILED, actor="system",
                                     detail={"run": run_id, "reason": "run error"})
+
+
+def _stop_run(ctx, run_id: str, message: str) -> None:
+    """End a run that must not train, leaving its requests human_reviewed: nothing about
+    them is wrong, and a run with the right deployment can take them as they are."""
+    with ctx.store.session() as s:
+        run = s.get(Run, run_id)
+        run.state, run.error, run.finished_at = FAILED, message[:2000], workflow.utcnow()
+        s.add(run)
+        for rid in run.request_ids or []:
+            workflow.record_event(s, rid, actor="system", action="run_stopped",
+                                  detail={"run": run_id, "reason": "the deployed model "
+                                          "reproduced none of the private values before "
+                                          "training"})
 
 
 def unfinished_runs(ctx) -> list[Run]:

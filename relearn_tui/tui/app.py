@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from textual.app import App
-from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
@@ -22,20 +22,32 @@ from textual.worker import Worker, WorkerState
 from engine.progress import Cancelled, CancelToken, Progress
 from relearn_tui.context import AppContext
 from relearn_tui.tui.commands import ActionsProvider, RecordsProvider
+from relearn_tui.tui.keys import APP_BINDINGS, SCREENS, key_sections
 from relearn_tui.tui.live import LiveRun
-from relearn_tui.tui.messages import DataChanged, JobProgress, RunProgress, RunStarted
+from relearn_tui.tui.messages import (
+    DataChanged,
+    JobProgress,
+    OpenAudit,
+    OpenRequest,
+    OpenReview,
+    RunProgress,
+    RunStarted,
+)
 from relearn_tui.tui.screens.audit import AuditScreen
 from relearn_tui.tui.screens.detail import RequestDetailScreen
 from relearn_tui.tui.screens.help import HelpScreen
 from relearn_tui.tui.screens.modals import ConfirmScreen, ErrorScreen
-from relearn_tui.tui.screens.probe import ProbeScreen
-from relearn_tui.tui.screens.reports import ReportsScreen
-from relearn_tui.tui.screens.requests import RequestsScreen
 from relearn_tui.tui.screens.review import ReviewScreen
-from relearn_tui.tui.screens.runs import RunsScreen
-from relearn_tui.tui.widgets.navbar import SECTIONS
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TopLine:
+    deployment: str = ""
+    deployment_known: bool = False
+    overdue: int = 0
+    due_soon: int = 0
 
 # Errors whose message is written for the operator; anything else is a bug and also gets its
 # traceback written to the error log.
@@ -54,29 +66,8 @@ class RelearnApp(App[int]):
     TITLE = "relearn-tui"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ActionsProvider, RecordsProvider}
-    MODES = {
-        "requests": RequestsScreen,
-        "review": ReviewScreen,
-        "runs": RunsScreen,
-        "audit": AuditScreen,
-        "probe": ProbeScreen,
-        "reports": ReportsScreen,
-    }
-    BINDINGS = [
-        *[Binding(str(i), f"go('{mode}')", f"Go to {label}", show=False,
-                  id=f"go.{mode}")
-          for i, (mode, label) in enumerate(SECTIONS, start=1)],
-        Binding("question_mark,f1", "help", "Help", id="app.help",
-                key_display="?",
-                tooltip="This list of keys"),
-        Binding("v", "toggle_reveal", "Reveal", show=False, id="app.reveal",
-                tooltip="Show or mask private values (questions, answers, probe answers)"),
-        Binding("ctrl+r", "refresh", "Refresh", show=False, id="app.refresh",
-                tooltip="Read the database again (another process may have changed it)"),
-        Binding("q,ctrl+q", "quit", "Quit", id="app.quit",
-                key_display="q",
-                tooltip="Quit (asks first while a run is in progress; the run stays resumable)"),
-    ]
+    MODES = SCREENS
+    BINDINGS = APP_BINDINGS
     ENABLE_COMMAND_PALETTE = True
 
     reveal: reactive[bool] = reactive(False)
@@ -95,6 +86,7 @@ class RelearnApp(App[int]):
                                        Callable[[BaseException], None] | None]] = {}
         self._exit_when_run_stops = False
         self._job_tokens: set[CancelToken] = set()  # cancelled on quit
+        self.top = TopLine()
 
     # -- shared state -------------------------------------------------------------------------
 
@@ -104,7 +96,45 @@ class RelearnApp(App[int]):
 
     def data_changed(self) -> None:
         """Tell every screen that stored data changed; the visible one reloads now."""
+        self.refresh_top()
         self.data_version += 1
+
+    def _change_marker(self) -> object:
+        from relearn_tui.tui import data
+
+        try:
+            return data.change_marker(self.ctx.store)
+        except Exception:  # a busy or vanished database: the next poll tries again
+            return None
+
+    def _poll_changes(self) -> None:
+        """Reload when another process (the headless command, a second TUI) changed the
+        database; this one's own changes reload at once anyway."""
+        marker = self._change_marker()
+        if marker is not None and marker != self._marker:
+            self._marker = marker
+            self.data_changed()
+
+    def refresh_top(self) -> None:
+        """What the top line shows besides the sections: the deployment in use and the
+        deadlines that need attention."""
+        from relearn_tui import workflow
+        from relearn_tui.tui import data
+        from relearn_tui.tui.formatting import AMBER_DAYS, deployment_label
+
+        try:
+            dep = self.ctx.deployment
+            label, known = deployment_label(dep), dep.source is not None
+        except Exception:  # a bad deployment file: its error shows where it is used
+            label, known = "deployment file has an error", False
+        try:
+            rows = [r for r in data.requests(self.ctx.store, self.today())
+                    if r.state not in workflow.TERMINAL]
+        except Exception:
+            rows = []
+        self.top = TopLine(label, known, sum(r.days_left < 0 for r in rows),
+                           sum(0 <= r.days_left < AMBER_DAYS for r in rows))
+        self._tick()
 
     def activity_line(self) -> str:
         parts = list(self.activity.values())
@@ -117,7 +147,12 @@ class RelearnApp(App[int]):
 
     # -- startup --------------------------------------------------------------------------------
 
+    POLL_S = 2.0  # how often the database is checked for another process's changes
+
     def on_mount(self) -> None:
+        self._marker = self._change_marker()
+        self.set_interval(self.POLL_S, self._poll_changes)
+        self.refresh_top()
         self.switch_mode("requests")
         if self.start_paths:
             self.import_paths(self.start_paths)
@@ -127,11 +162,16 @@ class RelearnApp(App[int]):
     def run_job(self, work: Callable[[], T], *, name: str,
                 done: Callable[[T], None] | None = None,
                 failed: Callable[[BaseException], None] | None = None,
-                group: str = "jobs", exclusive: bool = False) -> Worker[T]:
+                group: str = "jobs", exclusive: bool = False,
+                label: str | None = None) -> Worker[T]:
         """Run ``work`` in a thread; ``done``/``failed`` are called back on the UI thread.
+        ``label`` is what the top line shows while it runs.
 
         Every job is owned by the app, so one handler sees every outcome (and a screen that
         is closed meanwhile cannot swallow an error)."""
+        if label:
+            self.activity[name] = label
+            self._tick()
         worker = self.run_worker(work, name=name, group=group, thread=True,
                                  exit_on_error=False, exclusive=exclusive)
         self._jobs[worker] = (done, failed)
@@ -241,7 +281,7 @@ class RelearnApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_sections(type(self))))
 
     def action_toggle_reveal(self) -> None:
         # the navigation bar says which: a toast would hide part of the screen
@@ -278,6 +318,15 @@ class RelearnApp(App[int]):
         self._tick()
         self.notify("Stopping the run at its next step…", timeout=10)
 
+    def on_open_request(self, message: OpenRequest) -> None:
+        self.open_request(message.request_id)
+
+    def on_open_review(self, message: OpenReview) -> None:
+        self.open_review(message.request_id)
+
+    def on_open_audit(self, message: OpenAudit) -> None:
+        self.open_audit(message.run_id)
+
     def open_request(self, request_id: str) -> None:
         self.push_screen(RequestDetailScreen(request_id))
 
@@ -313,10 +362,44 @@ class RelearnApp(App[int]):
             self.data_changed()
             self.notify(f"{len(report.created)} imported, {len(report.unchanged)} already "
                         f"stored ({report.files} file(s))", title="Import")
+            self.offer_deployment(paths)
 
-        self.activity["import"] = "importing…"
-        self._tick()
-        self.run_job(work, name="import", done=done)
+        self.run_job(work, name="import", done=done, label="importing…")
+
+    def offer_deployment(self, paths: Sequence[str]) -> None:
+        """A deployment.toml beside imported requests describes the model they are about:
+        with none in use it is taken (and said so); another one in use is switched only
+        when the operator says yes."""
+        from relearn_tui.context import find_deployment
+
+        found = find_deployment(self.ctx.home, None, list(paths))
+        if found is None:
+            return
+        current = self.ctx.deployment_path
+        if current is not None and current.resolve() == found.resolve():
+            return
+        if self.live is not None and self.live.running:
+            self.notify(f"{found} was not taken while a run is in progress.",
+                        severity="warning", title="Deployment")
+            return
+        if current is None:
+            self._use_deployment(found)
+            return
+        self.push_screen(ConfirmScreen(
+            "Use the deployment beside these requests?",
+            f"The requests came with {found}. In use now: {current}. Runs and the Probe "
+            "console use the deployment in use; runs already created keep their own.",
+            yes="Use it"), lambda yes: yes and self._use_deployment(found))
+
+    def _use_deployment(self, path: Path) -> None:
+        from relearn_tui.tui.formatting import model_label
+
+        dep = self.attempt("use the deployment", self.ctx.use_deployment, path)
+        if dep is None:
+            return
+        self.data_changed()
+        self.notify(f"{dep.name} ({path}) now in use: model {model_label(dep)}.",
+                    title="Deployment")
 
     def augment(self, request_ids: Sequence[str]) -> None:
         """Generate and verify variants for each request, one after the other."""
@@ -343,9 +426,8 @@ class RelearnApp(App[int]):
                             f"{summary.get('flagged', 0)} flagged. Press 2 to review.",
                             title="Augmented")
 
-        self.activity["augment"] = "augmenting…"
-        self._tick()
-        self.run_job(work, name="augment", done=done, failed=lambda _: self.data_changed())
+        self.run_job(work, name="augment", done=done, failed=lambda _: self.data_changed(),
+                     label="augmenting…")
 
     # -- the unlearning run ---------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Command palette providers (ctrl+p): every key binding of the current screen and the app
-as a command, and a jump to any stored request or run."""
+"""Command palette providers (ctrl+p): every key binding of every numbered screen and of the
+app as a command (one on another screen goes there first), and a jump to any stored request
+or run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
@@ -28,7 +30,30 @@ class ActionsProvider(Provider):
             run = functools.partial(self.app.run_action, binding.action, active.node)
             title = binding.tooltip or binding.description
             out.append((title, f"key {shown or key} · {binding.id}", run))
+        # the other numbered screens' actions: the command switches there, then acts
+        modes: dict[str, Any] = getattr(self.app, "MODES", {})
+        for mode, screen_class in modes.items():
+            if isinstance(self.screen, screen_class):
+                continue
+            for binding in getattr(screen_class, "BINDINGS", []):
+                if (not isinstance(binding, Binding) or not binding.id
+                        or binding.id in seen or not binding.description):
+                    continue
+                seen.add(binding.id)
+                where = getattr(screen_class, "SECTION", mode).capitalize()
+                title = f"{binding.tooltip or binding.description} ({where})"
+                shown = binding.key_display or binding.key
+                out.append((title, f"key {shown} on {where} · {binding.id}",
+                            functools.partial(self._run_on, mode, binding.action)))
         return out
+
+    async def _run_on(self, mode: str, action: str) -> None:
+        app: Any = self.app
+        if app.current_mode != mode:
+            await app.switch_mode(mode)
+        while len(app.screen_stack) > 1:
+            app.pop_screen()
+        await app.run_action(action, app.screen)
 
     async def discover(self) -> Hits:
         for title, help_text, run in self._commands():

@@ -22,15 +22,37 @@ from relearn_tui.views import RequestRow, request_rows
 
 
 def requests(store: Store, today: date | None = None, *, state: str | None = None,
-             search: str = "") -> list[RequestRow]:
-    """Requests, oldest first, filtered by state and by a search over id, pseudonym, state."""
+             search: str = "", secret: bytes | None = None) -> list[RequestRow]:
+    """Requests, oldest first, filtered by state and by a search over id, pseudonym, state
+    and the subject's name: a part of the stored name while it exists, or (with ``secret``)
+    the whole name through the pseudonym key, which also finds purged requests."""
     with store.read() as s:
         rows = request_rows(s, today=today)
-    needle = search.strip().casefold()
+        needle = search.strip().casefold()
+        named = _named(s, search, secret) if needle else set()
     return [r for r in rows
             if (state is None or r.state == state)
             and (not needle or needle in r.request_id.casefold()
-                 or needle in r.subject.casefold() or needle in r.state)]
+                 or needle in r.subject.casefold() or needle in r.state
+                 or r.request_id in named)]
+
+
+def _named(session, search: str, secret: bytes | None) -> set[str]:
+    """Ids of the requests whose subject is called ``search``."""
+    from relearn_tui.pseudonym import pseudonym
+
+    needle = " ".join(search.casefold().split())
+    out = set()
+    for rid, name, reference, pseudo in session.exec(select(
+            Request.id, Request.subject_name, Request.subject_reference,
+            Request.subject_pseudonym)).all():
+        part_of_name = bool(name) and len(needle) >= 3 and needle in " ".join(
+            (name or "").casefold().split())
+        whole_name = secret is not None and pseudo in {pseudonym(secret, search, reference),
+                                                       pseudonym(secret, search)}
+        if part_of_name or whole_name:
+            out.add(rid)
+    return out
 
 
 @dataclass(frozen=True)
@@ -220,3 +242,14 @@ def requests_in(store: Store, states: tuple[str, ...]) -> list[tuple[str, str, i
             n = len(s.exec(select(Fact.id).where(Fact.request_id == r.id)).all())
             out.append((r.id, r.subject_pseudonym, n))
         return out
+
+
+def change_marker(store: Store) -> tuple[Any, ...]:
+    """Something that changes whenever any process stores something the screens show: the
+    last event (every decision and state change is one) and every run's state."""
+    from sqlalchemy import func
+
+    with store.read() as s:
+        last_event = s.exec(select(func.max(Event.id))).one()
+        run_states = tuple(s.exec(select(Run.id, Run.state).order_by(Run.id)).all())
+    return last_event, run_states

@@ -1,7 +1,6 @@
-"""How values look on screen: masks for private text, deadline colours, metric figures.
+"""How values look on screen: deadline colours, state colours, metric figures.
 
-Masking is the default everywhere: a private value is shown only after the operator presses
-the reveal key, so a screenshot or a shoulder never catches one by accident.
+Private text goes through :mod:`relearn_tui.tui.masking`, the one masking rule.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from typing import Any
 
 from rich.text import Text
 
-MASK = "•••••"
 AMBER_DAYS = 7
 
 
@@ -23,16 +21,6 @@ def categories(values: Iterable[Mapping[str, Any]] | None) -> list[str]:
         if cat not in seen:
             seen.append(cat)
     return seen
-
-
-def masked(text: str | None, hint: str | None = None, *, reveal: bool = False,
-           purged: str = "(purged)") -> str:
-    """``text`` when revealed; otherwise a mask that says what kind of thing is hidden."""
-    if text is None:
-        return purged
-    if reveal:
-        return text
-    return f"{MASK} ({hint})" if hint else MASK
 
 
 def days_left_text(days: int) -> Text:
@@ -97,3 +85,19 @@ def short(text: str, width: int) -> str:
     """One line of at most ``width`` characters."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(0, width - 1)] + "…"
+
+
+def model_label(dep: Any) -> str:
+    """The model a deployment unlearns, in a few words."""
+    if dep.model:
+        return str(dep.model).rstrip("/").rsplit("/", 1)[-1]
+    if dep.corpus is not None:
+        return f"{dep.base_model} fine-tuned on {dep.corpus.name}"
+    return f"bare {dep.base_model}"
+
+
+def deployment_label(dep: Any) -> str:
+    """The deployment in use for the top line; says so when there is none."""
+    if dep.source is None:
+        return "bare model"  # the Runs screen says which, and that no deployment is in use
+    return dep.name

@@ -35,3 +35,27 @@ class RunProgress(Message):
 
 class DataChanged(Message):
     """A worker stored something the screens show."""
+
+
+class OpenRequest(Message):
+    """A screen asks for a request's detail to be shown."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+
+class OpenReview(Message):
+    """A screen asks for the Review screen on a request."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+
+class OpenAudit(Message):
+    """A screen asks for the Audit screen on a run."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id

@@ -159,8 +159,10 @@ def test_help_documents_the_exit_codes() -> None:
 
 def test_request_subcommands(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "--headless", str(SAMPLE))[0] == 0
-    # received 2026-11-02: due 2026-12-02, then one and two months later
-    rc, out, _ = _run(capsys, "request", "extend", "DSR-2026-0041", "--reason", "complex")
+    # received 2026-11-02: due 2026-12-02, then one and two months later (--late: the fixed
+    # sample date is past its deadline from 2026-12-03 on, when an extension is an override)
+    rc, out, _ = _run(capsys, "request", "extend", "DSR-2026-0041", "--reason", "complex",
+                      "--late")
     assert rc == 0 and "2027-01-02" in out
     rc, out, _ = _run(capsys, "request", "extend", "DSR-2026-0041", "--reason", "still")
     assert rc == 0 and "2027-02-02" in out

@@ -29,9 +29,10 @@ DECISIONS = [
     ("deny", ["--reason", "identity not verified"]),
     ("deny", ["--reason", "an Art. 17(3) exemption applies"]),
     ("cancel", ["--reason", "the subject withdrew the request"]),
-    ("extend", ["--months", "1", "--reason", "complex request"]),
-    ("extend", ["--months", "2", "--reason", "many requests at once"]),
-    ("extend", ["--months", "2", "--reason", "waiting for the data owner"]),
+    # --late: the test request's fixed date (due 2026-12-02) makes a later extension an override
+    ("extend", ["--months", "1", "--reason", "complex request", "--late"]),
+    ("extend", ["--months", "2", "--reason", "many requests at once", "--late"]),
+    ("extend", ["--months", "2", "--reason", "waiting for the data owner", "--late"]),
 ]
 STARTUP_S = 120
 
@@ -145,9 +146,9 @@ def test_extension_over_the_limit_is_refused(db_url: str, tmp_path: Path) -> Non
 
     store = Store(db_url)
     rid = add_request(store, tmp_path)
-    operations.extend_deadline(store, rid, months=2, actor="op", reason="busy")
+    operations.extend_deadline(store, rid, months=2, actor="op", reason="busy", late=True)
     with pytest.raises(workflow.WorkflowError, match="at most 2"):
-        operations.extend_deadline(store, rid, months=1, actor="op", reason="again")
+        operations.extend_deadline(store, rid, months=1, actor="op", reason="again", late=True)
     with store.read() as s:
         assert workflow.get_request(s, rid).extension_months == 2
     store.close()

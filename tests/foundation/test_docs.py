@@ -44,7 +44,7 @@ def test_keys_table_lists_every_described_binding() -> None:
     appears in docs/usage.md with the text the help screen shows."""
     from textual.binding import Binding
 
-    from relearn_tui.tui.screens.help import key_label, key_sections
+    from relearn_tui.tui.keys import key_label, key_sections
 
     page = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
     sections = key_sections()

@@ -86,7 +86,7 @@ def fast_deployment(tmp_path: Path, tiny_model_dir: Path) -> Path:
     shutil.copy(SAMPLE / "corpus.jsonl", folder / "corpus.jsonl")
     (folder / "deployment.toml").write_text(
         f'name = "tui-test"\ncorpus = "corpus.jsonl"\nmodel = "{tiny_model_dir}"\n'
-        f'base_model = "{tiny_model_dir}"\n' + FAST_DEPLOYMENT)
+        f'base_model = "{tiny_model_dir}"\nrequire_known_facts = false\n' + FAST_DEPLOYMENT)
     return folder / "deployment.toml"
 
 
@@ -258,3 +258,19 @@ async def settle(pilot, timeout: float = 300) -> None:
             raise AssertionError(f"workers still busy after {timeout}s")
         await pilot.pause(0.05)
     await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """The current screen as plain text, as the terminal shows it (dialogs over their
+    background screen, notifications included): what a screenshot would catch."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False,
+                      safe_box=False)
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return console.export_text()

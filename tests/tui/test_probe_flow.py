@@ -35,9 +35,15 @@ async def test_probe_console_answers_side_by_side(run_ctx, app_factory, tiny_sub
         screen.query_one("#probe-q").value = "Who is Lena Fictive?"
         await pilot.press("enter")
         await settle(pilot, timeout=300)
+        # masked (the default): the question and both answers are hidden
+        status = str(screen.query_one("#probe-status").render())
+        assert "Question 1: •••••" in status and "Lena" not in status
+        assert str(screen.query_one("#subject-answer").render()).startswith("•••••")
+        await pilot.press("escape", "v")
+        await pilot.pause()
         subject = str(screen.query_one("#subject-answer").render())
         unlearned = str(screen.query_one("#unlearned-answer").render())
-        assert subject.strip() and unlearned.strip()
+        assert subject.strip() and unlearned.strip() and "•••••" not in subject
         assert "no unlearned model" not in unlearned
         assert "Question 1: Who is Lena Fictive?" in str(screen.query_one("#probe-status")
                                                           .render())

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from relearn_tui.store.models import Event, Request
 from relearn_tui.tui.screens.detail import RequestDetailScreen
-from relearn_tui.tui.screens.modals import ErrorScreen
+from relearn_tui.tui.screens.modals import ErrorScreen, ExtendScreen
 from tests.tui.conftest import SAMPLE, SIZE, settle
 
 pytestmark = pytest.mark.anyio
@@ -118,7 +118,7 @@ async def test_deny_needs_a_reason_and_is_logged(ctx, app_factory):
             "alice", "denied", "identity not verified")
 
 
-async def test_extend_deadline_beyond_limit_is_an_error_dialog(ctx, app_factory):
+async def test_extend_beyond_the_limit_keeps_the_form_and_what_was_typed(ctx, app_factory):
     app = app_factory(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await _import(pilot, SAMPLE / "DSR-2026-0042.json")
@@ -135,8 +135,10 @@ async def test_extend_deadline_beyond_limit_is_an_error_dialog(ctx, app_factory)
         app.screen.query_one("#reason").value = "still complex"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert isinstance(app.screen, ErrorScreen)
-        assert "at most 2" in str(app.screen.query_one("#error-message").render())
+        # the form stays open with the reason still typed and says why (issue 25, point 4)
+        assert isinstance(app.screen, ExtendScreen)
+        assert "at most 2" in str(app.screen.query_one("#form-error").render())
+        assert app.screen.query_one("#reason").value == "still complex"
         assert _requests(ctx)["DSR-2026-0042"].extension_months == 2
 
 
@@ -173,3 +175,103 @@ async def test_palette_jumps_to_a_requests_review(seeded_ctx, app_factory):
         assert app.screen.request_id == "DSR-T-0001"
         # the cursor waits on the first variant still open
         assert app.screen.current().status == "pending"
+
+
+async def test_search_by_the_subjects_name(seeded_ctx, app_factory):
+    from relearn_tui.tui.masking import PrivateInput
+
+    with seeded_ctx.store.session() as s:  # the stored name erased, the reference kept
+        s.get(Request, "DSR-T-0002").subject_name = None
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#requests-table")
+        search = app.screen.query_one("#requests-search")
+        assert isinstance(search, PrivateInput) and search.password  # masked: dots
+        search.value = "quillfeather"  # a part of a stored name
+        await pilot.pause()
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["DSR-T-0001"]
+        search.value = "Tobias  Marchetti"  # the whole name, through the pseudonym key
+        await pilot.pause()
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["DSR-T-0002"]
+        search.value = "Tobias"  # a part of an erased name finds nothing
+        await pilot.pause()
+        assert table.row_count == 0
+
+
+async def test_another_process_changes_show_without_a_key(seeded_ctx, app_factory):
+    from relearn_tui import operations
+    from tests.tui.conftest import make_ctx
+
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#requests-table")
+        states = lambda: {table.get_row_at(i)[0]: str(table.get_row_at(i)[2])  # noqa: E731
+                          for i in range(table.row_count)}
+        assert states()["DSR-T-0002"] == "submitted"
+        other = make_ctx(seeded_ctx.home)  # another process's own connection
+        operations.deny(other.store, "DSR-T-0002", actor="bob", reason="identity not verified")
+        await pilot.pause(app.POLL_S + 1)
+        assert states()["DSR-T-0002"] == "denied"
+
+
+async def test_palette_reaches_another_screens_action(seeded_ctx, app_factory):
+    from relearn_tui.tui.screens.modals import PickScreen
+
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await _type(pilot, "choose the run to show")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "audit"  # switched there, then acted
+        assert isinstance(app.screen, PickScreen)
+        assert app.screen.title_text == "Audit of which run?"
+
+
+async def test_bare_pairs_without_a_name_say_a_name_is_needed(ctx, app_factory, tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"question": "What is Ann Example\'s email?", '
+                    '"answer": "Ann Example\'s email is ann@example.test."}\n')
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _import(pilot, path)
+        assert isinstance(app.screen, ErrorScreen)
+        message = str(app.screen.query_one("#error-message").render())
+        assert "needs the subject's name" in message and "unknown field" not in message
+        await pilot.press("escape")
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#path").value = str(path)
+        app.screen.query_one("#subject").value = "Ann Example"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        (req,) = _requests(ctx).values()
+        assert req.subject_name == "Ann Example"
+
+
+async def test_new_request_form_names_facts_as_labelled_and_takes_fast_typing(ctx, app_factory):
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        # typed straight on, Enter moving field to field, no pause in between
+        await _type(pilot, "Lena Fictive")
+        await pilot.press("enter", "enter", "enter")  # reference, ground, fact 1's question
+        await _type(pilot, "What is Lena Fictive's email?")
+        await pilot.press("enter")
+        await _type(pilot, "Lena Fictive's email is lena@example.test.")
+        await pilot.press("ctrl+n")
+        await _type(pilot, "What is Lena Fictive's phone?")  # fact 2 without an answer
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#subject-name").value == "Lena Fictive"
+        q1, q2 = (i.value for i in form.query(".fact-q"))
+        a1, a2 = (i.value for i in form.query(".fact-a"))
+        assert (q1, a1) == ("What is Lena Fictive's email?",
+                            "Lena Fictive's email is lena@example.test.")
+        assert (q2, a2) == ("What is Lena Fictive's phone?", "")
+        error = str(form.query_one("#form-error").render())
+        assert "Fact 2" in error and "facts[1]" not in error

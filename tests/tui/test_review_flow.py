@@ -82,7 +82,7 @@ async def test_reject_then_edit_is_verified_again(seeded_ctx, app_factory):
         await pilot.pause()
         await pilot.press("n")
         flagged = _current(app)
-        await pilot.press("e")
+        await pilot.press("v", "e")  # the dialog shows the text: it opens once revealed
         await pilot.pause()
         assert isinstance(app.screen, EditVariantScreen)
         app.screen.query_one("#answer").value = ("Nora keeps her email address private; "
@@ -109,7 +109,7 @@ async def test_typing_in_the_edit_dialog_edits_the_text_instead_of_replacing_it(
         await pilot.pause()
         current = _current(app)
         before = _variants(seeded_ctx)[current].answer
-        await pilot.press("e")
+        await pilot.press("v", "e")
         await pilot.pause()
         await pilot.press("enter")  # question -> answer field
         await pilot.pause()

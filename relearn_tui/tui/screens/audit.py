@@ -13,9 +13,11 @@ from textual.widgets import DataTable, Label, Static
 from relearn_tui.reports.figures import HEADLINE
 from relearn_tui.runs import COMPLETED
 from relearn_tui.tui import data
-from relearn_tui.tui.formatting import MASK, figure, pass_text, short, state_text
+from relearn_tui.tui.formatting import figure, pass_text, short, state_text
+from relearn_tui.tui.masking import Private, shown
+from relearn_tui.tui.messages import OpenRequest
 from relearn_tui.tui.screens.base import AppScreen, guarded
-from relearn_tui.tui.screens.modals import PickScreen
+from relearn_tui.tui.screens.modals import FullTextScreen, PickScreen
 from relearn_tui.tui.widgets.tables import refill, selected_key
 
 # (figure key, column label): the columns that fit 80 cells; the rest go to the detail line
@@ -51,8 +53,8 @@ def probe_field(record: dict[str, Any], *names: str) -> str:
     return ""
 
 
-def masked_why(record: dict[str, Any]) -> str:
-    return f"{MASK} ({probe_field(record, 'why', 'reason') or 'hidden'})"
+def why(record: dict[str, Any]) -> str:
+    return probe_field(record, "why", "reason") or "hidden"
 
 
 class AuditScreen(AppScreen):
@@ -71,6 +73,8 @@ class AuditScreen(AppScreen):
                 tooltip="Newer run"),
         Binding("enter", "open_request", "Request detail", id="audit.open",
                 tooltip="Open the selected request's detail"),
+        Binding("o", "full_text", "Text", id="audit.full_text",
+                tooltip="Read the selected failed probe's question and answer whole"),
         Binding("v", "app.toggle_reveal", "Reveal", id="audit.reveal",
                 tooltip="Show or mask the failed probes' questions and answers"),
     ]
@@ -79,6 +83,7 @@ class AuditScreen(AppScreen):
         super().__init__()
         self.run_id: str | None = None
         self.audits: list[data.AuditView] = []
+        self.probes: list[dict[str, Any]] = []  # the failed probes listed below
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="audit-head", classes="head")
@@ -109,7 +114,7 @@ class AuditScreen(AppScreen):
             self.safe_reload()
 
     def reload(self) -> None:
-        store = self.relearn.ctx.store
+        store = self.services.ctx.store
         runs = data.runs(store)
         if self.run_id not in {r.run_id for r in runs}:
             # the newest run that has audit figures, else the newest run
@@ -179,6 +184,7 @@ class AuditScreen(AppScreen):
         line = self.query_one("#audit-line", Static)
         probes = self.query_one("#probes-table", DataTable)
         after = self._view(request_id, "after") if key else None
+        self.probes = list(after.probe_records) if after is not None else []
         if after is None:
             probes.clear()
             if key:
@@ -192,7 +198,7 @@ class AuditScreen(AppScreen):
         if after.reasons:
             text.append("\n" + "; ".join(after.reasons), style="red")
         line.update(text)
-        reveal = self.relearn.reveal
+        reveal = self.services.reveal
         rows = []
         for i, rec in enumerate(after.probe_records):
             group = probe_field(rec, "group", "kind").removeprefix("forget_")
@@ -200,8 +206,8 @@ class AuditScreen(AppScreen):
             answer = probe_field(rec, "answer", "output", "response")
             rows.append((f"{i}", (
                 short(group, 10),
-                short(question, 26) if reveal else MASK,
-                short(answer, 30) if reveal else masked_why(rec),
+                shown(question, reveal=reveal, width=26),
+                shown(answer, why(rec), reveal=reveal, width=30),
             )))
         refill(probes, rows)
         self.query_one("#probes-title", Label).update(
@@ -212,7 +218,7 @@ class AuditScreen(AppScreen):
 
     @guarded
     def action_pick_run(self) -> None:
-        runs = data.runs(self.relearn.ctx.store)
+        runs = data.runs(self.services.ctx.store)
         if not runs:
             self.notify("No run yet.", severity="warning")
             return
@@ -228,7 +234,7 @@ class AuditScreen(AppScreen):
 
     @guarded
     def action_step_run(self, step: int) -> None:
-        ids = [r.run_id for r in data.runs(self.relearn.ctx.store)]
+        ids = [r.run_id for r in data.runs(self.services.ctx.store)]
         if ids:
             i = ids.index(self.run_id) if self.run_id in ids else 0
             self.select_run(ids[(i + step) % len(ids)])
@@ -236,8 +242,20 @@ class AuditScreen(AppScreen):
     def action_open_request(self) -> None:
         rid = self.current_request()
         if rid:
-            self.relearn.open_request(rid)
+            self.post_message(OpenRequest(rid))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "audit-table":
             self.action_open_request()
+
+    def action_full_text(self) -> None:
+        key = selected_key(self.query_one("#probes-table", DataTable))
+        if key is None or not key.isdigit() or int(key) >= len(self.probes):
+            self.notify("No failed probe selected (Tab moves to the list).", severity="warning")
+            return
+        rec = self.probes[int(key)]
+        self.app.push_screen(FullTextScreen(
+            f"Failed probe {int(key) + 1} · {probe_field(rec, 'group', 'kind')}",
+            ["Question: ", Private(probe_field(rec, "question", "prompt"), "question"),
+             "\n\nAnswer: ", Private(probe_field(rec, "answer", "output", "response"),
+                                     why(rec))]))

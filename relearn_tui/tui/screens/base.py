@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from relearn_tui.tui.services import Services
 from relearn_tui.tui.widgets.navbar import NavBar
-
-if TYPE_CHECKING:
-    from relearn_tui.tui.app import RelearnApp
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +26,7 @@ def guarded(method: F) -> F:
         try:
             return method(self, *args, **kwargs)
         except Exception as exc:
-            self.app.report_error(exc, doing=method.__name__.removeprefix("action_"))
+            self.services.report_error(exc, doing=method.__name__.removeprefix("action_"))
             return None
 
     return cast(F, wrapper)
@@ -45,8 +43,9 @@ class AppScreen(Screen):
     ]
 
     @property
-    def relearn(self) -> RelearnApp:
-        return cast("RelearnApp", self.app)
+    def services(self) -> Services:
+        """What the screen may ask of the application (not the concrete App)."""
+        return cast(Services, self.app)
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.section())
@@ -80,7 +79,7 @@ class AppScreen(Screen):
         try:
             self.reload()
         except Exception as exc:
-            self.relearn.report_error(exc, doing="reload")
+            self.services.report_error(exc, doing="reload")
 
     def reload(self) -> None:
         """Read what the screen shows from the database again."""

@@ -14,12 +14,14 @@ from relearn_tui.tui import data
 from relearn_tui.tui.formatting import (
     days_left_text,
     figure,
-    masked,
     pass_text,
     short,
     state_text,
 )
+from relearn_tui.tui.masking import Private, shown
+from relearn_tui.tui.messages import OpenReview
 from relearn_tui.tui.screens.base import AppScreen, guarded
+from relearn_tui.tui.screens.modals import ConfirmScreen, FullTextScreen
 from relearn_tui.tui.widgets.tables import refill
 from relearn_tui.views import request_rows
 
@@ -55,6 +57,8 @@ class RequestDetailScreen(AppScreen):
                 tooltip="Timeline tab: every event with its actor"),
         Binding("m", "tab('metrics')", "Metrics", id="detail.metrics",
                 tooltip="Metrics tab: audit figures before and after"),
+        Binding("o", "full_text", "Text", id="detail.full_text",
+                tooltip="Read the selected fact's question and answer whole (also Enter)"),
         Binding("v", "app.toggle_reveal", "Reveal", id="detail.reveal",
                 tooltip="Show or mask the private values"),
         Binding("a", "augment", "Augment", show=False, id="detail.augment",
@@ -67,6 +71,8 @@ class RequestDetailScreen(AppScreen):
         super().__init__()
         self.request_id = request_id
         self.events: dict[str, data.EventView] = {}
+        self.facts: dict[str, data.FactView] = {}
+        self.state: str | None = None
 
     def section(self) -> str:
         return self.app.current_mode
@@ -108,10 +114,10 @@ class RequestDetailScreen(AppScreen):
         self.query_one("#facts-table", DataTable).focus()
 
     def reload(self) -> None:
-        ctx = self.relearn.ctx
+        ctx = self.services.ctx
         d = data.request_detail(ctx.store, self.request_id)
         with ctx.store.read() as s:
-            row = request_rows(s, [self.request_id], today=self.relearn.today())[0]
+            row = request_rows(s, [self.request_id], today=self.services.today())[0]
         head = Text()
         head.append(d.request_id, style="bold")
         head.append(f"  {d.subject}  ")
@@ -125,13 +131,15 @@ class RequestDetailScreen(AppScreen):
             head.append("  private values purged", style="dim")
         self.query_one("#detail-head", Static).update(head)
 
-        reveal = self.relearn.reveal
+        reveal = self.services.reveal
+        self.state = d.state
+        self.facts = {str(f.fact_id): f for f in d.facts}
         refill(self.query_one("#facts-table", DataTable), [
             (str(f.fact_id), (
                 str(f.position + 1),
                 ", ".join(f.categories) or "not analysed",
-                masked(f.question, "question", reveal=reveal),
-                masked(f.answer, ", ".join(f.categories) or "answer", reveal=reveal),
+                shown(f.question, "question", reveal=reveal, width=24),
+                shown(f.answer, ", ".join(f.categories) or "answer", reveal=reveal, width=30),
             )) for f in d.facts])
         refill(self.query_one("#timeline-table", DataTable), [
             (str(e.event_id), (
@@ -158,6 +166,22 @@ class RequestDetailScreen(AppScreen):
             "" if event is None else f"{event.action} by {event.actor}: "
             + (detail_text(event.detail, 400) or "no detail"))
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "facts-table":
+            self.action_full_text()
+
+    def action_full_text(self) -> None:
+        from relearn_tui.tui.widgets.tables import selected_key
+
+        fact = self.facts.get(selected_key(self.query_one("#facts-table", DataTable)) or "")
+        if fact is None:
+            return
+        kinds = ", ".join(fact.categories) or "not analysed"
+        self.app.push_screen(FullTextScreen(
+            f"{self.request_id} · fact {fact.position + 1} · {kinds}",
+            ["Question: ", Private(fact.question, "question"),
+             "\n\nAnswer: ", Private(fact.answer, kinds)]))
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "timeline-table":
             self._show_event()
@@ -171,7 +195,30 @@ class RequestDetailScreen(AppScreen):
 
     @guarded
     def action_augment(self) -> None:
-        self.relearn.augment([self.request_id])
+        confirm_augment(self, self.request_id, self.state)
 
     def action_review(self) -> None:
-        self.relearn.open_review(self.request_id)
+        self.post_message(OpenReview(self.request_id))
+
+
+def confirm_augment(screen: AppScreen, request_id: str, state: str | None) -> None:
+    """Augment a request; when its variants were already reviewed, ask first: augmenting
+    again replaces them and sends the request back to augmented."""
+    if state not in workflow.AUGMENTABLE:
+        screen.notify(f"{request_id} is {state}: only {', '.join(workflow.AUGMENTABLE)} "
+                      "requests can be augmented.", severity="warning")
+        return
+    if state == workflow.SUBMITTED:
+        screen.services.augment([request_id])
+        return
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            screen.services.augment([request_id])
+
+    screen.app.push_screen(ConfirmScreen(
+        f"Augment {request_id} again?",
+        f"{request_id} is {state}: its variants were generated"
+        + (" and reviewed" if state != workflow.AUGMENTED else "")
+        + ". Augmenting again replaces them and the request goes back to augmented, to be "
+        "reviewed again.", yes="Augment again"), answered)

@@ -3,12 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from relearn_tui.tui.masking import Part, PrivateInput, PrivateText
+
+
+def _expected(error: BaseException) -> bool:
+    """An error written for the operator (shown in the form) rather than a bug."""
+    from relearn_tui.errors import OperatorError, as_operator_error
+
+    return isinstance(error, OperatorError | ValueError | LookupError) or (
+        as_operator_error(error) is not None)
 
 
 class ErrorScreen(ModalScreen[None]):
@@ -71,10 +84,16 @@ class FormScreen(ModalScreen):
         Binding("ctrl+s", "submit", "Save", id="form.save"),
     ]
 
-    def __init__(self, title: str, fields: list[tuple[str, str, str]], note: str = "") -> None:
-        """``fields``: (id, label, initial value)."""
+    PRIVATE_FIELDS: frozenset[str] = frozenset()  # may hold a private value: masked input
+
+    def __init__(self, title: str, fields: list[tuple[str, str, str]], note: str = "",
+                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
+        """``fields``: (id, label, initial value). ``submit`` does the work with the values;
+        when it fails with an operator's error the dialog stays open with what was typed and
+        shows why, so nothing has to be typed again."""
         super().__init__(classes="dialog-screen")
         self.title_text, self.fields, self.note = title, fields, note
+        self.submit = submit
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -84,8 +103,9 @@ class FormScreen(ModalScreen):
             for field_id, label, value in self.fields:
                 yield Label(label, classes="field-label")
                 # a prefilled field is edited, not retyped: the first key must not wipe it
-                yield Input(value=value, id=field_id, classes="field",
-                            select_on_focus=not value)
+                kind = PrivateInput if field_id in self.PRIVATE_FIELDS else Input
+                yield kind(value=value, id=field_id, classes="field",
+                           select_on_focus=not value)
             yield Static("", id="form-error", classes="form-error")
             yield Static("Enter: next / submit · ctrl+s: save · Esc: cancel",
                          classes="dialog-help")
@@ -109,6 +129,17 @@ class FormScreen(ModalScreen):
         if problem:
             self.show_error(problem)
             return
+        if self.submit is not None:
+            try:
+                self.submit(values)
+            except Exception as exc:
+                if not _expected(exc):
+                    self.dismiss(None)
+                    self.app.call_later(self.app.report_error, exc,  # type: ignore[attr-defined]
+                                        doing=self.title_text)
+                    return
+                self.show_error(str(exc))
+                return
         self.dismiss(values)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -123,29 +154,47 @@ class FormScreen(ModalScreen):
 class ReasonScreen(FormScreen):
     """Deny or cancel a request: a reason is required and goes into the event log."""
 
-    def __init__(self, title: str, note: str = "") -> None:
-        super().__init__(title, [("reason", "Reason (recorded in the event log)", "")], note)
+    def __init__(self, title: str, note: str = "",
+                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
+        super().__init__(title, [("reason", "Reason (recorded in the event log)", "")], note,
+                         submit=submit)
 
     def validate(self, values: dict[str, str]) -> str | None:
         return None if values["reason"].strip() else "A reason is required."
 
 
 class ExtendScreen(FormScreen):
-    def __init__(self, request_id: str, used: int) -> None:
-        super().__init__(
-            f"Extend the deadline of {request_id}",
-            [("months", "Months (the total extension is at most 2)", "1"),
-             ("reason", "Reason (recorded in the event log)", "")],
-            note=f"Already extended by {used} month(s).",
-        )
+    """Extend a deadline. Once it has passed, an extension is refused unless the operator
+    types ``late`` and a reason: GDPR Art. 12(3) wants the subject told within the first
+    month, so a late one is an override, recorded as such."""
+
+    def __init__(self, request_id: str, used: int, days_left: int, deadline: str,
+                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
+        self.late = days_left < 0
+        fields = [("months", "Months (the total extension is at most 2)", "1"),
+                  ("reason", "Reason (recorded in the event log)", "")]
+        note = f"Already extended by {used} month(s). Due {deadline}."
+        if self.late:
+            fields.append(("override", "Type late to extend after the deadline anyway", ""))
+            note = (f"The deadline passed on {deadline} ({-days_left} day(s) ago). An extension "
+                    "must be notified within the first month (GDPR Art. 12(3)): extending now "
+                    "is an override, recorded with its reason. " + note)
+        super().__init__(f"Extend the deadline of {request_id}", fields, note=note,
+                         submit=submit)
 
     def validate(self, values: dict[str, str]) -> str | None:
         if not values["months"].strip().isdigit() or int(values["months"]) < 1:
             return "Months must be a whole number, 1 or 2."
-        return None if values["reason"].strip() else "A reason is required."
+        if not values["reason"].strip():
+            return "A reason is required."
+        if self.late and values.get("override", "").strip().casefold() != "late":
+            return "Refused: the deadline has passed. Type late to record an override."
+        return None
 
 
 class ImportScreen(FormScreen):
+    PRIVATE_FIELDS = frozenset({"subject"})
+
     def __init__(self, start: str = "") -> None:
         super().__init__(
             "Import requests",
@@ -173,6 +222,35 @@ class EditVariantScreen(FormScreen):
         if not values["question"].strip() or not values["answer"].strip():
             return "Neither the question nor the answer may be empty."
         return None
+
+
+class FullTextScreen(ModalScreen[None]):
+    """A whole text (a fact, a variant, a probe's question and answer), wrapped and
+    scrollable; its private parts follow the one masking rule (v reveals here too)."""
+
+    BINDINGS = [
+        Binding("escape,enter,o", "dismiss", "Close", id="text.close"),
+        Binding("v", "reveal", "Reveal", id="text.reveal",
+                tooltip="Show or mask the private values"),
+    ]
+
+    def __init__(self, title: str, parts: Sequence[Part]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.parts = title, list(parts)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(id="full-text-body", classes="dialog-body"):
+                yield PrivateText(self.parts, id="full-text")
+            yield Static("↑↓ PgUp PgDn: scroll · v: reveal/mask · Esc: close",
+                         classes="dialog-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#full-text-body").focus()
+
+    def action_reveal(self) -> None:
+        self.app.action_toggle_reveal()  # type: ignore[attr-defined]
 
 
 class PickScreen(ModalScreen[str | None]):

@@ -6,6 +6,7 @@ so a typed request and an imported one obey the same rules and errors.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from textual.app import ComposeResult
@@ -13,6 +14,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from relearn_tui.tui.masking import PrivateInput
 
 FORM_SOURCE = "new request form"
 
@@ -25,8 +28,9 @@ class FactInputs(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(f"Fact {self.index + 1}", classes="field-label")
         with Horizontal(classes="fact-row"):
-            yield Input(placeholder="question the model must not answer", classes="fact-q")
-            yield Input(placeholder="answer it learned", classes="fact-a")
+            yield PrivateInput(placeholder="question the model must not answer",
+                               classes="fact-q")
+            yield PrivateInput(placeholder="answer it learned", classes="fact-a")
 
 
 class NewRequestScreen(ModalScreen[dict[str, Any] | None]):
@@ -36,6 +40,8 @@ class NewRequestScreen(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "cancel", "Cancel", id="new.cancel"),
         Binding("ctrl+n", "add_fact", "Add fact", id="new.add_fact"),
         Binding("ctrl+s", "save", "Save", id="new.save"),
+        Binding("f2", "reveal", "Reveal", id="new.reveal",
+                tooltip="Show or mask what is typed (the app's reveal state)"),
     ]
 
     def __init__(self) -> None:
@@ -47,12 +53,13 @@ class NewRequestScreen(ModalScreen[dict[str, Any] | None]):
             yield Label("New erasure request", classes="dialog-title")
             with VerticalScroll(id="new-form"):
                 yield Label("Subject name", classes="field-label")
-                yield Input(id="subject-name")
+                yield PrivateInput(id="subject-name")
                 with Horizontal(classes="fact-row"):
-                    yield Input(placeholder="reference (optional)", id="subject-reference")
+                    yield PrivateInput(placeholder="reference (optional)",
+                                       id="subject-reference")
                     yield Input(placeholder="ground, e.g. art17-1a (optional)", id="ground")
             yield Static("", id="form-error", classes="form-error")
-            yield Static("ctrl+n: add a fact · ctrl+s: save · Esc: cancel",
+            yield Static("ctrl+n: add a fact · ctrl+s: save · F2: show/mask · Esc: cancel",
                          classes="dialog-help")
 
     async def on_mount(self) -> None:
@@ -85,6 +92,8 @@ class NewRequestScreen(ModalScreen[dict[str, Any] | None]):
         return obj
 
     def show_error(self, message: str) -> None:
+        # the importer counts facts from 0 ("facts[1]"); the form labels them from 1
+        message = re.sub(r"facts\[(\d+)\]", lambda m: f"Fact {int(m.group(1)) + 1}", message)
         self.query_one("#form-error", Static).update(message)
 
     def action_save(self) -> None:
@@ -100,6 +109,9 @@ class NewRequestScreen(ModalScreen[dict[str, Any] | None]):
             self.show_error(str(exc))
             return
         self.dismiss(obj)
+
+    def action_reveal(self) -> None:
+        self.app.action_toggle_reveal()  # type: ignore[attr-defined]
 
     def action_cancel(self) -> None:
         self.dismiss(None)

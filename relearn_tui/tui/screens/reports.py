@@ -51,10 +51,10 @@ class ReportsScreen(AppScreen):
         self.query_one("#report-targets", DataTable).focus()
 
     def reload(self) -> None:
-        store = self.relearn.ctx.store
+        store = self.services.ctx.store
         rows = [(f"request:{r.request_id}", ("request", r.request_id, state_text(r.state),
                                              f"{r.subject}, {r.facts} fact(s)"))
-                for r in data.requests(store, self.relearn.today())]
+                for r in data.requests(store, self.services.today())]
         rows += [(f"run:{r.run_id}", ("run", r.run_id, state_text(r.state),
                                       f"{r.method}, {len(r.request_ids)} request(s)"))
                  for r in data.runs(store)]
@@ -67,7 +67,7 @@ class ReportsScreen(AppScreen):
             return
         kind, ident = key.split(":", 1)
         formats = REPORT_FORMATS if fmt == "all" else (fmt,)
-        ctx = self.relearn.ctx
+        ctx = self.services.ctx
 
         def work() -> list[tuple[str, Path]]:
             from relearn_tui.reports import export_request_report, export_run_report
@@ -79,11 +79,10 @@ class ReportsScreen(AppScreen):
             for f, path in paths:
                 self.written.insert(0, (ident, f, path))
             self.show_written()
-            self.relearn.data_changed()  # an export is an event in the request's timeline
+            self.services.data_changed()  # an export is an event in the request's timeline
             self.notify(f"{ident}: {len(paths)} report file(s) written.", title="Reports")
 
-        self.relearn.activity["export"] = "exporting…"
-        self.relearn.run_job(work, name="export", done=done)
+        self.services.run_job(work, name="export", done=done, label="exporting…")
 
     def show_written(self) -> None:
         lines = [f"{ident} {fmt:<4} {path}" for ident, fmt, path in self.written[:20]]

@@ -14,7 +14,10 @@ from textual.widgets import DataTable, Input, Label, Static
 from relearn_tui import workflow
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import days_left_text, state_text
+from relearn_tui.tui.masking import PrivateInput
+from relearn_tui.tui.messages import OpenRequest, OpenReview
 from relearn_tui.tui.screens.base import AppScreen, guarded
+from relearn_tui.tui.screens.detail import confirm_augment
 from relearn_tui.tui.screens.modals import ExtendScreen, ImportScreen, ReasonScreen
 from relearn_tui.tui.screens.new_request import NewRequestScreen
 from relearn_tui.tui.widgets.tables import refill, selected_key
@@ -42,7 +45,7 @@ class RequestsScreen(AppScreen):
                 tooltip="Cycle the state filter (all, submitted, augmented, ...)"),
         Binding("slash", "search", "Search", id="requests.search",
                 key_display="/",
-                tooltip="Search by id, pseudonym or state"),
+                tooltip="Search by id, pseudonym, state or the subject's name"),
         Binding("d", "deny", "Deny", show=False, id="requests.deny",
                 tooltip="Deny the request, with a reason (final)"),
         Binding("c", "cancel_request", "Cancel request", show=False, id="requests.cancel",
@@ -57,8 +60,9 @@ class RequestsScreen(AppScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="requests-filters", classes="toolbar"):
-            yield Input(placeholder="/ search id, pseudonym or state", id="requests-search",
-                        compact=True)
+            # a name may be typed here: the field follows the masking rule
+            yield PrivateInput(placeholder="/ search id, pseudonym, state or subject's name",
+                               id="requests-search", compact=True)
             yield Label("state: all (f)", id="requests-state")
         table: DataTable = DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
         table.add_column("request", key="id", width=16)
@@ -75,8 +79,9 @@ class RequestsScreen(AppScreen):
 
     def reload(self) -> None:
         search = self.query_one("#requests-search", Input).value
-        rows = data.requests(self.relearn.ctx.store, self.relearn.today(),
-                             state=self.state_filter, search=search)
+        rows = data.requests(self.services.ctx.store, self.services.today(),
+                             state=self.state_filter, search=search,
+                             secret=self.services.ctx.secret)
         table = self.query_one("#requests-table", DataTable)
         refill(table, [(r.request_id, (r.request_id, r.subject, state_text(r.state),
                                        Text(str(r.facts), justify="right"), r.deadline,
@@ -109,7 +114,7 @@ class RequestsScreen(AppScreen):
     # -- events ---------------------------------------------------------------------------------
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.relearn.open_request(str(event.row_key.value))
+        self.post_message(OpenRequest(str(event.row_key.value)))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "requests-search":
@@ -125,7 +130,7 @@ class RequestsScreen(AppScreen):
     def action_open(self) -> None:
         rid = self._need_current()
         if rid:
-            self.relearn.open_request(rid)
+            self.post_message(OpenRequest(rid))
 
     def action_search(self) -> None:
         self.query_one("#requests-search", Input).focus()
@@ -141,7 +146,7 @@ class RequestsScreen(AppScreen):
     def action_import(self) -> None:
         def chosen(values: dict[str, Any] | None) -> None:
             if values:
-                self.relearn.import_paths([values["path"].strip()],
+                self.services.import_paths([values["path"].strip()],
                                           subject=values["subject"].strip() or None)
 
         self.app.push_screen(ImportScreen(), chosen)
@@ -149,7 +154,7 @@ class RequestsScreen(AppScreen):
     def action_new(self) -> None:
         self.app.push_screen(
             NewRequestScreen(),
-            lambda obj: obj and self.relearn.attempt("store the request", self._store_new, obj))
+            lambda obj: obj and self.services.attempt("store the request", self._store_new, obj))
 
     def _store_new(self, obj: dict[str, Any]) -> None:
         from datetime import UTC, datetime
@@ -158,11 +163,11 @@ class RequestsScreen(AppScreen):
         from relearn_tui.importer import parse_request, store_parsed
         from relearn_tui.tui.screens.new_request import FORM_SOURCE
 
-        ctx = self.relearn.ctx
+        ctx = self.services.ctx
         parsed = parse_request(obj, Path(FORM_SOURCE), "", datetime.now(UTC))
         with ctx.store.session() as s:
             report = store_parsed(s, [parsed], secret=ctx.secret, actor=ctx.operator)
-        self.relearn.data_changed()
+        self.services.data_changed()
         rid = (report.created or report.unchanged)[0]
         self.notify(f"{rid} stored with {len(parsed.facts)} fact(s); a augments it.",
                     title="New request")
@@ -175,22 +180,18 @@ class RequestsScreen(AppScreen):
         rid = self._need_current()
         if not rid:
             return
-        state = next((r.state for r in data.requests(self.relearn.ctx.store, search=rid)
+        state = next((r.state for r in data.requests(self.services.ctx.store, search=rid)
                       if r.request_id == rid), None)
-        if state not in workflow.AUGMENTABLE:
-            self.notify(f"{rid} is {state}: only {', '.join(workflow.AUGMENTABLE)} requests can be "
-                        "augmented.", severity="warning")
-            return
-        self.relearn.augment([rid])
+        confirm_augment(self, rid, state)
 
     @guarded
     def action_augment_all(self) -> None:
-        ids = [r.request_id for r in data.requests(self.relearn.ctx.store,
+        ids = [r.request_id for r in data.requests(self.services.ctx.store,
                                                     state=workflow.SUBMITTED)]
         if not ids:
             self.notify("No request is waiting in submitted.", severity="warning")
             return
-        self.relearn.augment(ids)
+        self.services.augment(ids)
 
     def action_deny(self) -> None:
         self._decide("deny")
@@ -207,16 +208,19 @@ class RequestsScreen(AppScreen):
         op = operations.deny if what == "deny" else operations.cancel
         note = ("Refuse the request (identity not verified, an Art. 17(3) exemption...). "
                 if what == "deny" else "Withdraw the request (the subject withdrew it...). ")
+        ctx = self.services.ctx
 
-        def decide(values: dict[str, Any]) -> None:
-            op(self.relearn.ctx.store, rid, actor=self.relearn.ctx.operator,
-               reason=values["reason"])
-            self.relearn.data_changed()
-            self.notify(f"{rid}: {'denied' if what == 'deny' else 'canceled'}.")
+        def decide(values: dict[str, str]) -> None:
+            op(ctx.store, rid, actor=ctx.operator, reason=values["reason"])
+
+        def done(values: dict[str, Any] | None) -> None:
+            if values:
+                self.services.data_changed()
+                self.notify(f"{rid}: {'denied' if what == 'deny' else 'canceled'}.")
 
         self.app.push_screen(
-            ReasonScreen(f"{what.capitalize()} {rid}", note + "This is final."),
-            lambda values: values and self.relearn.attempt(what, decide, values))
+            ReasonScreen(f"{what.capitalize()} {rid}", note + "This is final.", submit=decide),
+            done)
 
     @guarded
     def action_extend(self) -> None:
@@ -225,21 +229,26 @@ class RequestsScreen(AppScreen):
             return
         from relearn_tui import operations
 
-        row = next(r for r in data.requests(self.relearn.ctx.store, search=rid)
-                   if r.request_id == rid)
+        row = next(r for r in data.requests(self.services.ctx.store, self.services.today(),
+                                            search=rid) if r.request_id == rid)
+        ctx = self.services.ctx
+        result: dict[str, str] = {}
 
-        def extend(values: dict[str, Any]) -> None:
-            new = operations.extend_deadline(
-                self.relearn.ctx.store, rid, months=int(values["months"]),
-                actor=self.relearn.ctx.operator, reason=values["reason"])
-            self.relearn.data_changed()
-            self.notify(f"{rid}: deadline now {new}.")
+        def extend(values: dict[str, str]) -> None:
+            result["deadline"] = operations.extend_deadline(
+                ctx.store, rid, months=int(values["months"]), actor=ctx.operator,
+                reason=values["reason"], late=bool(values.get("override")),
+                today=self.services.today())
 
-        self.app.push_screen(
-            ExtendScreen(rid, row.extension_months),
-            lambda values: values and self.relearn.attempt("extend", extend, values))
+        def done(values: dict[str, Any] | None) -> None:
+            if values:
+                self.services.data_changed()
+                self.notify(f"{rid}: deadline now {result['deadline']}.")
+
+        self.app.push_screen(ExtendScreen(rid, row.extension_months, row.days_left,
+                                          row.deadline, submit=extend), done)
 
     def action_review(self) -> None:
         rid = self._need_current()
         if rid:
-            self.relearn.open_review(rid)
+            self.post_message(OpenReview(rid))

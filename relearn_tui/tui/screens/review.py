@@ -12,22 +12,30 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from relearn_tui import review as decisions
 from relearn_tui.tui import data
-from relearn_tui.tui.formatting import MASK, short, state_text
+from relearn_tui.tui.formatting import short, state_text
+from relearn_tui.tui.masking import Part, Private, PrivateText, WhileMasked, shown
 from relearn_tui.tui.screens.base import AppScreen, guarded
-from relearn_tui.tui.screens.modals import ConfirmScreen, EditVariantScreen, PickScreen
+from relearn_tui.tui.screens.modals import (
+    ConfirmScreen,
+    EditVariantScreen,
+    FullTextScreen,
+    PickScreen,
+)
 from relearn_tui.tui.widgets.tables import move_to, refill, selected_key
 
 STATUS_STYLE = {"approved": "green", "rejected": "dim strike", "pending": ""}
 
 
-def _cell(text: str | None, reveal: bool, width: int) -> str:
-    if text is None:
-        return "(purged)"
-    return short(text, width) if reveal else MASK
+
+
+def variant_parts(v: data.VariantView) -> list[Part]:
+    """A variant's whole texts, as the detail pane and the full-text view show them."""
+    return ["Q: ", Private(v.question, "question"), "\nA: ", Private(v.answer, "answer")]
 
 
 class ReviewScreen(AppScreen):
@@ -45,7 +53,7 @@ class ReviewScreen(AppScreen):
                 tooltip="Next variant still waiting for a decision"),
         Binding("p", "previous_open", "Previous", show=False, id="review.previous",
                 tooltip="Previous variant still waiting for a decision"),
-        Binding("r", "pick_request", "Request", id="review.pick",
+        Binding("r", "pick_request", "Request", show=False, id="review.pick",
                 tooltip="Choose the request to review"),
         Binding("right_square_bracket", "step_request(1)", "Next request", show=False,
                 id="review.next_request",
@@ -55,6 +63,10 @@ class ReviewScreen(AppScreen):
                 id="review.previous_request",
                 key_display="[",
                 tooltip="Previous request open for review"),
+        Binding("o", "full_text", "Text", id="review.full_text",
+                tooltip="Read the variant's whole question and answer (wrapped, scrollable)"),
+        Binding("u", "undo", "Undo", id="review.undo",
+                tooltip="Undo the last decision made here (the variants are open again)"),
         Binding("v", "app.toggle_reveal", "Reveal", id="review.reveal",
                 tooltip="Show or mask the variants' texts"),
     ]
@@ -64,6 +76,7 @@ class ReviewScreen(AppScreen):
         self.request_id: str | None = None
         self.review: data.ReviewData | None = None
         self._jump_to_open = False
+        self.last_decision: list[int] = []  # the variants of the last decision (for undo)
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="review-head", classes="head")
@@ -75,7 +88,8 @@ class ReviewScreen(AppScreen):
         table.add_column("question", width=16)
         table.add_column("answer", width=18)
         yield table
-        yield Static("", id="variant-detail", classes="detail-pane")
+        with VerticalScroll(id="variant-scroll", classes="detail-pane"):
+            yield PrivateText(id="variant-detail")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -93,7 +107,7 @@ class ReviewScreen(AppScreen):
             self.safe_reload()
 
     def reload(self) -> None:
-        store = self.relearn.ctx.store
+        store = self.services.ctx.store
         open_requests = data.reviewable_requests(store)
         ids = [r[0] for r in open_requests]
         changed = self.request_id not in ids
@@ -107,10 +121,10 @@ class ReviewScreen(AppScreen):
             table.clear()
             self.query_one("#review-head", Static).update(
                 "Nothing to review: augment a request first (1, then a).")
-            self.query_one("#variant-detail", Static).update("")
+            self.query_one("#variant-detail", PrivateText).show([])
             return
         self.review = data.review_data(store, self.request_id)
-        reveal = self.relearn.reveal
+        reveal = self.services.reveal
         rows = []
         last_fact = None
         for v in self.review.variants:
@@ -123,7 +137,8 @@ class ReviewScreen(AppScreen):
                           style=STATUS_STYLE.get(v.status, ""))
             rows.append((str(v.variant_id), (
                 short(fact, 9), v.kind, status, check,
-                _cell(v.question, reveal, 16), _cell(v.answer, reveal, 18))))
+                shown(v.question, reveal=reveal, width=16),
+                shown(v.answer, reveal=reveal, width=18))))
         refill(table, rows)
         if changed or self._jump_to_open:
             self._jump_to_open = False
@@ -156,24 +171,20 @@ class ReviewScreen(AppScreen):
 
     def _update_detail(self) -> None:
         v = self.current()
-        pane = self.query_one("#variant-detail", Static)
+        pane = self.query_one("#variant-detail", PrivateText)
         if v is None:
-            pane.update("")
+            pane.show([])
             return
-        reveal = self.relearn.reveal
-        text = Text()
-        text.append(f"variant {v.variant_id} · {v.kind} · {v.status}")
+        head = Text(f"variant {v.variant_id} · {v.kind} · {v.status}")
         if v.reviewed_by:
-            text.append(f" by {v.reviewed_by}")
+            head.append(f" by {v.reviewed_by}")
         if v.edited:
-            text.append(" · edited")
+            head.append(" · edited")
         if v.flagged:
-            text.append("\nflagged: " + "; ".join(v.reasons), style="bold red")
-        if reveal:
-            text.append(f"\nQ: {v.question or '(purged)'}\nA: {v.answer or '(purged)'}")
-        else:
-            text.append("\nQ/A masked: v reveals them", style="dim")
-        pane.update(text)
+            head.append("\nflagged: " + "; ".join(v.reasons), style="bold red")
+        # the whole texts, wrapped: a decision is never made on a cut answer
+        pane.show([head, "\n", *variant_parts(v),
+                   WhileMasked("\n(masked: v reveals, o reads it whole)")])
 
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._update_head()
@@ -202,9 +213,11 @@ class ReviewScreen(AppScreen):
                                str(vs[j].variant_id))
         return False
 
-    def _after_decision(self) -> None:
+    def _after_decision(self, decided: list[int] | None = None) -> None:
+        if decided:
+            self.last_decision = decided
         state_before = self.review.state if self.review else None
-        self.relearn.data_changed()
+        self.services.data_changed()
         if self.review is not None and state_before != self.review.state:
             self.notify(f"{self.review.request_id} is now {self.review.state}.",
                         title="Review")
@@ -230,13 +243,13 @@ class ReviewScreen(AppScreen):
         v = self.current()
         if v is None:
             return
-        ctx = self.relearn.ctx
+        ctx = self.services.ctx
         if v.flagged:
             def confirmed(yes: bool | None) -> None:
                 if yes:
-                    self.relearn.attempt("approve", decisions.approve, ctx.store, v.variant_id,
-                                         actor=ctx.operator, override=True)
-                    self._after_decision()
+                    self.services.attempt("approve", decisions.approve, ctx.store, v.variant_id,
+                                          actor=ctx.operator, override=True)
+                    self._after_decision([v.variant_id])
 
             self.app.push_screen(ConfirmScreen(
                 "Approve a flagged variant?",
@@ -245,33 +258,41 @@ class ReviewScreen(AppScreen):
                 yes="Approve anyway"), confirmed)
             return
         decisions.approve(ctx.store, v.variant_id, actor=ctx.operator)
-        self._after_decision()
+        self._after_decision([v.variant_id])
 
     @guarded
     def action_reject(self) -> None:
         v = self.current()
         if v is None:
             return
-        decisions.reject(self.relearn.ctx.store, v.variant_id, actor=self.relearn.ctx.operator)
-        self._after_decision()
+        decisions.reject(self.services.ctx.store, v.variant_id, actor=self.services.ctx.operator)
+        self._after_decision([v.variant_id])
 
     @guarded
     def action_approve_fact(self) -> None:
         v = self.current()
         if v is None:
             return
-        n = decisions.approve_unflagged(self.relearn.ctx.store, v.fact_id,
-                                        actor=self.relearn.ctx.operator)
+        variants = self.review.variants if self.review is not None else []
+        bulk = [x.variant_id for x in variants
+                if x.fact_id == v.fact_id and x.open and not x.flagged]
+        n = decisions.approve_unflagged(self.services.ctx.store, v.fact_id,
+                                        actor=self.services.ctx.operator)
         self.notify(f"Fact {v.fact_position + 1}: {n} unflagged variant(s) approved.",
                     timeout=3)
-        self._after_decision()
+        self._after_decision(bulk)
 
     @guarded
     def action_edit(self) -> None:
         v = self.current()
         if v is None:
             return
-        ctx = self.relearn.ctx
+        if not self.services.reveal:
+            # the dialog shows the text in clear: editing starts only once it is revealed
+            self.notify("Editing shows the variant's text: press v to reveal it first.",
+                        severity="warning")
+            return
+        ctx = self.services.ctx
         variant_id = v.variant_id
 
         def chosen(values: dict[str, Any] | None) -> None:
@@ -285,7 +306,7 @@ class ReviewScreen(AppScreen):
 
             def done(result: tuple[bool, tuple[str, ...]]) -> None:
                 ok, reasons = result
-                self.relearn.data_changed()
+                self.services.data_changed()
                 if ok:
                     self.notify(f"Variant {variant_id} edited; verification passed. "
                                 "Approve it with a.", title="Edited")
@@ -293,8 +314,7 @@ class ReviewScreen(AppScreen):
                     self.notify(f"Variant {variant_id} edited but still flagged: "
                                 + "; ".join(reasons), severity="warning", title="Edited")
 
-            self.relearn.activity["edit"] = "verifying edit…"
-            self.relearn.run_job(work, name="edit", done=done)
+            self.services.run_job(work, name="edit", done=done, label="verifying edit…")
 
         self.app.push_screen(EditVariantScreen(variant_id, v.kind, v.question or "",
                                                v.answer or ""), chosen)
@@ -303,7 +323,7 @@ class ReviewScreen(AppScreen):
     def action_pick_request(self) -> None:
         options = [(rid, f"{rid}  {subject}  {state}  ({pending} open)")
                    for rid, subject, state, pending in
-                   data.reviewable_requests(self.relearn.ctx.store)]
+                   data.reviewable_requests(self.services.ctx.store)]
         if not options:
             self.notify("No request is open for review.", severity="warning")
             return
@@ -317,8 +337,28 @@ class ReviewScreen(AppScreen):
 
     @guarded
     def action_step_request(self, step: int) -> None:
-        ids = [r[0] for r in data.reviewable_requests(self.relearn.ctx.store)]
+        ids = [r[0] for r in data.reviewable_requests(self.services.ctx.store)]
         if not ids:
             return
         i = ids.index(self.request_id) if self.request_id in ids else -step
         self.select_request(ids[(i + step) % len(ids)])
+
+    def action_full_text(self) -> None:
+        v = self.current()
+        if v is None:
+            return
+        self.app.push_screen(FullTextScreen(
+            f"Variant {v.variant_id} · fact {v.fact_position + 1} · {v.kind} · {v.status}",
+            variant_parts(v)))
+
+    @guarded
+    def action_undo(self) -> None:
+        if not self.last_decision:
+            self.notify("No decision to undo on this screen.", severity="warning")
+            return
+        ids, self.last_decision = self.last_decision, []
+        state = decisions.undo(self.services.ctx.store, ids, actor=self.services.ctx.operator)
+        self.services.data_changed()
+        move_to(self.query_one("#variants-table", DataTable), str(ids[0]))
+        self.notify(f"Undone: {len(ids)} variant(s) open again; the request is {state}.",
+                    title="Review")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -15,9 +16,10 @@ from relearn_tui import workflow
 from relearn_tui.runs import RESUMABLE, RunSettings
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import state_text
+from relearn_tui.tui.messages import OpenAudit
 from relearn_tui.tui.screens.base import AppScreen, guarded
 from relearn_tui.tui.widgets.run_monitor import RunMonitor
-from relearn_tui.tui.widgets.tables import refill, selected_key
+from relearn_tui.tui.widgets.tables import ListTable, refill, selected_key
 
 
 class RunsScreen(AppScreen):
@@ -40,18 +42,21 @@ class RunsScreen(AppScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="runs-top"):
             with Vertical(id="new-run"):
-                yield Label("New run · space selects requests", classes="section-title")
+                yield Label("New run · space selects requests", classes="section-title",
+                            id="new-run-title")
                 with Horizontal(id="run-settings"):
                     yield Select([(m, m) for m in METHOD_NAMES], value=METHOD_NAMES[0],
                                  allow_blank=False, id="run-method", compact=True)
                     yield Input(placeholder="epochs", id="run-epochs", compact=True,
                                 type="integer")
                     yield Input(placeholder="lr", id="run-lr", compact=True, type="number")
+                yield Static("", id="run-deployment", classes="note")
                 yield SelectionList[str](id="run-requests")
                 yield Static("No request is in human_reviewed: review one first (2).",
                              id="run-none", classes="note")
             yield RunMonitor(id="run-monitor")
-        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table = ListTable(id="runs-table", cursor_type="row", zebra_stripes=True,
+                          empty_message="No run yet: launch one with l.")
         table.add_column("run", width=24)
         table.add_column("method", width=8)
         table.add_column("state", width=11)
@@ -63,17 +68,57 @@ class RunsScreen(AppScreen):
         super().on_mount()
         self.watch(self.app, "status_tick", lambda _: self._show_live(), init=False)
         try:  # start from the deployment's method; a bad deployment file is reported on launch
-            method = self.relearn.ctx.deployment.train.method
+            method = self.services.ctx.deployment.train.method
         except Exception:
             method = None
         if method in METHOD_NAMES:
             self.query_one("#run-method", Select).value = method
+        self.show_settings()
+
+    def show_settings(self) -> None:
+        """What a launch will use: the deployment and model, and the method, epochs and lr
+        as the run will store them (the deployment's, with the form's changes)."""
+        from relearn_tui.runs import train_config
+        from relearn_tui.tui.formatting import model_label
+
+        line = self.query_one("#run-deployment", Static)
+        try:
+            dep = self.services.ctx.deployment
+            train = train_config(dep, self.settings())
+        except Exception as exc:  # a bad field or deployment file: said here and on launch
+            line.update(Text(str(exc), style="red"))
+            return
+        self.query_one("#run-epochs", Input).placeholder = f"epochs {dep.train.epochs}"
+        self.query_one("#run-lr", Input).placeholder = f"lr {dep.train.lr:g}"
+        text = Text()
+        if dep.source is None:
+            text.append("no deployment: ", style="bold red")
+        text.append(f"{dep.name} · {model_label(dep)}\n")
+        text.append(f"{train.method} · {train.epochs} epochs · lr {train.lr:g}", style="bold")
+        line.update(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("run-epochs", "run-lr"):
+            self.show_settings()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "run-method":
+            self.show_settings()
+
+    def on_selection_list_selected_changed(self, _: SelectionList.SelectedChanged) -> None:
+        self._count()
+
+    def _count(self) -> None:
+        sl = self.query_one("#run-requests", SelectionList)
+        self.query_one("#new-run-title", Label).update(
+            f"New run · {len(sl.selected)} of {sl.option_count} selected (space)"
+            if sl.option_count else "New run")
 
     def focus_main(self) -> None:
         self.query_one("#run-requests", SelectionList).focus()
 
     def reload(self) -> None:
-        store = self.relearn.ctx.store
+        store = self.services.ctx.store
         choices = data.requests_in(store, (workflow.HUMAN_REVIEWED,))
         sl = self.query_one("#run-requests", SelectionList)
         before = set(sl.selected)
@@ -85,16 +130,18 @@ class RunsScreen(AppScreen):
             sl.add_option((f"{rid} {subject} ({facts})", rid, picked))
         sl.display = bool(choices)
         self.query_one("#run-none", Static).display = not choices
+        self._count()
+        self.show_settings()
         self._show_live(refill_runs=True)
 
     def _fill_runs(self) -> None:
         refill(self.query_one("#runs-table", DataTable), [
             (r.run_id, (r.run_id, r.method, state_text(r.state), str(len(r.request_ids)),
                         r.created_at))
-            for r in data.runs(self.relearn.ctx.store)])
+            for r in data.runs(self.services.ctx.store)])
 
     def _show_live(self, refill_runs: bool = False) -> None:
-        live = self.relearn.live
+        live = self.services.live
         self.query_one(RunMonitor).show(live)
         # a run's stored state moves as its stages pass (queued, running, ...): the list
         # follows it on each new stage, not on every step
@@ -134,12 +181,12 @@ class RunsScreen(AppScreen):
             self.notify("Select at least one request in human_reviewed (space).",
                         severity="warning")
             return
-        if self.relearn.launch_run(ids, self.settings()):
+        if self.services.launch_run(ids, self.settings()):
             self.notify(f"Launching a run on {len(ids)} request(s)…", timeout=3)
             self._show_live()
 
     def action_cancel_run(self) -> None:
-        if self.relearn.cancel_run():
+        if self.services.cancel_run():
             self.notify("Stopping the run at its next step; it stays resumable.")
         else:
             self.notify("No run in progress.", severity="warning")
@@ -147,24 +194,28 @@ class RunsScreen(AppScreen):
     @guarded
     def action_resume(self) -> None:
         run_id = selected_key(self.query_one("#runs-table", DataTable))
-        run = next((r for r in data.runs(self.relearn.ctx.store) if r.run_id == run_id), None)
+        run = next((r for r in data.runs(self.services.ctx.store) if r.run_id == run_id), None)
         if run is None:
+            self.notify("No run to resume: the list of runs below is empty.",
+                        severity="warning")
             return
-        live = self.relearn.live
+        live = self.services.live
         if run.state not in RESUMABLE or (live and live.running
                                                  and live.run_id == run_id):
             self.notify(f"Run {run_id} is {run.state}: nothing to resume.", severity="warning")
             return
-        if self.relearn.launch_run(None, None, resume_run_id=run_id):
+        if self.services.launch_run(None, None, resume_run_id=run_id):
             self.notify(f"Resuming run {run_id}…", timeout=3)
 
     def action_open_audit(self) -> None:
         run_id = selected_key(self.query_one("#runs-table", DataTable))
         if run_id:
-            self.relearn.open_audit(run_id)
+            self.post_message(OpenAudit(run_id))
+        else:
+            self.notify("No run yet: launch one with l.", severity="warning")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.relearn.open_audit(str(event.row_key.value))
+        self.post_message(OpenAudit(str(event.row_key.value)))
 
     def action_focus_settings(self) -> None:
         self.query_one("#run-method", Select).focus()

@@ -43,3 +43,17 @@ def move_to(table: DataTable, key: str) -> bool:
         return False
     table.move_cursor(row=index, animate=False)
     return True
+
+
+class ListTable(DataTable):
+    """A table whose Enter on no row says why nothing happens instead of doing nothing."""
+
+    def __init__(self, *, empty_message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.empty_message = empty_message
+
+    def action_select_cursor(self) -> None:
+        if self.row_count == 0:
+            self.notify(self.empty_message, severity="warning")
+            return
+        super().action_select_cursor()

@@ -1,0 +1,132 @@
+"""Pilot tests of the deployment in use (issue 25, points 1 and 4): importing a folder takes
+the deployment.toml beside its requests (or asks, when another one is in use); the top line
+always names it (or says the bare model is in use) with a badge for late deadlines; the Runs
+screen shows the model and the method, epochs and lr a launch will use."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from relearn_tui.tui.screens.modals import ConfirmScreen
+from relearn_tui.tui.widgets.navbar import NavBar
+from tests.tui.conftest import SAMPLE, SIZE, make_ctx, screen_text, settle
+
+pytestmark = pytest.mark.anyio
+
+
+def _folder(tmp_path: Path, name: str, epochs: int, lr: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(SAMPLE / "DSR-2026-0042.json", folder / "DSR-2026-0042.json")
+    shutil.copy(SAMPLE / "corpus.jsonl", folder / "corpus.jsonl")
+    (folder / "deployment.toml").write_text(
+        f'name = "{name}"\ncorpus = "corpus.jsonl"\n\n[train]\nmethod = "npo"\n'
+        f"epochs = {epochs}\nlr = {lr}\n")
+    return folder
+
+
+def _top(app) -> str:
+    bar = app.screen.query_one(NavBar)
+    return "".join(seg.text for seg in bar.render_line(0))
+
+
+async def _import(pilot, path: Path) -> None:
+    await pilot.press("i")
+    await pilot.pause()
+    pilot.app.screen.query_one("#path").value = str(path)
+    await pilot.press("enter", "enter")
+    await settle(pilot)
+
+
+async def test_importing_a_folder_takes_its_deployment_and_runs_show_it(
+        home, tmp_path, app_factory):
+    ctx = make_ctx(home)
+    folder = _folder(tmp_path, "shop-bot", 2, "5e-4")
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        assert "bare model" in _top(app)  # nothing in use yet, and the top line says so
+        await _import(pilot, folder)
+        assert ctx.deployment_path == folder / "deployment.toml"
+        assert ctx.deployment.name == "shop-bot"
+        assert "shop-bot" in _top(app) and "bare model" not in _top(app)
+        assert "shop-bot" in screen_text(app)  # the notification says which
+        # remembered for the next session without arguments
+        assert (home / "last_deployment").read_text().strip().endswith("deployment.toml")
+        await pilot.press("3")
+        await settle(pilot)
+        shown = str(app.screen.query_one("#run-deployment").render())
+        assert "shop-bot · smollm2 fine-tuned on corpus.jsonl" in shown
+        assert "npo · 2 epochs · lr 0.0005" in shown
+        assert "npo · 2 epochs · lr 0.0005" in screen_text(app)
+        app.screen.query_one("#run-epochs").value = "7"
+        await pilot.pause()
+        assert "npo · 7 epochs · lr 0.0005" in screen_text(app)
+
+
+async def test_another_deployment_in_use_is_switched_only_on_yes(home, tmp_path, app_factory):
+    first = _folder(tmp_path, "first-bot", 1, "1e-4")
+    second = _folder(tmp_path, "second-bot", 3, "1e-3")
+    ctx = make_ctx(home, first / "deployment.toml")
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _import(pilot, second)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert ctx.deployment.name == "first-bot"
+        await _import(pilot, second)
+        await pilot.press("y")
+        await settle(pilot)
+        assert ctx.deployment.name == "second-bot"
+        assert "second-bot" in _top(app)
+
+
+async def test_top_line_badges_late_deadlines(seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)  # DSR-T-0001 is ten days late
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        line = _top(app)
+        assert "1 late" in line and line.rstrip().endswith("masked")
+
+
+async def test_runs_keys_without_a_run_say_so(ctx, app_factory):
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        app.screen.query_one("#runs-table").focus()
+        await pilot.press("u")
+        await pilot.pause()
+        assert "No run to resume" in screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "No run yet" in screen_text(app)
+
+
+async def test_help_reaches_its_last_row(seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark", "end")
+        await pilot.pause()
+        assert "Export it in all three formats" in screen_text(app)
+
+
+async def test_a_running_job_shows_before_the_deployment_on_the_top_line(home, tmp_path,
+                                                                        app_factory):
+    folder = _folder(tmp_path, "larkspur-support", 1, "1e-4")
+    app = app_factory(make_ctx(home, folder / "deployment.toml"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "larkspur-sup" in _top(app)
+        app.activity["import"] = "importing…"
+        app.refresh_top()
+        await pilot.pause()
+        line = _top(app)
+        assert "importing…" in line and line.rstrip().endswith("masked")
+        await pilot.press("5")
+        await settle(pilot)
+        assert "Deployed model · larkspur-support" in screen_text(app)

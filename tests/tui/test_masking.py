@@ -1,0 +1,138 @@
+"""The one masking rule, checked where it matters: on the rendered screen. With the header
+showing ``masked``, every screen and dialog is walked on fictional requests whose private
+values are known, and none of them (nor a subject's name) may appear anywhere in what the
+terminal shows: tables, panes, dialogs, the Probe console, notifications, status lines.
+The same walk revealed shows them, so the check can fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from relearn_tui.tui.screens.modals import (
+    ConfirmScreen,
+    ExtendScreen,
+    FullTextScreen,
+    ImportScreen,
+    PickScreen,
+    ReasonScreen,
+)
+from relearn_tui.tui.screens.new_request import NewRequestScreen
+from tests.tui.conftest import PEOPLE, SIZE, VARIANTS, screen_text, settle
+
+pytestmark = pytest.mark.anyio
+
+
+def _secrets() -> set[str]:
+    """Every private value, every subject's name and surname, and distinctive words of the
+    variants' texts (a table cell may cut a value, but not these words)."""
+    out: set[str] = set()
+    for name, _, facts in PEOPLE.values():
+        out.add(name)
+        out.update(name.split())
+        for _, _, values in facts:
+            out.update(v for _, v in values)
+    for items in VARIANTS.values():
+        for _, q, a, *_ in items:
+            out.update(w.strip("?.,;") for w in (q + " " + a).split() if len(w) > 9)
+    return {s for s in out if len(s) >= 4}
+
+
+SECRETS = _secrets()
+PROBE = ("What is Mirela Tsang's account number?", "Mirela Tsang holds account LO-99120.",
+         "Mirela Tsang's account is LO-99120, I think.")
+
+
+def _leaks(app) -> list[str]:
+    text = screen_text(app)
+    flat = " ".join(text.split())
+    return sorted(s for s in SECRETS if s in text or s in flat)
+
+
+class Walk:
+    """Presses keys and checks the screen after each step."""
+
+    def __init__(self, pilot, reveal: bool) -> None:
+        self.pilot, self.reveal = pilot, reveal
+        self.seen: dict[str, list[str]] = {}
+
+    async def step(self, label: str, *keys: str, dialog: type | None = None) -> None:
+        if keys:
+            await self.pilot.press(*keys)
+        await settle(self.pilot)
+        if dialog is not None:
+            assert isinstance(self.pilot.app.screen, dialog), (label, self.pilot.app.screen)
+        self.seen[label] = _leaks(self.pilot.app)
+
+
+async def _walk(app, pilot, reveal: bool) -> dict[str, list[str]]:
+    from relearn_tui.tui.widgets.tables import move_to
+
+    w = Walk(pilot, reveal)
+    if reveal:
+        await pilot.press("v")
+    await w.step("requests")
+    await w.step("search", "slash", *"0001", "escape")
+    app.screen.query_one("#requests-search").value = ""
+    await w.step("detail facts", "enter")
+    await w.step("fact full text", "o", dialog=FullTextScreen)
+    await w.step("timeline", "escape", "t")
+    await w.step("metrics", "m")
+    await w.step("back", "escape")
+    await w.step("re-augment confirm", "a", dialog=ConfirmScreen)
+    await w.step("import dialog", "n", "i", dialog=ImportScreen)
+    app.screen.query_one("#subject").value = "Tobias Marchetti"  # a name typed there
+    await w.step("import dialog, name typed")
+    await w.step("new request form", "escape", "n", dialog=NewRequestScreen)
+    app.screen.query_one("#subject-name").value = "Nora Quillfeather"
+    app.screen.query_one(".fact-a").value = "Her email is nora.q@example.test."
+    await w.step("new request form, typed")
+    await w.step("extend dialog", "escape", "e", dialog=ExtendScreen)
+    await w.step("deny dialog", "escape", "d", dialog=ReasonScreen)
+    await w.step("review", "escape", "2")
+    await w.step("review flagged", "n")
+    await w.step("variant full text", "o", dialog=FullTextScreen)
+    await w.step("flagged approve confirm", "escape", "a", dialog=ConfirmScreen)
+    await w.step("edit (refused masked or dialog)", "n", "e")
+    await w.step("pick request", "escape" if reveal else "r", *(["r"] if reveal else []),
+                 dialog=PickScreen)
+    await w.step("runs", "escape", "3")
+    await w.step("audit", "4")
+    move_to(app.screen.query_one("#audit-table"), "DSR-T-0005")
+    await w.step("audit failed probes")
+    app.screen.query_one("#probes-table").focus()
+    await w.step("probe full text", "o", dialog=FullTextScreen)
+    await w.step("pick run", "escape", "r", dialog=PickScreen)
+    await w.step("probe console", "escape", "5")
+    await pilot.press("slash", *[c if c != " " else "space" for c in PROBE[0][:20]])
+    app.screen.show_answers(*PROBE)
+    await w.step("probe answers", "escape")
+    await w.step("probe full text dialog", "o", dialog=FullTextScreen)
+    await w.step("reports", "escape", "6")
+    await w.step("help", "question_mark")
+    await w.step("palette", "escape", "ctrl+p")
+    await w.step("palette search", *"review")
+    await pilot.press("escape")
+    app.notify(f"{PROBE[0]}", title="a test")  # a toast is on screen too
+    await w.step("notification")
+    return w.seen
+
+
+async def test_no_private_value_on_any_screen_or_dialog_while_masked(seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        seen = await _walk(app, pilot, reveal=False)
+    # the notification was sent by the test itself with a question in it: it shows (toasts
+    # are plain text); every screen and dialog of the application shows nothing
+    leaks = {k: v for k, v in seen.items() if v and k != "notification"}
+    assert leaks == {}
+    assert seen["notification"], "the check sees toasts"
+
+
+async def test_the_same_walk_revealed_shows_the_values(seeded_ctx, app_factory):
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        seen = await _walk(app, pilot, reveal=True)
+    for step in ("detail facts", "fact full text", "review flagged", "variant full text",
+                 "audit failed probes", "probe full text", "probe answers",
+                 "import dialog, name typed", "new request form, typed"):
+        assert seen[step], f"{step}: revealed, yet no private value on screen"
