@@ -229,8 +229,7 @@ def undo(store: Store, variant_ids: list[int], *, actor: str) -> str:
                                   detail={"variant": v.id, "kind": v.kind, "was": was})
         s.flush()
         req = workflow.get_request(s, request_id)
-        if req.state == workflow.HUMAN_REVIEWED and not all(
-                f.approved > 0 for f in progress(s, request_id)):
+        if req.state == workflow.HUMAN_REVIEWED and not review_holds(s, request_id):
             workflow.transition(s, request_id, workflow.AUGMENTED, actor=actor,
                                 detail={"undone": len(vs)})
         return workflow.get_request(s, request_id).state
