@@ -117,3 +117,53 @@ async def test_typing_in_the_edit_dialog_edits_the_text_instead_of_replacing_it(
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert _variants(seeded_ctx)[current].answer == before + " Thanks."
+
+
+async def test_mark_a_missed_value_and_no_value_guard(seeded_ctx, app_factory):
+    """m marks a value the detector missed (a wrong one keeps the dialog open with why); M on
+    a fact that has values is refused in the dialog. Events name the fact and category only."""
+    from relearn_tui.tui.screens.modals import MarkValueScreen, ReasonScreen
+    from tests.tui.conftest import screen_text
+
+    with seeded_ctx.store.session() as s:  # a variant of fact 2 repeats the town
+        v = s.exec(select(Variant).where(Variant.request_id == RID,
+                                         Variant.kind == "simple",
+                                         Variant.status == "pending")).one()
+        v.answer = "Nora keeps her home in Fenwick to herself."
+        s.add(v)
+        town_variant = v.id
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        while screen.current().fact_position != 1:
+            await pilot.press("down")
+        assert "values: street address" in screen_text(app)
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, MarkValueScreen)
+        await pilot.press(*"Gloamingham", "enter", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MarkValueScreen)  # kept open, with what was typed
+        assert "does not contain the value" in screen_text(app)
+        app.screen.query_one("#value").value = "Fenwick"
+        app.screen.query_one("#category").value = "location"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen), screen_text(app)
+        marked = [e for e in _events(seeded_ctx) if e.action == "value_marked"]
+        assert [(e.actor, e.detail["fact"], e.detail["category"]) for e in marked] == [
+            ("alice", 2, "location")]
+        assert marked[0].detail["variants_flagged"] == 1
+        assert not _variants(seeded_ctx)[town_variant].verified_ok
+        assert "Fenwick" not in str([e.detail for e in _events(seeded_ctx)])
+        await pilot.press("M")
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press(*"not private", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReasonScreen)
+        assert "holds 2 private value(s)" in screen_text(app)
+        await pilot.press("escape")

@@ -224,6 +224,31 @@ class EditVariantScreen(FormScreen):
         return None
 
 
+class MarkValueScreen(FormScreen):
+    """Mark a piece of a fact's answer as a private value the detector missed."""
+
+    PRIVATE_FIELDS = frozenset({"value"})
+
+    def __init__(self, fact_number: int, categories: Sequence[str],
+                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
+        self.categories = tuple(categories)
+        super().__init__(
+            f"Mark a private value in fact {fact_number}",
+            [("value", "The value, as the answer writes it", ""),
+             ("category", "Category", "other")],
+            note="It is then kept out of the training variants (those holding it are flagged "
+                 "and lose their approval) and looked for by every leak probe. Categories: "
+                 + ", ".join(self.categories) + ".",
+            submit=submit)
+
+    def validate(self, values: dict[str, str]) -> str | None:
+        if not values["value"].strip():
+            return "Type the value as the fact's answer writes it."
+        if values["category"].strip() not in self.categories:
+            return "The category must be one of those listed above."
+        return None
+
+
 class FullTextScreen(ModalScreen[None]):
     """A whole text (a fact, a variant, a probe's question and answer), wrapped and
     scrollable; its private parts follow the one masking rule (v reveals here too)."""

@@ -15,7 +15,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from engine.pii import VALUE_CATEGORIES
 from relearn_tui import review as decisions
+from relearn_tui import values as fact_values
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import short, state_text
 from relearn_tui.tui.masking import Part, Private, PrivateText, WhileMasked, shown
@@ -24,7 +26,9 @@ from relearn_tui.tui.screens.modals import (
     ConfirmScreen,
     EditVariantScreen,
     FullTextScreen,
+    MarkValueScreen,
     PickScreen,
+    ReasonScreen,
 )
 from relearn_tui.tui.widgets.tables import move_to, refill, selected_key
 
@@ -67,6 +71,12 @@ class ReviewScreen(AppScreen):
                 tooltip="Read the variant's whole question and answer (wrapped, scrollable)"),
         Binding("u", "undo", "Undo", id="review.undo",
                 tooltip="Undo the last decision made here (the variants are open again)"),
+        Binding("m", "mark_value", "Mark value", show=False, id="review.mark_value",
+                tooltip="Mark a private value the detector missed in this fact's answer"),
+        Binding("M", "no_value", "No value", show=False, id="review.no_value",
+                key_display="M",
+                tooltip="Record why this fact holds no private value (needed to complete the "
+                        "review of a fact without one)"),
         Binding("v", "app.toggle_reveal", "Reveal", id="review.reveal",
                 tooltip="Show or mask the variants' texts"),
     ]
@@ -77,6 +87,7 @@ class ReviewScreen(AppScreen):
         self.review: data.ReviewData | None = None
         self._jump_to_open = False
         self.last_decision: list[int] = []  # the variants of the last decision (for undo)
+        self.fact_values: dict[int, fact_values.FactValues] = {}  # by fact number
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="review-head", classes="head")
@@ -124,6 +135,7 @@ class ReviewScreen(AppScreen):
             self.query_one("#variant-detail", PrivateText).show([])
             return
         self.review = data.review_data(store, self.request_id)
+        self.fact_values = {f.number: f for f in fact_values.fact_values(store, self.request_id)}
         reveal = self.services.reveal
         rows = []
         last_fact = None
@@ -167,6 +179,12 @@ class ReviewScreen(AppScreen):
                         f"{c['pending']} open", style="dim")
             if c["approved"] == 0:
                 head.append("  needs one approved variant", style="#ffb000")
+            fv = self.fact_values.get(v.fact_position + 1)
+            if fv is not None and fv.values:
+                head.append(f" · values: {', '.join(c for c, _, _ in fv.values)}", style="dim")
+            elif fv is not None and not fv.no_value_recorded:
+                head.append("  no private value: m marks one, M records why",
+                            style="#ffb000")
         self.query_one("#review-head", Static).update(head)
 
     def _update_detail(self) -> None:
@@ -362,3 +380,43 @@ class ReviewScreen(AppScreen):
         move_to(self.query_one("#variants-table", DataTable), str(ids[0]))
         self.notify(f"Undone: {len(ids)} variant(s) open again; the request is {state}.",
                     title="Review")
+
+    @guarded
+    def action_mark_value(self) -> None:
+        v = self.current()
+        if v is None or self.request_id is None:
+            return
+        ctx, rid, number = self.services.ctx, self.request_id, v.fact_position + 1
+
+        def submit(values: dict[str, str]) -> None:
+            result = fact_values.mark_value(ctx.store, ctx.secret, rid, number, values["value"],
+                                            values["category"].strip(), actor=ctx.operator)
+            self.notify(f"Fact {number}: {values['category'].strip()} marked; "
+                        f"{result.flagged} variant(s) hold it and are flagged "
+                        f"({result.revoked} approval(s) withdrawn).", title="Review")
+
+        def closed(_: object) -> None:
+            self.services.data_changed()
+
+        self.app.push_screen(MarkValueScreen(number, VALUE_CATEGORIES, submit=submit), closed)
+
+    @guarded
+    def action_no_value(self) -> None:
+        v = self.current()
+        if v is None or self.request_id is None:
+            return
+        ctx, rid, number = self.services.ctx, self.request_id, v.fact_position + 1
+
+        def submit(values: dict[str, str]) -> None:
+            fact_values.record_no_value(ctx.store, rid, number, actor=ctx.operator,
+                                        reason=values["reason"])
+            self.notify(f"Fact {number}: recorded why it holds no private value.",
+                        title="Review")
+
+        def closed(_: object) -> None:
+            self.services.data_changed()
+
+        self.app.push_screen(ReasonScreen(
+            f"Fact {number} holds no private value",
+            note="Say why (kept in the event log: no name, no value). Without a private value "
+                 "the leak probes have nothing to look for.", submit=submit), closed)
