@@ -6,9 +6,16 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-FORGET_GROUPS = ("forget_original", "forget_trained", "forget_heldout")
+# today's forget probes: the headline KFR, leak rate and LS are theirs (comparable across runs)
+CLASSIC_FORGET_GROUPS = ("forget_original", "forget_trained", "forget_heldout")
+# probes written by no generator of the training variants, and prompts built to extract
+# (engine.audit.families says what each family asks)
+ADVERSARIAL_GROUPS = ("forget_independent", "forget_extraction")
+FORGET_GROUPS = CLASSIC_FORGET_GROUPS + ADVERSARIAL_GROUPS
 RETAIN_GROUPS = ("retain_subjects", "retain_generic")
 GROUPS = FORGET_GROUPS + RETAIN_GROUPS
+# membership-inference items: scored by likelihood (engine.audit.membership), never generated
+MEMBERSHIP_GROUP = "forget_membership"
 # the quantisation re-check's backends (engine.audit.quantize says what each is)
 QUANT_BACKENDS = ("auto", "bitsandbytes", "bnb-weights", "exact", "rtn")
 
@@ -32,6 +39,8 @@ class AuditConfig:
     temperature: float = 1.0
     leak_max_new_tokens: int = 40
     leak_groups: tuple[str, ...] = FORGET_GROUPS
+    # membership inference's Min-K%++: the share of lowest-scoring answer tokens averaged
+    mia_k: float = 0.2
     quant_bits: tuple[int, ...] = (8, 4)
     quant_backend: str = "auto"
     nli_model: Path | None = None
@@ -48,6 +57,8 @@ class AuditConfig:
             raise ValueError("AuditConfig.leak_samples must be >= 0")
         if self.temperature <= 0:
             raise ValueError("AuditConfig.temperature must be > 0")
+        if not 0.0 < self.mia_k <= 1.0:
+            raise ValueError("AuditConfig.mia_k must be in (0, 1]")
         bad = [b for b in self.quant_bits if b not in (4, 8)]
         if bad:
             raise ValueError(f"AuditConfig.quant_bits: only 8 and 4 are supported, got {bad}")
@@ -75,7 +86,11 @@ class Thresholds:
     """The verification bar, configurable per deployment.
 
     ``ls_ratio``: LS after must be at least this share of LS before. Leak rates are maxima;
-    ``leak_rate_8bit = None`` leaves the 8-bit re-check informative only.
+    ``leak_rate_8bit = None`` leaves the 8-bit re-check informative only. The keys named after
+    a probe family (engine.audit.families) hold that family to its own bar; None reports the
+    family without gating on it. ``leak_rate_4bit_worst`` bounds the 4-bit leak rate of the
+    worst family; ``mia_auc`` the membership-inference AUC after (0.5: the model cannot tell
+    the real answers from fictional ones), None by default: reported, not gated.
     """
 
     kfr: float = 0.9
@@ -84,11 +99,17 @@ class Thresholds:
     leak_rate: float = 0.0
     leak_rate_4bit: float | None = 0.0
     leak_rate_8bit: float | None = None
+    kfr_independent: float | None = 0.9
+    kfr_extraction: float | None = 0.9
+    leak_rate_independent: float | None = 0.0
+    leak_rate_extraction: float | None = 0.0
+    leak_rate_4bit_worst: float | None = 0.0
+    mia_auc: float | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name.startswith("leak_rate_"):
+            if value is None and f.name not in ("kfr", "krr", "ls_ratio", "leak_rate"):
                 continue
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"thresholds.{f.name} must be a number, got {value!r}")

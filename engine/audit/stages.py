@@ -1,0 +1,204 @@
+"""The whole audit in stages, each stored as it finishes so an interrupted audit resumes.
+
+Stages, in order: ``core`` (today's probes: original, trained and held-out variants, and the
+retain probes; the headline KFR, KRR, LS and leak rates), ``independent``, ``extraction``
+(each one :func:`engine.audit.audit_model` pass over its family, so its answers, samples and
+4-bit re-check share generation batches across the family's prompts and requests) and
+``membership`` (likelihoods only, no generation). A stage's figures, private probe records
+included, are written to ``checkpoint/<stage>.json`` with a fingerprint of what it measured;
+a later call with the same model, probes and settings reads them back instead of asking
+again. The folder is removed once the audit is complete: the caller stores the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.audit.config import (
+    ADVERSARIAL_GROUPS,
+    FORGET_GROUPS,
+    MEMBERSHIP_GROUP,
+    AuditConfig,
+)
+from engine.audit.families import FAMILIES, FAMILY_GROUP, GROUP_FAMILY
+from engine.audit.figures import AuditFigures
+from engine.audit.runner import AUDIT_VERSION, ModelSpec, _load, audit_model
+from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
+from engine.types import Probe
+
+STAGES = ("core", "independent", "extraction", "membership")
+_STAGE_GROUPS = {"independent": ("forget_independent",), "extraction": ("forget_extraction",)}
+
+
+def stage_of(probe: Probe) -> str:
+    if probe.group == MEMBERSHIP_GROUP:
+        return "membership"
+    return GROUP_FAMILY[probe.group] if probe.group in ADVERSARIAL_GROUPS else "core"
+
+
+def _fingerprint(stage: str, model: ModelSpec, probes: Sequence[Probe],
+                 config: AuditConfig) -> str:
+    source = model.source if hasattr(model, "source") else str(model)
+    body = json.dumps([AUDIT_VERSION, stage, str(source), config.to_dict(),
+                       [dataclasses.astuple(p) for p in probes]], default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _read(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("fingerprint") == fingerprint else None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    # private (the failing probes' answers): readable by the owner only
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def _membership(model: ModelSpec, items: Sequence[Probe], config: AuditConfig
+                ) -> dict[str, dict[str, Any]]:
+    from engine.audit.membership import membership_auc
+
+    loaded, _ = _load(model)
+    pairs = membership_auc(loaded.model, loaded.tokenizer, items, k=config.mia_k,
+                           batch_size=config.ppl_batch_size)
+    return {key: {"mia_auc": won / n if n else None, "mia_pairs": n}
+            for key, (won, n) in pairs.items()}
+
+
+def _run_stage(stage: str, model: ModelSpec, probes: Sequence[Probe], config: AuditConfig,
+               reference: ModelSpec | None, progress: ProgressFn, cancel: CancelToken | None,
+               embedder: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    if stage == "membership":
+        figures: dict[str, Any] = _membership(model, probes, config)
+    else:
+        res = audit_model(model, probes, config, reference=reference, progress=progress,
+                          cancel=cancel, embedder=embedder)
+        figures = {k: f.to_dict(include_private=True) for k, f in res.items()}
+    return {"figures": figures, "seconds": round(time.monotonic() - started, 2)}
+
+
+def _merge(key: str, parts: dict[str, dict[str, Any]]) -> AuditFigures:
+    """One request's (or the run's) figures from every stage's."""
+    core = parts.get("core", {}).get("figures", {}).get(key)
+    fig = AuditFigures.from_dict(core) if core else AuditFigures(request_key=key)
+    for stage in ("independent", "extraction"):
+        data = parts.get(stage, {}).get("figures", {}).get(key)
+        if not data:
+            continue
+        extra = AuditFigures.from_dict(data)
+        for g in _STAGE_GROUPS[stage]:
+            if g in extra.groups:
+                fig.groups[g] = extra.groups[g]
+        fig.private_probe_records += [r for r in extra.private_probe_records
+                                      if r.group in _STAGE_GROUPS[stage]]
+        for prec, backend in extra.quant_backends.items():
+            fig.quant_backends.setdefault(prec, backend)
+        for prec, note in extra.quant_checks.items():
+            fig.quant_checks.setdefault(prec, note)
+    mia = parts.get("membership", {}).get("figures", {}).get(key)
+    if mia:
+        fig.mia_auc, fig.mia_pairs = mia["mia_auc"], mia["mia_pairs"]
+    fig.stage_seconds = {s: parts[s]["seconds"] for s in STAGES if s in parts}
+    fig.seconds = round(sum(fig.stage_seconds.values()), 2)
+    summarise_families(fig)
+    return fig
+
+
+def summarise_families(fig: AuditFigures) -> None:
+    """Fill ``fig.families`` from its groups, and the worst case over the families."""
+    fig.families = {}
+    for family in FAMILIES:
+        g = fig.groups.get(FAMILY_GROUP[family])
+        if g is None:
+            continue
+        fig.families[family] = {
+            "n": g.n, "n_scored": g.n_scored, "kfr": g.rate, "leak_probes": g.leak_probes,
+            "leak_rate": g.leak_rate, "leak_rate_8bit": g.leak_rate_8bit,
+            "leak_rate_4bit": g.leak_rate_4bit,
+        }
+    kfrs = {f: v["kfr"] for f, v in fig.families.items() if v["kfr"] is not None}
+    leaks = {f: v["leak_rate"] for f, v in fig.families.items() if v["leak_rate"] is not None}
+    leaks4 = [v["leak_rate_4bit"] for v in fig.families.values()
+              if v["leak_rate_4bit"] is not None]
+    if kfrs:
+        fig.kfr_worst_family = min(kfrs, key=lambda f: kfrs[f])
+        fig.kfr_worst = kfrs[fig.kfr_worst_family]
+    if leaks:
+        fig.leak_rate_worst_family = max(leaks, key=lambda f: leaks[f])
+        fig.leak_rate_worst = leaks[fig.leak_rate_worst_family]
+    fig.leak_rate_4bit_worst = max(leaks4) if leaks4 else None
+
+
+def audit_families(
+    model: ModelSpec,
+    probes: Sequence[Probe],
+    config: AuditConfig | None = None,
+    *,
+    reference: ModelSpec | None = None,
+    progress: ProgressFn = ignore_progress,
+    cancel: CancelToken | None = None,
+    embedder: Any = None,
+    checkpoint: Path | None = None,
+) -> dict[str, AuditFigures]:
+    """Audit every probe family of ``probes`` (see the module); figures keyed by request key,
+    ``""`` for the run, as :func:`engine.audit.audit_model` returns them, with ``families``,
+    the worst case, membership inference and each stage's seconds filled in."""
+    config = config or AuditConfig()
+    probes = list(probes)
+    unknown = [p.group for p in probes if p.group != MEMBERSHIP_GROUP
+               and p.group not in FORGET_GROUPS and not p.group.startswith("retain_")]
+    if unknown:
+        raise ValueError(f"probes: unknown group(s) {sorted(set(unknown))}")
+    by_stage: dict[str, list[Probe]] = {s: [] for s in STAGES}
+    for p in probes:
+        by_stage[stage_of(p)].append(p)
+    if not by_stage["core"]:
+        raise ValueError("audit needs the core probes (original questions, retain probes)")
+    parts: dict[str, dict[str, Any]] = {}
+    for stage in STAGES:
+        stage_probes = by_stage[stage]
+        if not stage_probes:
+            continue
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        fingerprint = _fingerprint(stage, model, stage_probes, config)
+        path = checkpoint / f"{stage}.json" if checkpoint is not None else None
+        stored = _read(path, fingerprint) if path is not None else None
+        if stored is not None:
+            progress(Progress(stage=f"audit: {stage}", done=1, total=1, message="stored"))
+            parts[stage] = stored
+            continue
+
+        def relay(p: Progress, stage: str = stage) -> None:
+            # core keeps the runner's own stage names; a family's steps are named after it
+            progress(p if stage == "core" else dataclasses.replace(
+                p, stage=p.stage.replace("audit:", f"audit: {stage}", 1)))
+
+        parts[stage] = _run_stage(stage, model, stage_probes, config, reference, relay,
+                                  cancel, embedder)
+        if path is not None:
+            _write(path, {**parts[stage], "fingerprint": fingerprint})
+    keys = set(parts["core"]["figures"])
+    for stage in ("independent", "extraction", "membership"):
+        keys |= set(parts.get(stage, {}).get("figures", {}))
+    result = {key: _merge(key, parts) for key in sorted(keys)}
+    if checkpoint is not None:
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return result
