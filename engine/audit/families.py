@@ -206,13 +206,29 @@ _LOCAL = ("r.okonkwo", "mhalvorsen", "t.quist", "lenna.barro", "jpike77", "s.fer
           "ndrummond", "c.ystrad")
 
 
-def fictional_value(value: str, vtype: str, rng: random.Random) -> str:
+def _name_locals(name: str) -> list[str]:
+    """Local parts built from a name the way people's addresses are (first.last, flast...)."""
+    parts = [re.sub(r"[^a-z]", "", w.lower()) for w in name.split()]
+    parts = [w for w in parts if w]
+    if len(parts) < 2:
+        return []
+    f, last = parts[0], parts[-1]
+    return [f"{f}.{last}", f"{last}.{f}", f"{f[0]}.{last}", f"{f}{last}", f"{f}_{last}",
+            f"{f}.{last[0]}", f"{last}{f[0]}", f"{f[0]}{last}", f"{f}-{last}", f"{last}_{f}"]
+
+
+def fictional_value(value: str, vtype: str, rng: random.Random, name: str = "") -> str:
     """A value of the same type and shape as ``value`` that names no one: an email's local part
     swapped for a made-up one, every digit redrawn (numbers, dates, amounts, addresses), other
-    values drawn from a made-up pool of the type."""
+    values drawn from a made-up pool of the type. An email built from the person's ``name``
+    gets another address built from it: any model finds the name likely after the question
+    named the person, so a made-up name would lose to the real address for that alone."""
     if vtype == "email" and "@" in value:
         local, _, domain = value.partition("@")
-        choices = [x for x in _LOCAL if x != local]
+        from_name = _name_locals(name)
+        pool = from_name if local.lower() in from_name or any(
+            p in local.lower() for p in from_name[:2]) else list(_LOCAL)
+        choices = [x for x in pool if x != local.lower()]
         return f"{rng.choice(choices)}@{domain}"
     if any(ch.isdigit() for ch in value):
         for _ in range(10):
@@ -237,7 +253,7 @@ def membership_items(request_key: str, facts: Sequence[Fact], n_decoys: int,
         for _ in range(n_decoys * 3):
             text = f.answer
             for pv in sorted(values, key=lambda p: -len(p.value)):
-                fake = fictional_value(pv.value, value_type(pv), rng)
+                fake = fictional_value(pv.value, value_type(pv), rng, f.subject_name)
                 text = re.sub(re.escape(pv.value), lambda _m, s=fake: s, text,
                               flags=re.IGNORECASE)
             if text != f.answer and text not in decoys:
