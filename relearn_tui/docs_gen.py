@@ -177,14 +177,13 @@ MEANINGS: dict[str, dict[str, str]] = {
         "leak_rate_8bit": "highest leak rate allowed at 8-bit; unset (the default): reported, "
                           "gates nothing",
         "kfr_independent": "KFR on the `independent` probe family must be at least this "
-                           "(unset: reported, gates nothing)",
-        "kfr_extraction": "KFR on the `extraction` probe family must be at least this "
-                          "(unset: reported, gates nothing)",
+                           "(`\"off\"`: reported, gates nothing; so for every optional bar)",
+        "kfr_extraction": "KFR on the `extraction` probe family must be at least this",
         "leak_rate_independent": "highest leak rate allowed on the `independent` family",
         "leak_rate_extraction": "highest leak rate allowed on the `extraction` family",
         "leak_rate_4bit_worst": "highest 4-bit leak rate allowed on the worst probe family",
         "mia_auc": "highest membership-inference AUC allowed after unlearning (0.5: chance); "
-                   "unset (the default): reported, gates nothing",
+                   "unset (the default) or `\"off\"`: reported, gates nothing",
     },
     "probes": {
         "subject_probes": "retain probes drawn from other customers' facts",

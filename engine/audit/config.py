@@ -87,10 +87,11 @@ class Thresholds:
 
     ``ls_ratio``: LS after must be at least this share of LS before. Leak rates are maxima;
     ``leak_rate_8bit = None`` leaves the 8-bit re-check informative only. The keys named after
-    a probe family (engine.audit.families) hold that family to its own bar; None reports the
-    family without gating on it. ``leak_rate_4bit_worst`` bounds the 4-bit leak rate of the
-    worst family; ``mia_auc`` the membership-inference AUC after (0.5: the model cannot tell
-    the real answers from fictional ones), None by default: reported, not gated.
+    a probe family (engine.audit.families) hold that family to its own bar; None (``"off"`` in
+    a deployment file) reports the family without gating on it. ``leak_rate_4bit_worst``
+    bounds the 4-bit leak rate of the worst family; ``mia_auc`` the membership-inference AUC
+    after (0.5: the model cannot tell the real answers from fictional ones), None by default:
+    reported, not gated.
     """
 
     kfr: float = 0.9
@@ -109,7 +110,11 @@ class Thresholds:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name not in ("kfr", "krr", "ls_ratio", "leak_rate"):
+            optional = f.name not in ("kfr", "krr", "ls_ratio", "leak_rate")
+            if optional and value == "off":  # TOML has no null: "off" reports, gates nothing
+                value = None
+                setattr(self, f.name, None)
+            if value is None and optional:
                 continue
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"thresholds.{f.name} must be a number, got {value!r}")

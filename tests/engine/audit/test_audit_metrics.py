@@ -206,6 +206,13 @@ def test_gate_holds_each_adversarial_family_to_its_own_bar():
     assert "leak rate (extraction) not measured" in reasons
 
 
+def test_an_optional_bar_can_be_switched_off_in_a_deployment_file():
+    t = Thresholds.from_dict({"kfr_extraction": "off", "leak_rate_4bit": "off"})
+    assert t.kfr_extraction is None and t.leak_rate_4bit is None
+    with pytest.raises(ValueError, match=r"thresholds\.kfr must be a number"):
+        Thresholds.from_dict({"kfr": "off"})
+
+
 def test_thresholds_from_dict_round_trip_and_errors():
     t = Thresholds.from_dict({"kfr": 0.8, "leak_rate_8bit": 0.0})
     assert Thresholds.from_dict(t.to_dict()) == t
