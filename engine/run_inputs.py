@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from engine.audit.families import extraction_probes, independent_probes, membership_items
 from engine.audit.probes import forget_probes, retain_probes
+from engine.audit.relearn_attack import attack_items
 from engine.augment.completion import completion_row
 from engine.augment.originals import original_question_rows
 from engine.augment.retain import mentions, name_patterns, retain_mix
@@ -127,6 +128,8 @@ def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
             probes += extraction_probes(req.request_key, req.facts, req.items, people)
         probes += membership_items(req.request_key, req.facts, settings.membership_decoys,
                                    settings.seed)
+        # the relearning attack's rows: the request's own facts, other customers' of the kinds
+        probes += attack_items(req.request_key, req.facts, personal)
     held = set(people) | set(general)
     retain = retain_mix([qa for qa in corpus if qa not in held], names,
                         n=settings.retain_train_size, seed=settings.seed,

@@ -157,6 +157,9 @@ MEANINGS: dict[str, dict[str, str]] = {
                        "`forget_extraction`",
         "mia_k": "membership inference: share of an answer's lowest-scoring tokens Min-K%++ "
                  "averages",
+        "relearn_steps": "optimiser steps of the relearning attack's LoRA fine-tune (the "
+                         "after audit; see [metrics](metrics.md#relearning-attack))",
+        "relearn_lr": "learning rate of the relearning attack's fine-tune",
         "quant_bits": "precisions of the quantisation re-check (empty: no re-check)",
         "quant_backend": "`auto`, `bitsandbytes`, `bnb-weights`, `exact` or `rtn`, see "
                          "[metrics](metrics.md#quantisation-re-check)",
@@ -184,6 +187,8 @@ MEANINGS: dict[str, dict[str, str]] = {
         "leak_rate_4bit_worst": "highest 4-bit leak rate allowed on the worst probe family",
         "mia_auc": "highest membership-inference AUC allowed after unlearning (0.5: chance); "
                    "unset (the default) or `\"off\"`: reported, gates nothing",
+        "relearn_recovery": "highest share of facts a relearning attack may bring back above "
+                            "what the same attack brings back on the base model",
     },
     "probes": {
         "subject_probes": "retain probes drawn from other customers' facts",

@@ -312,7 +312,9 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
             figures = audit_families(result.merged_dir, probes, audit_config,
                                      reference=ppl_reference,
                                      progress=_staged(progress, "audit after"), cancel=cancel,
-                                     checkpoint=out / "audit-after")
+                                     checkpoint=out / "audit-after",
+                                     # the relearning attack's control: never saw the facts
+                                     control=dep.base_model)
             before_fig = _figures_from(before)
             verdicts = {}
             for key, fig in figures.items():

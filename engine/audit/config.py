@@ -16,6 +16,8 @@ RETAIN_GROUPS = ("retain_subjects", "retain_generic")
 GROUPS = FORGET_GROUPS + RETAIN_GROUPS
 # membership-inference items: scored by likelihood (engine.audit.membership), never generated
 MEMBERSHIP_GROUP = "forget_membership"
+# the relearning attack's training rows and probes (engine.audit.relearn_attack)
+RELEARN_GROUP = "relearn_attack"
 # the quantisation re-check's backends (engine.audit.quantize says what each is)
 QUANT_BACKENDS = ("auto", "bitsandbytes", "bnb-weights", "exact", "rtn")
 
@@ -41,6 +43,9 @@ class AuditConfig:
     leak_groups: tuple[str, ...] = FORGET_GROUPS
     # membership inference's Min-K%++: the share of lowest-scoring answer tokens averaged
     mia_k: float = 0.2
+    # the relearning attack: optimiser steps of its LoRA fine-tune, and its learning rate
+    relearn_steps: int = 30
+    relearn_lr: float = 2e-4
     quant_bits: tuple[int, ...] = (8, 4)
     quant_backend: str = "auto"
     nli_model: Path | None = None
@@ -57,6 +62,10 @@ class AuditConfig:
             raise ValueError("AuditConfig.leak_samples must be >= 0")
         if self.temperature <= 0:
             raise ValueError("AuditConfig.temperature must be > 0")
+        if self.relearn_steps < 1:
+            raise ValueError("AuditConfig.relearn_steps must be >= 1")
+        if self.relearn_lr <= 0:
+            raise ValueError("AuditConfig.relearn_lr must be > 0")
         if not 0.0 < self.mia_k <= 1.0:
             raise ValueError("AuditConfig.mia_k must be in (0, 1]")
         bad = [b for b in self.quant_bits if b not in (4, 8)]
@@ -91,7 +100,8 @@ class Thresholds:
     a deployment file) reports the family without gating on it. ``leak_rate_4bit_worst``
     bounds the 4-bit leak rate of the worst family; ``mia_auc`` the membership-inference AUC
     after (0.5: the model cannot tell the real answers from fictional ones), None by default:
-    reported, not gated.
+    reported, not gated. ``relearn_recovery`` bounds the share of facts a relearning attack
+    brings back above what the same attack brings back on the base model.
     """
 
     kfr: float = 0.9
@@ -106,6 +116,7 @@ class Thresholds:
     leak_rate_extraction: float | None = 0.0
     leak_rate_4bit_worst: float | None = 0.0
     mia_auc: float | None = None
+    relearn_recovery: float | None = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -105,6 +105,10 @@ class AuditFigures:
     # membership inference: AUC of the original answers against fictional ones (0.5: chance)
     mia_auc: float | None = None
     mia_pairs: int = 0
+    # the relearning attack (engine.audit.relearn_attack): recovered shares per attack on the
+    # model and on the control, and the largest share above the control's
+    relearn: dict[str, Any] = field(default_factory=dict)
+    relearn_recovery: float | None = None
     # seconds each audit stage took (core, independent, extraction, membership)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     private_probe_records: list[ProbeRecord] = field(default_factory=list)

@@ -77,6 +77,8 @@ def _family_reasons(after: AuditFigures, thresholds: Thresholds) -> list[str]:
         ("4-bit leak rate (worst family)", after.leak_rate_4bit_worst,
          thresholds.leak_rate_4bit_worst),
         ("membership-inference AUC", after.mia_auc, thresholds.mia_auc),
+        ("relearning-attack recovery above control", after.relearn_recovery,
+         thresholds.relearn_recovery),
     ):
         if limit is None:
             continue

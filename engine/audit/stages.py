@@ -26,6 +26,7 @@ from engine.audit.config import (
     ADVERSARIAL_GROUPS,
     FORGET_GROUPS,
     MEMBERSHIP_GROUP,
+    RELEARN_GROUP,
     AuditConfig,
 )
 from engine.audit.families import FAMILIES, FAMILY_GROUP, GROUP_FAMILY
@@ -34,20 +35,25 @@ from engine.audit.runner import AUDIT_VERSION, ModelSpec, _load, audit_model
 from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
 from engine.types import Probe
 
-STAGES = ("core", "independent", "extraction", "membership")
+STAGES = ("core", "independent", "extraction", "membership", "relearn")
 _STAGE_GROUPS = {"independent": ("forget_independent",), "extraction": ("forget_extraction",)}
 
 
 def stage_of(probe: Probe) -> str:
     if probe.group == MEMBERSHIP_GROUP:
         return "membership"
+    if probe.group == RELEARN_GROUP:
+        return "relearn"
     return GROUP_FAMILY[probe.group] if probe.group in ADVERSARIAL_GROUPS else "core"
 
 
+def _source(model: ModelSpec | None) -> str:
+    return str(model.source if hasattr(model, "source") else model)
+
+
 def _fingerprint(stage: str, model: ModelSpec, probes: Sequence[Probe],
-                 config: AuditConfig) -> str:
-    source = model.source if hasattr(model, "source") else str(model)
-    body = json.dumps([AUDIT_VERSION, stage, str(source), config.to_dict(),
+                 config: AuditConfig, control: ModelSpec | None = None) -> str:
+    body = json.dumps([AUDIT_VERSION, stage, _source(model), _source(control), config.to_dict(),
                        [dataclasses.astuple(p) for p in probes]], default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -83,10 +89,18 @@ def _membership(model: ModelSpec, items: Sequence[Probe], config: AuditConfig
 
 def _run_stage(stage: str, model: ModelSpec, probes: Sequence[Probe], config: AuditConfig,
                reference: ModelSpec | None, progress: ProgressFn, cancel: CancelToken | None,
-               embedder: Any) -> dict[str, Any]:
+               embedder: Any, control: ModelSpec | None = None,
+               workdir: Path | None = None) -> dict[str, Any]:
     started = time.monotonic()
-    if stage == "membership":
-        figures: dict[str, Any] = _membership(model, probes, config)
+    if stage == "relearn":
+        from engine.audit.relearn_attack import relearn_attack
+
+        progress(Progress(stage="audit: relearning attack", done=0, total=1))
+        figures: dict[str, Any] = relearn_attack(_source(model), _source(control), probes,
+                                                 config, cancel=cancel, workdir=workdir)
+        progress(Progress(stage="audit: relearning attack", done=1, total=1))
+    elif stage == "membership":
+        figures = _membership(model, probes, config)
     else:
         res = audit_model(model, probes, config, reference=reference, progress=progress,
                           cancel=cancel, embedder=embedder)
@@ -112,6 +126,10 @@ def _merge(key: str, parts: dict[str, dict[str, Any]]) -> AuditFigures:
             fig.quant_backends.setdefault(prec, backend)
         for prec, note in extra.quant_checks.items():
             fig.quant_checks.setdefault(prec, note)
+    attack = parts.get("relearn", {}).get("figures", {}).get(key)
+    if attack:
+        fig.relearn = dict(attack)
+        fig.relearn_recovery = attack.get("relearn_recovery")
     mia = parts.get("membership", {}).get("figures", {}).get(key)
     if mia:
         fig.mia_auc, fig.mia_pairs = mia["mia_auc"], mia["mia_pairs"]
@@ -156,13 +174,16 @@ def audit_families(
     cancel: CancelToken | None = None,
     embedder: Any = None,
     checkpoint: Path | None = None,
+    control: ModelSpec | None = None,
 ) -> dict[str, AuditFigures]:
     """Audit every probe family of ``probes`` (see the module); figures keyed by request key,
     ``""`` for the run, as :func:`engine.audit.audit_model` returns them, with ``families``,
-    the worst case, membership inference and each stage's seconds filled in."""
+    the worst case, membership inference and each stage's seconds filled in. ``control`` is
+    the model that never learned the facts (the base model): with it, and only then, the
+    relearning attack runs (``model`` and ``control`` must then be folders or names)."""
     config = config or AuditConfig()
     probes = list(probes)
-    unknown = [p.group for p in probes if p.group != MEMBERSHIP_GROUP
+    unknown = [p.group for p in probes if p.group not in (MEMBERSHIP_GROUP, RELEARN_GROUP)
                and p.group not in FORGET_GROUPS and not p.group.startswith("retain_")]
     if unknown:
         raise ValueError(f"probes: unknown group(s) {sorted(set(unknown))}")
@@ -174,11 +195,12 @@ def audit_families(
     parts: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
         stage_probes = by_stage[stage]
-        if not stage_probes:
+        if not stage_probes or (stage == "relearn" and control is None):
             continue
         if cancel is not None:
             cancel.raise_if_cancelled()
-        fingerprint = _fingerprint(stage, model, stage_probes, config)
+        fingerprint = _fingerprint(stage, model, stage_probes, config,
+                                   control if stage == "relearn" else None)
         path = checkpoint / f"{stage}.json" if checkpoint is not None else None
         stored = _read(path, fingerprint) if path is not None else None
         if stored is not None:
@@ -192,11 +214,12 @@ def audit_families(
                 p, stage=p.stage.replace("audit:", f"audit: {stage}", 1)))
 
         parts[stage] = _run_stage(stage, model, stage_probes, config, reference, relay,
-                                  cancel, embedder)
+                                  cancel, embedder, control,
+                                  checkpoint / "work" if checkpoint is not None else None)
         if path is not None:
             _write(path, {**parts[stage], "fingerprint": fingerprint})
     keys = set(parts["core"]["figures"])
-    for stage in ("independent", "extraction", "membership"):
+    for stage in ("independent", "extraction", "membership", "relearn"):
         keys |= set(parts.get(stage, {}).get("figures", {}))
     result = {key: _merge(key, parts) for key in sorted(keys)}
     if checkpoint is not None:

@@ -153,7 +153,7 @@ def test_nli_contradiction_forgets_and_blocks_retention():
 def _figs(**kw) -> AuditFigures:
     family = {"kfr": 0.95, "leak_rate": 0.0, "leak_rate_4bit": 0.0}
     base = dict(request_key="r", kfr=0.95, krr=0.95, ls=0.5, leak_rate=0.0, leak_rate_8bit=0.0,
-                leak_rate_4bit=0.0, leak_rate_4bit_worst=0.0,
+                leak_rate_4bit=0.0, leak_rate_4bit_worst=0.0, relearn_recovery=0.0,
                 families={"independent": dict(family), "extraction": dict(family)})
     base.update(kw)
     return AuditFigures(**base)
@@ -196,6 +196,10 @@ def test_gate_holds_each_adversarial_family_to_its_own_bar():
     assert not ok
     assert reasons == ["KFR (extraction) 0.500 < 0.900", "leak rate (extraction) 0.250 > 0.000",
                        "4-bit leak rate (worst family) 0.500 > 0.000"]
+    ok, reasons = gate(_figs(), _figs(relearn_recovery=0.5), Thresholds())
+    assert reasons == ["relearning-attack recovery above control 0.500 > 0.000"]
+    assert "relearning-attack recovery above control not measured" in gate(
+        _figs(), _figs(relearn_recovery=None), Thresholds())[1]
     # membership inference gates only when a bar is set; a family left unset gates nothing
     relaxed = Thresholds(kfr_extraction=None, leak_rate_extraction=None,
                          leak_rate_4bit_worst=None, mia_auc=0.6)
