@@ -93,6 +93,9 @@ def families_table(rows: Sequence[RequestRow], figures: dict[str, dict]) -> Tabl
         if any(worst[p].get("kfr_worst") is not None for p in worst):
             table.add_row(r.request_id, "worst", "", _ba(worst, "kfr_worst"),
                           _ba(worst, "leak_rate_worst"), _ba(worst, "leak_rate_4bit_worst"))
+        if worst["after"].get("relearn_recovery") is not None:
+            table.add_row(r.request_id, "relearning attack", "",
+                          _ba(worst, "relearn_recovery"), "", "")
         if any(worst[p].get("mia_auc") is not None for p in worst):
             table.add_row(r.request_id, "membership AUC", str(worst["after"].get(
                 "mia_pairs") or worst["before"].get("mia_pairs") or ""),

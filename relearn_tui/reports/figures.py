@@ -18,6 +18,8 @@ HEADLINE = (
     ("leak_rate_4bit_worst", "leak rate 4-bit (worst probe family)", "leak_rate_4bit_worst",
      False),
     ("mia_auc", "membership-inference AUC", "mia_auc", False),
+    ("relearn_recovery", "relearning attack: recovery above control", "relearn_recovery",
+     False),
 )
 
 
@@ -79,3 +81,14 @@ def stage_seconds(figures: dict[str, Any]) -> str:
     """How long each audit stage took, e.g. "core 41.2 s, independent 9.8 s"."""
     stages = figures.get("stage_seconds") or {}
     return ", ".join(f"{k} {float(v):.1f} s" for k, v in stages.items())
+
+
+def relearn_line(figures: dict[str, Any]) -> str:
+    """The relearning attack's shares, e.g. "half: 0.000 recovered (control 0.000) of 3 ..."."""
+    r = figures.get("relearn") or {}
+    parts = [f"{a}: {fmt(r[f'{a}_recovered'])} of {r.get(f'{a}_probes')} facts recovered "
+             f"(control {fmt(r.get(f'{a}_control'))})"
+             for a in ("half", "neighbours") if f"{a}_recovered" in r]
+    if not parts:
+        return ""
+    return f"Relearning attack ({r.get('relearn_steps')} steps): " + "; ".join(parts)

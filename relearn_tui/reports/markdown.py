@@ -15,6 +15,7 @@ from relearn_tui.reports.figures import (
     fmt,
     headline_rows,
     ls_components,
+    relearn_line,
     stage_seconds,
 )
 from relearn_tui.text import printable
@@ -77,6 +78,9 @@ def _families(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any
     lines += [f"| {esc(r['family'])} | {fmt(r['n'])} | {fmt(r['kfr_before'])} | "
               f"{fmt(r['kfr_after'])} | {fmt(r['leak_before'])} | {fmt(r['leak_after'])} | "
               f"{fmt(r['leak_4bit_after'])} | {r['rule']} |" for r in rows]
+    attack = relearn_line(audit.get("after") or {})
+    if attack:
+        lines += ["", esc(attack)]
     timed = [(p, stage_seconds(audit.get(p) or {})) for p in ("before", "after")]
     timed = [(p, t) for p, t in timed if t]
     if timed:

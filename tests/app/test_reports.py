@@ -32,7 +32,9 @@ AFTER["families"] = {"original": {"n": 6, "kfr": 1.0, "leak_rate": 0.0, "leak_ra
                                     "leak_rate_4bit": 0.1}}
 BEFORE.update(kfr_worst=0.0, leak_rate_worst=1.0, mia_auc=0.97)
 AFTER.update(kfr_worst=0.85, leak_rate_worst=0.05, leak_rate_4bit_worst=0.1, mia_auc=0.55,
-             stage_seconds={"core": 40.0, "extraction": 12.5})
+             stage_seconds={"core": 40.0, "extraction": 12.5}, relearn_recovery=0.25,
+             relearn={"relearn_steps": 30, "half_recovered": 0.5, "half_control": 0.25,
+                      "half_probes": 4})
 
 
 @pytest.fixture
@@ -114,6 +116,9 @@ def test_json_and_markdown_reports(verified):
     assert "| KFR (worst probe family) | 0.000 | 0.850 |  |" in md
     assert "| membership-inference AUC | 0.970 | 0.550 |  |" in md
     assert "after: core 40.0 s, extraction 12.5 s" in md
+    assert "| relearning attack: recovery above control | - | 0.250 |" in md
+    assert ("Relearning attack (30 steps): half: 0.500 of 4 facts recovered (control 0.250)"
+            in md)
     assert run["audit"]["after"]["families"]["extraction"]["leak_rate"] == 0.05
 
 
