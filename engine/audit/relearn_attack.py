@@ -23,6 +23,7 @@ Items come from the one builder (engine.run_inputs) as probes of group ``relearn
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from typing import Any
 
 from engine.audit.config import RELEARN_GROUP, AuditConfig
 from engine.pii import CATEGORY_NAMES, contains_value, regex_entities
+from engine.progress import Progress, ProgressFn, ignore_progress
 from engine.types import QA, Fact, Probe
 
 ATTACKS = ("half", "neighbours")
@@ -88,7 +90,8 @@ def _recovered(model_dir: Path, probes: Sequence[Probe], config: AuditConfig) ->
 
 
 def _attack(model: str | Path, rows: Sequence[Probe], probes: Sequence[Probe],
-            config: AuditConfig, workdir: Path, cancel: Any = None) -> list[bool]:
+            config: AuditConfig, workdir: Path, cancel: Any = None,
+            progress: ProgressFn = ignore_progress) -> list[bool]:
     """Fine-tune ``model`` on ``rows`` for the budget, then which ``probes`` leak."""
     from engine.train import TrainConfig, run_unlearning
     from engine.types import TrainData
@@ -99,13 +102,14 @@ def _attack(model: str | Path, rows: Sequence[Probe], probes: Sequence[Probe],
     train = TrainConfig(method="sft", epochs=epochs, lr=config.relearn_lr, batch_size=batch,
                         seed=config.seed, warmup_ratio=0.0, schedule="constant", merge=True)
     data = TrainData((), (), tuple(QA(r.question, r.truth) for r in rows))
-    result = run_unlearning(model, data, train, workdir, cancel=cancel)
+    result = run_unlearning(model, data, train, workdir, progress=progress, cancel=cancel)
     return _recovered(Path(result.merged_dir), probes, config)
 
 
 def relearn_attack(model: str | Path, control: str | Path, items: Sequence[Probe],
                    config: AuditConfig, *, cancel: Any = None,
-                   workdir: Path | None = None) -> dict[str, dict[str, Any]]:
+                   workdir: Path | None = None,
+                   progress: ProgressFn = ignore_progress) -> dict[str, dict[str, Any]]:
     """Per request key and ``""`` for the run: for each attack the share of probed facts
     recovered on ``model`` and on ``control``, and ``relearn_recovery``, the largest share
     above the control's over the attacks (None when no attack could be built). The attacked
@@ -127,7 +131,12 @@ def relearn_attack(model: str | Path, control: str | Path, items: Sequence[Probe
                     if cancel is not None:
                         cancel.raise_if_cancelled()
                     work = Path(tmp) / f"{attack}-{who}-{len(counts)}"
-                    hits = _attack(spec, rows, probes, config, work, cancel)
+                    def relay(p: Progress, what: str = f"{attack} on {who}") -> None:
+                        # the attack's own training: never the run's "train" stage
+                        progress(dataclasses.replace(p, stage="audit: relearning attack",
+                                                     message=what))
+
+                    hits = _attack(spec, rows, probes, config, work, cancel, relay)
                     shutil.rmtree(work, ignore_errors=True)  # the adapter is thrown away
                     for k in dict.fromkeys(("", key)):
                         c = counts.setdefault(k, {}).setdefault(f"{attack}:{who}", [0, 0])

@@ -97,7 +97,8 @@ def _run_stage(stage: str, model: ModelSpec, probes: Sequence[Probe], config: Au
 
         progress(Progress(stage="audit: relearning attack", done=0, total=1))
         figures: dict[str, Any] = relearn_attack(_source(model), _source(control), probes,
-                                                 config, cancel=cancel, workdir=workdir)
+                                                 config, cancel=cancel, workdir=workdir,
+                                                 progress=progress)
         progress(Progress(stage="audit: relearning attack", done=1, total=1))
     elif stage == "membership":
         figures = _membership(model, probes, config)
