@@ -17,11 +17,13 @@ import dataclasses
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def _subject() -> Path:
