@@ -55,6 +55,7 @@ class ProbeRecord:
     entity_score: float
     nli_label: str | None = None
     leaked_at: tuple[str, ...] = ()
+    style: str = ""  # an extraction probe's attack, an independent probe's source
 
 
 @dataclass

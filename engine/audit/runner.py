@@ -244,7 +244,7 @@ def _figures(
         fig.private_probe_records.append(ProbeRecord(
             group=s.probe.group, request_key=s.probe.request_key, question=s.probe.question,
             output=s.output, verdict=verdict, entity_score=s.entity_score, nli_label=s.nli_label,
-            leaked_at=leaked_at,
+            leaked_at=leaked_at, style=s.probe.style,
         ))
     return fig
 

@@ -109,8 +109,10 @@ def _run_stage(stage: str, model: ModelSpec, probes: Sequence[Probe], config: Au
     return {"figures": figures, "seconds": round(time.monotonic() - started, 2)}
 
 
-def _merge(key: str, parts: dict[str, dict[str, Any]]) -> AuditFigures:
-    """One request's (or the run's) figures from every stage's."""
+def _merge(key: str, parts: dict[str, dict[str, Any]],
+           styles: dict[str, dict[str, dict[str, int]]] | None = None) -> AuditFigures:
+    """One request's (or the run's) figures from every stage's; ``styles``: per family, per
+    style, how many probes (``n``) and leak probes (``leak_probes``) it asked."""
     core = parts.get("core", {}).get("figures", {}).get(key)
     fig = AuditFigures.from_dict(core) if core else AuditFigures(request_key=key)
     for stage in ("independent", "extraction"):
@@ -137,7 +139,34 @@ def _merge(key: str, parts: dict[str, dict[str, Any]]) -> AuditFigures:
     fig.stage_seconds = {s: parts[s]["seconds"] for s in STAGES if s in parts}
     fig.seconds = round(sum(fig.stage_seconds.values()), 2)
     summarise_families(fig)
+    for family, by_style in (styles or {}).items():
+        if family not in fig.families:
+            continue
+        records = [r for r in fig.private_probe_records if r.group == FAMILY_GROUP[family]]
+        fig.families[family]["styles"] = {
+            style: {**c,
+                    "not_forgotten": sum(1 for r in records if r.style == style
+                                         and r.verdict.startswith("not forgotten")),
+                    "leaked": sum(1 for r in records if r.style == style
+                                  and "full" in r.leaked_at)}
+            for style, c in by_style.items()}
     return fig
+
+
+def _style_counts(probes: Sequence[Probe], key: str, config: AuditConfig
+                  ) -> dict[str, dict[str, dict[str, int]]]:
+    """Per adversarial family and style, the probes asked (of request ``key``; "" all)."""
+    from engine.audit.runner import secret_values
+
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for p in probes:
+        if p.group not in ADVERSARIAL_GROUPS or (key and p.request_key != key):
+            continue
+        c = out.setdefault(GROUP_FAMILY[p.group], {}).setdefault(
+            p.style, {"n": 0, "leak_probes": 0})
+        c["n"] += 1
+        c["leak_probes"] += int(p.group in config.leak_groups and bool(secret_values(p)))
+    return out
 
 
 def summarise_families(fig: AuditFigures) -> None:
@@ -222,7 +251,8 @@ def audit_families(
     keys = set(parts["core"]["figures"])
     for stage in ("independent", "extraction", "membership", "relearn"):
         keys |= set(parts.get(stage, {}).get("figures", {}))
-    result = {key: _merge(key, parts) for key in sorted(keys)}
+    result = {key: _merge(key, parts, _style_counts(probes, key, config))
+              for key in sorted(keys)}
     if checkpoint is not None:
         shutil.rmtree(checkpoint, ignore_errors=True)
     return result

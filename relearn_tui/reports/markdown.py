@@ -78,6 +78,13 @@ def _families(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any
     lines += [f"| {esc(r['family'])} | {fmt(r['n'])} | {fmt(r['kfr_before'])} | "
               f"{fmt(r['kfr_after'])} | {fmt(r['leak_before'])} | {fmt(r['leak_after'])} | "
               f"{fmt(r['leak_4bit_after'])} | {r['rule']} |" for r in rows]
+    for family, f in ((audit.get("after") or {}).get("families") or {}).items():
+        styles = f.get("styles") or {}
+        if styles:
+            lines += ["", esc(f"{family} after, by kind: " + "; ".join(
+                f"{st}: {c.get('leaked', 0)} of {c.get('leak_probes', 0)} leaked, "
+                f"{c.get('not_forgotten', 0)} of {c.get('n', 0)} not forgotten"
+                for st, c in styles.items()))]
     attack = relearn_line(audit.get("after") or {})
     if attack:
         lines += ["", esc(attack)]

@@ -29,7 +29,9 @@ BEFORE["families"] = {"original": {"n": 6, "kfr": 0.0, "leak_rate": 1.0},
                       "extraction": {"n": 20, "kfr": 0.2, "leak_rate": 0.9}}
 AFTER["families"] = {"original": {"n": 6, "kfr": 1.0, "leak_rate": 0.0, "leak_rate_4bit": 0.0},
                      "extraction": {"n": 20, "kfr": 0.85, "leak_rate": 0.05,
-                                    "leak_rate_4bit": 0.1}}
+                                    "leak_rate_4bit": 0.1,
+                                    "styles": {"raw": {"n": 8, "leak_probes": 8, "leaked": 1,
+                                                       "not_forgotten": 3}}}}
 BEFORE.update(kfr_worst=0.0, leak_rate_worst=1.0, mia_auc=0.97)
 AFTER.update(kfr_worst=0.85, leak_rate_worst=0.05, leak_rate_4bit_worst=0.1, mia_auc=0.55,
              stage_seconds={"core": 40.0, "extraction": 12.5}, relearn_recovery=0.25,
@@ -117,6 +119,7 @@ def test_json_and_markdown_reports(verified):
     assert "| membership-inference AUC | 0.970 | 0.550 |  |" in md
     assert "after: core 40.0 s, extraction 12.5 s" in md
     assert "| relearning attack: recovery above control | - | 0.250 |" in md
+    assert "extraction after, by kind: raw: 1 of 8 leaked, 3 of 8 not forgotten" in md
     assert ("Relearning attack (30 steps): half: 0.500 of 4 facts recovered (control 0.250)"
             in md)
     assert run["audit"]["after"]["families"]["extraction"]["leak_rate"] == 0.05

@@ -203,6 +203,12 @@ def test_a_value_the_model_says_is_caught_by_each_family(chatty_tiny_dir, tiny):
     leaked = {r.group for r in run.private_probe_records if "leaked" in r.verdict}
     assert {FAMILY_GROUP[f] for f in FAMILIES} <= leaked
     assert figs["R1"].families.keys() == run.families.keys()
+    styles = run.families["extraction"]["styles"]
+    assert set(styles) == set(EXTRACTION_STYLES)
+    assert sum(c["n"] for c in styles.values()) == run.families["extraction"]["n"]
+    assert sum(c["leaked"] for c in styles.values()) == round(
+        run.families["extraction"]["leak_rate"] * run.families["extraction"]["leak_probes"])
+    assert {c["n"] for c in run.families["independent"]["styles"].values()} == {2, 1}
     # the public figures hold no answer, and no planted value
     assert not any(w in str(run.to_dict()) for w in planted)
 
