@@ -10,6 +10,10 @@ optimiser steps at ``relearn_lr``, the application's own trainer, method ``sft``
 - ``neighbours``: on other customers' facts of the same kinds only, then every fact of the
   request is asked.
 
+Each attack is one fine-tune for all the run's requests together (their rows pooled), so a
+run costs four fine-tunes (two attacks, on the model and on the control) whatever its size;
+each request's probed facts are counted for it.
+
 A fact is *recovered* when one of its private values appears in the greedy answer or in any of
 ``leak_samples`` answers sampled at ``temperature``. The same attack on a control that never
 learned the facts (the base model) measures what the attack teaches by itself (a value the
@@ -119,29 +123,31 @@ def relearn_attack(model: str | Path, control: str | Path, items: Sequence[Probe
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="relearn-attack-", dir=workdir) as tmp:
+        # one fine-tune per attack and model for all the run's requests together: each
+        # request's probed facts are counted for it (four fine-tunes a run, not four a request)
         for attack in ATTACKS:
-            for key in sorted({p.request_key for p in items}):
-                rows = [p for p in items if p.request_key == key
-                        and p.style == f"{attack}:train"]
-                probes = [p for p in items if p.request_key == key
-                          and p.style == f"{attack}:probe"]
-                if not rows or not probes:
-                    continue
-                for who, spec in (("model", model), ("control", control)):
-                    if cancel is not None:
-                        cancel.raise_if_cancelled()
-                    work = Path(tmp) / f"{attack}-{who}-{len(counts)}"
-                    def relay(p: Progress, what: str = f"{attack} on {who}") -> None:
-                        # the attack's own training: never the run's "train" stage
-                        progress(dataclasses.replace(p, stage="audit: relearning attack",
-                                                     message=what))
+            rows = list({(p.question, p.truth): p for p in items
+                         if p.style == f"{attack}:train"}.values())
+            probes = [p for p in items if p.style == f"{attack}:probe"]
+            if not rows or not probes:
+                continue
+            for who, spec in (("model", model), ("control", control)):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
 
-                    hits = _attack(spec, rows, probes, config, work, cancel, relay)
-                    shutil.rmtree(work, ignore_errors=True)  # the adapter is thrown away
-                    for k in dict.fromkeys(("", key)):
+                def relay(p: Progress, what: str = f"{attack} on {who}") -> None:
+                    # the attack's own training: never the run's "train" stage
+                    progress(dataclasses.replace(p, stage="audit: relearning attack",
+                                                 message=what))
+
+                work = Path(tmp) / f"{attack}-{who}"
+                hits = _attack(spec, rows, probes, config, work, cancel, relay)
+                shutil.rmtree(work, ignore_errors=True)  # the adapter is thrown away
+                for p, hit in zip(probes, hits, strict=True):
+                    for k in dict.fromkeys(("", p.request_key)):
                         c = counts.setdefault(k, {}).setdefault(f"{attack}:{who}", [0, 0])
-                        c[0] += sum(hits)
-                        c[1] += len(hits)
+                        c[0] += int(hit)
+                        c[1] += 1
     out: dict[str, dict[str, Any]] = {}
     for key, c in counts.items():
         fig: dict[str, Any] = {"relearn_steps": config.relearn_steps}
