@@ -302,7 +302,7 @@ def test_an_interrupted_audit_resumes_without_redoing_finished_stages(chatty_tin
     ran.clear()
     audit_families(chatty_tiny_dir, probes, dataclasses.replace(CONFIG, leak_samples=3),
                    embedder=fake_embed, checkpoint=checkpoint)
-    assert ran == list(STAGES)
+    assert ran == [s for s in STAGES if s != "relearn"]  # the attack needs a control
 
 
 def test_the_relearning_attack_recovers_nothing_a_model_never_saw(chatty_tiny_dir,
