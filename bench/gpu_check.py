@@ -328,7 +328,8 @@ def _sample_probes(plan: Plan) -> tuple[list[Any], Any]:
     Returns them with the application context (its deployment holds the audit settings)."""
     from sqlmodel import select
 
-    from engine.audit import FORGET_GROUPS, secret_values
+    from engine.audit.config import CLASSIC_FORGET_GROUPS
+    from engine.audit.runner import secret_values
     from relearn_tui import headless, review, runs
     from relearn_tui.context import AppContext
     from relearn_tui.store.models import Request, Run
@@ -349,7 +350,8 @@ def _sample_probes(plan: Plan) -> tuple[list[Any], Any]:
     with ctx.store.read() as s:
         run = s.get(Run, run_id)
     _, probes = runs.build_inputs(ctx, run)
-    return [p for p in probes if p.group in FORGET_GROUPS and secret_values(p)], ctx
+    # the quantisation backends are compared on the leak probes of before the families
+    return [p for p in probes if p.group in CLASSIC_FORGET_GROUPS and secret_values(p)], ctx
 
 
 def leak_verdicts(figures: Any, probes: Sequence[Any], precisions: Sequence[str]

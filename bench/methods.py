@@ -94,15 +94,18 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
             "probe_settings": inputs["probe_settings"]}
 
 
-def audit_cached(model: Path, probes, config, reference, work: Path, log, label: str):
-    """audit_model, cached by model hash, probes and audit config."""
+def audit_cached(model: Path, probes, config, reference, work: Path, log, label: str,
+                 control=None):
+    """The application's staged audit (every probe family; with ``control``, the relearning
+    attack too), cached by model hash, probes, audit config and control."""
     import fcntl
 
     from engine.audit import AUDIT_VERSION, AuditFigures
     from engine.models import model_identity
 
     key = _digest([AUDIT_VERSION, model_identity(model), [p.__dict__ for p in probes],
-                   config.to_dict(), model_identity(reference) if reference else None])
+                   config.to_dict(), model_identity(reference) if reference else None,
+                   model_identity(control) if control else None])
     path = work / "audits" / f"{label}-{key}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     # two bench processes (say relearn and the baselines) share one "before" audit
@@ -112,11 +115,12 @@ def audit_cached(model: Path, probes, config, reference, work: Path, log, label:
             data = json.loads(path.read_text())
             figs = {k: AuditFigures.from_dict(v) for k, v in data["figures"].items()}
             return figs, data["seconds"]
-        return _audit_and_store(model, probes, config, reference, path, log, label)
+        return _audit_and_store(model, probes, config, reference, path, log, label, control)
 
 
-def _audit_and_store(model, probes, config, reference, path: Path, log, label: str):
-    from engine.audit import audit_model
+def _audit_and_store(model, probes, config, reference, path: Path, log, label: str,
+                     control=None):
+    from engine.audit.stages import audit_families
 
     t = time.perf_counter()
     last = [0.0]
@@ -127,7 +131,8 @@ def _audit_and_store(model, probes, config, reference, path: Path, log, label: s
             last[0] = now
             log(f"  {label}: {p.stage} {p.done}/{p.total}")
 
-    figs = audit_model(model, probes, config, reference=reference, progress=progress)
+    figs = audit_families(model, probes, config, reference=reference, progress=progress,
+                          control=control)
     seconds = time.perf_counter() - t
     # the bench's cache is local and holds fictional data: keep the failing probes for study
     path.write_text(json.dumps({"seconds": seconds, "figures": {
@@ -156,6 +161,14 @@ def row_of(method: str, settings: dict[str, Any], figs, before, train_s: float |
         "ls": run.ls, "ppl": run.ppl, "brunet": run.brunet, "honore": run.honore,
         "leak_rate": run.leak_rate, "leak_rate_8bit": run.leak_rate_8bit,
         "leak_rate_4bit": run.leak_rate_4bit, "quant_backends": run.quant_backends,
+        # the adversarial families, the worst case, membership inference, the relearning attack
+        "kfr_independent": run.families.get("independent", {}).get("kfr"),
+        "kfr_extraction": run.families.get("extraction", {}).get("kfr"),
+        "leak_independent": run.families.get("independent", {}).get("leak_rate"),
+        "leak_extraction": run.families.get("extraction", {}).get("leak_rate"),
+        "kfr_worst": run.kfr_worst, "leak_rate_worst": run.leak_rate_worst,
+        "leak_rate_4bit_worst": run.leak_rate_4bit_worst, "mia_auc": run.mia_auc,
+        "relearn_recovery": run.relearn_recovery, "stage_seconds": run.stage_seconds,
         "train_s": train_s, "audit_s": audit_s, "passed": passed, "reasons": reasons,
         "per_request": per_request, "figures": run.to_dict(),
     }
@@ -167,7 +180,9 @@ def _f(x: float | None, digits: int = 2) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ["method", "settings", "KFR held-out", "KFR orig", "KRR", "LS", "PPL", "Brunet",
-            "Honore", "leak", "leak 8-bit", "leak 4-bit", "train s", "audit s", "verified"]
+            "Honore", "leak", "leak 8-bit", "leak 4-bit", "KFR indep", "KFR extr",
+            "leak indep", "leak extr", "KFR worst", "leak worst", "leak 4-bit worst", "MIA AUC",
+            "relearn", "train s", "audit s", "verified"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
@@ -177,7 +192,11 @@ def table(rows: list[dict[str, Any]]) -> str:
             r["method"], settings or "-", _f(r["kfr_heldout"]), _f(r["kfr_original"]),
             _f(r["krr"]), _f(r["ls"], 3), _f(r["ppl"], 1), _f(r["brunet"], 1),
             _f(r["honore"], 0), _f(r["leak_rate"]), _f(r["leak_rate_8bit"]),
-            _f(r["leak_rate_4bit"]), _f(r["train_s"], 0), _f(r.get("audit_s"), 0), verified,
+            _f(r["leak_rate_4bit"]), *(_f(r.get(k)) for k in (
+                "kfr_independent", "kfr_extraction", "leak_independent", "leak_extraction",
+                "kfr_worst", "leak_rate_worst", "leak_rate_4bit_worst", "mia_auc",
+                "relearn_recovery")),
+            _f(r["train_s"], 0), _f(r.get("audit_s"), 0), verified,
         ]) + " |")
     return "\n".join(lines)
 
@@ -287,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     audit_cfg = AuditConfig(leak_samples=args.leak_samples, seed=args.seed,
                             batch_size=args.audit_batch,
                             quant_bits=tuple(int(b) for b in args.quant_bits.split(",") if b),
-                            leak_groups=("forget_original", "forget_heldout"))
+                            leak_groups=("forget_original", "forget_heldout",
+                                         "forget_independent", "forget_extraction"))
     thresholds = Thresholds()
     ppl_ref = default_gguf_path() if args.ppl_reference == "base" else None
     rows: list[dict[str, Any]] = []
@@ -380,8 +400,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{method}: best of the sweep {candidates[0][0]}")
         for settings, trained, train_s in candidates:
             before = get_before()
+            # the relearning attack's control is the base model, as in the application
             figs, audit_s = audit_cached(trained.merged_dir, probes, audit_cfg,
-                                         ppl_ref or subject, args.work, log, method)
+                                         ppl_ref or subject, args.work, log, method,
+                                         control=default_gguf_path())
             rows.append(row_of(method, settings, figs, before, train_s, audit_s, thresholds))
             r = rows[-1]
             log(f"{method}: KFR held-out {_f(r['kfr_heldout'])}, KRR {_f(r['krr'])}, "

@@ -12,12 +12,14 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from engine.audit.families import extraction_probes, independent_probes, membership_items
 from engine.audit.probes import forget_probes, retain_probes
+from engine.audit.relearn_attack import attack_items
 from engine.augment.completion import completion_row
 from engine.augment.originals import original_question_rows
 from engine.augment.retain import mentions, name_patterns, retain_mix
 from engine.pii import regex_entities
-from engine.types import QA, Fact, Probe, TrainData, Variant, mark_values
+from engine.types import OPERATOR_PROBE, QA, Fact, Probe, TrainData, Variant, mark_values
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,17 @@ class ProbeSettings:
     # each fact's original question is also trained, with this many of its approved answers
     original_question_answers: int = 3
     seed: int = 0
+    # the adversarial families (engine.audit.families): frame questions per fact for
+    # `independent` (an operator's own probe questions are always asked too), whether the
+    # `extraction` prompts are asked, and fictional answers per fact for membership inference
+    independent_per_fact: int = 2
+    extraction: bool = True
+    membership_decoys: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("independent_per_fact", "membership_decoys"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"probes.{name} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,7 @@ def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
                                 trained_per_fact=settings.trained_per_fact)
         answers: dict[str, list[str]] = {}
         for v in req.items:
-            if v.held_out:
+            if v.held_out or v.kind == OPERATOR_PROBE:  # an operator's probes are never trained
                 continue
             if v.kind == "completion":
                 # the fact's question, answered with the item's opening, then its text
@@ -107,6 +120,16 @@ def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
     people = personal[: settings.subject_probes]
     general = generic[: settings.generic_probes]
     probes += retain_probes(people, general)
+    for req in requests:
+        probes += independent_probes(req.request_key, req.facts, req.items,
+                                     settings.independent_per_fact)
+        if settings.extraction:
+            # the few-shot turns are other customers' facts, answered as the corpus answers
+            probes += extraction_probes(req.request_key, req.facts, req.items, people)
+        probes += membership_items(req.request_key, req.facts, settings.membership_decoys,
+                                   settings.seed)
+        # the relearning attack's rows: the request's own facts, other customers' of the kinds
+        probes += attack_items(req.request_key, req.facts, personal)
     held = set(people) | set(general)
     retain = retain_mix([qa for qa in corpus if qa not in held], names,
                         n=settings.retain_train_size, seed=settings.seed,

@@ -14,6 +14,10 @@ kind."""
 
 ITEM_KINDS = (*VARIANT_KINDS, "completion")
 
+OPERATOR_PROBE = "operator"
+"""The kind of a probe question an operator wrote for a fact (a request file's ``probes``):
+asked by the audit's ``independent`` family, never trained on."""
+
 
 @dataclass(frozen=True)
 class PrivateValue:
@@ -110,8 +114,13 @@ def mark_values(qa: QA, values: tuple[str, ...] | list[str]) -> QA | None:
 class Probe:
     """One audit question with its ground truth.
 
-    ``group`` is one of ``forget_original``, ``forget_trained``, ``forget_heldout``,
-    ``retain_subjects``, ``retain_generic``; ``request_key`` ties forget probes to their request.
+    ``group`` is one of engine.audit.config.GROUPS; ``request_key`` ties forget probes to their
+    request. The fields after ``private_values`` shape an adversarial prompt (the ``extraction``
+    family, engine.audit.prompts): ``style`` names the attack, ``system`` replaces the system
+    message, ``shots`` are earlier (question, answer) turns, ``prefix`` opens the assistant's
+    answer for it, and with ``raw`` the model gets ``question`` as bare text, no chat template.
+    ``decoys`` (membership inference) are the truth with fresh fictional values in place of the
+    private ones.
     """
 
     group: str
@@ -119,3 +128,9 @@ class Probe:
     truth: str
     request_key: str = ""
     private_values: tuple[str, ...] = ()
+    style: str = ""
+    system: str = ""
+    shots: tuple[tuple[str, str], ...] = ()
+    prefix: str = ""
+    raw: bool = False
+    decoys: tuple[str, ...] = ()

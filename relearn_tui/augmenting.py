@@ -11,6 +11,7 @@ from sqlmodel import select
 from engine.augment.pipeline import AugmentConfig
 from engine.pii import extract_private_values
 from engine.progress import CancelToken, ProgressFn, ignore_progress
+from engine.types import OPERATOR_PROBE
 from relearn_tui import workflow
 from relearn_tui.logs import get_logger
 from relearn_tui.pseudonym import value_hash
@@ -75,6 +76,8 @@ def augment_request(ctx, request_id: str, *, progress: ProgressFn = ignore_progr
         old = s.exec(select(Variant).where(Variant.request_id == request_id)).all()
         kept = 0
         for v in old:
+            if v.kind == OPERATOR_PROBE:  # came with the request: never drawn again
+                continue
             if v.status in (APPROVED, REJECTED) or v.edited:
                 kept += 1
             else:

@@ -153,7 +153,13 @@ MEANINGS: dict[str, dict[str, str]] = {
         "temperature": "sampling temperature of the leak probes",
         "leak_max_new_tokens": "tokens of each sampled answer",
         "leak_groups": "the forget probe groups sampled for leaks: `forget_original`, "
-                       "`forget_trained`, `forget_heldout`",
+                       "`forget_trained`, `forget_heldout`, `forget_independent`, "
+                       "`forget_extraction`",
+        "mia_k": "membership inference: share of an answer's lowest-scoring tokens Min-K%++ "
+                 "averages",
+        "relearn_steps": "optimiser steps of the relearning attack's LoRA fine-tune (the "
+                         "after audit; see [metrics](metrics.md#relearning-attack))",
+        "relearn_lr": "learning rate of the relearning attack's fine-tune",
         "quant_bits": "precisions of the quantisation re-check (empty: no re-check)",
         "quant_backend": "`auto`, `bitsandbytes`, `bnb-weights`, `exact` or `rtn`, see "
                          "[metrics](metrics.md#quantisation-re-check)",
@@ -173,6 +179,16 @@ MEANINGS: dict[str, dict[str, str]] = {
         "leak_rate_4bit": "highest leak rate allowed at 4-bit",
         "leak_rate_8bit": "highest leak rate allowed at 8-bit; unset (the default): reported, "
                           "gates nothing",
+        "kfr_independent": "KFR on the `independent` probe family must be at least this "
+                           "(`\"off\"`: reported, gates nothing; so for every optional bar)",
+        "kfr_extraction": "KFR on the `extraction` probe family must be at least this",
+        "leak_rate_independent": "highest leak rate allowed on the `independent` family",
+        "leak_rate_extraction": "highest leak rate allowed on the `extraction` family",
+        "leak_rate_4bit_worst": "highest 4-bit leak rate allowed on the worst probe family",
+        "mia_auc": "highest membership-inference AUC allowed after unlearning (0.5: chance); "
+                   "unset (the default) or `\"off\"`: reported, gates nothing",
+        "relearn_recovery": "highest share of facts a relearning attack may bring back above "
+                            "what the same attack brings back on the base model",
     },
     "probes": {
         "subject_probes": "retain probes drawn from other customers' facts",
@@ -182,6 +198,12 @@ MEANINGS: dict[str, dict[str, str]] = {
         "original_question_answers": "approved answers each original question is trained "
                                      "with",
         "seed": "seed of the probe draw",
+        "independent_per_fact": "frame questions per fact in the `independent` family "
+                                "(the operator's own probe questions are asked besides)",
+        "extraction": "ask the `extraction` family (forced prefix, few-shot, raw completion, "
+                      "jailbreak system prompt)",
+        "membership_decoys": "answers with fictional values each fact's original answer is "
+                             "compared with, for membership inference (0: none)",
     },
 }
 

@@ -70,6 +70,39 @@ def requests_table(rows: Sequence[RequestRow], title: str = "Requests",
     return table
 
 
+def families_table(rows: Sequence[RequestRow], figures: dict[str, dict]) -> Table:
+    """Every request's probe families (engine.audit.families), the worst case and membership
+    inference, before → after."""
+    from engine.audit.families import FAMILIES
+
+    table = Table(title="Probe families")
+    for col in ("request", "family", "probes", "KFR", "leak", "leak 4-bit"):
+        table.add_column(col, justify="left" if col in ("request", "family") else "right")
+    for r in rows:
+        f = figures.get(r.request_id, {})
+        fams = {p: (f.get(p) or {}).get("families") or {} for p in ("before", "after")}
+        for family in FAMILIES:
+            if family not in fams["before"] and family not in fams["after"]:
+                continue
+            pair = {"before": fams["before"].get(family) or {},
+                    "after": fams["after"].get(family) or {}}
+            n = pair["after"].get("n", pair["before"].get("n"))
+            table.add_row(r.request_id, family, str(n), _ba(pair, "kfr"),
+                          _ba(pair, "leak_rate"), _ba(pair, "leak_rate_4bit"))
+        worst = {"before": f.get("before") or {}, "after": f.get("after") or {}}
+        if any(worst[p].get("kfr_worst") is not None for p in worst):
+            table.add_row(r.request_id, "worst", "", _ba(worst, "kfr_worst"),
+                          _ba(worst, "leak_rate_worst"), _ba(worst, "leak_rate_4bit_worst"))
+        if worst["after"].get("relearn_recovery") is not None:
+            table.add_row(r.request_id, "relearning attack", "",
+                          _ba(worst, "relearn_recovery"), "", "")
+        if any(worst[p].get("mia_auc") is not None for p in worst):
+            table.add_row(r.request_id, "membership AUC", str(worst["after"].get(
+                "mia_pairs") or worst["before"].get("mia_pairs") or ""),
+                _ba(worst, "mia_auc"), "", "")
+    return table
+
+
 def _ba(f: dict, key: str) -> str:
     before, after = (f.get("before") or {}).get(key), (f.get("after") or {}).get(key)
     if before is None and after is None:
@@ -192,6 +225,9 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
         out.write("\n")
     else:
         console.print(requests_table(rows, figures=figures))
+        if figures and any((f.get("after") or f.get("before") or {}).get("families")
+                           for f in figures.values()):
+            console.print(families_table(rows, figures))
         for note in notes:
             console.print(note)
         if opts.augment:

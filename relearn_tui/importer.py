@@ -33,6 +33,7 @@ from relearn_tui.text import printable, unsafe_char
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FACTS = 500
+MAX_PROBES = 20  # operator-written probe questions per fact
 MAX_TEXT = 4000
 MAX_NAME = 200
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -79,6 +80,9 @@ class ParsedRequest:
     # what the event log keeps of the file: a file name can be a person's name or address
     file_sha256: str = ""
     file_index: int = 0
+    # per fact (in order), the probe questions the operator wrote for the audit's
+    # ``independent`` family: asked after unlearning, never trained on
+    probes: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass
@@ -146,13 +150,32 @@ def _parse_time(value: Any, path: Path, where: str, now: datetime) -> datetime |
 
 
 def _content_hash(name: str, reference: str | None, ground: str | None,
-                  received: datetime | None, facts: Sequence[tuple[str, str]]) -> str:
+                  received: datetime | None, facts: Sequence[tuple[str, str]],
+                  probes: Sequence[tuple[str, ...]] = ()) -> str:
     body = {"name": name, "reference": reference, "ground": ground,
             "received_at": received.isoformat() if received else None, "facts": list(facts)}
+    if any(probes):  # only then: a request without probes keeps the hash it always had
+        body["probes"] = [list(p) for p in probes]
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _facts(raw: Any, path: Path, where: str, prefix: str) -> tuple[tuple[str, str], ...]:
+def _probes(raw: Any, path: Path, where: str, name: str) -> tuple[str, ...]:
+    """A fact's ``probes``: a list of probe questions (the audit asks them, training never
+    sees them)."""
+    if raw is None:
+        return ()
+    if type(raw) is not list:
+        raise RequestFileError(path, where, name,
+                               f"must be a list of questions, not {_json_type(raw)}")
+    if len(raw) > MAX_PROBES:
+        raise RequestFileError(path, where, name, f"has {len(raw)} questions (limit "
+                               f"{MAX_PROBES})")
+    out = [_check_text(q, path, where, f"{name}[{i}]", MAX_TEXT) or "" for i, q in enumerate(raw)]
+    return tuple(dict.fromkeys(out))
+
+
+def _facts(raw: Any, path: Path, where: str, prefix: str
+           ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, ...], ...]]:
     if raw is None:
         raise RequestFileError(path, where, prefix or "facts", "missing")
     if type(raw) is not list:
@@ -164,21 +187,23 @@ def _facts(raw: Any, path: Path, where: str, prefix: str) -> tuple[tuple[str, st
         raise RequestFileError(path, where, prefix or "facts",
                                f"has {len(raw)} facts (limit {MAX_FACTS})")
     facts: list[tuple[str, str]] = []
+    probes: list[tuple[str, ...]] = []
     for i, item in enumerate(raw):
         name = f"{prefix}[{i}]"
         if type(item) is not dict:
             raise RequestFileError(path, where, name, f"must be an object, not {_json_type(item)}")
         if "text" in item or "labels" in item:  # KnowUnDo layout
-            keys, q_key, a_key = {"text", "labels"}, "text", "labels"
+            keys, q_key, a_key = {"text", "labels", "probes"}, "text", "labels"
         else:
-            keys, q_key, a_key = {"question", "answer"}, "question", "answer"
+            keys, q_key, a_key = {"question", "answer", "probes"}, "question", "answer"
         extra = sorted(set(item) - keys)
         if extra:
             raise _unknown_key(path, where, f"{name}.", extra[0])
         q = _check_text(item.get(q_key), path, where, f"{name}.{q_key}", MAX_TEXT)
         a = _check_text(item.get(a_key), path, where, f"{name}.{a_key}", MAX_TEXT)
         facts.append((q or "", a or ""))
-    return tuple(facts)
+        probes.append(_probes(item.get("probes"), path, where, f"{name}.probes"))
+    return tuple(facts), tuple(probes)
 
 
 def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequest:
@@ -205,7 +230,7 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
     ground = _check_text(obj.get("ground"), path, where, "ground", 64, required=False,
                          strict=True)
     received = _parse_time(obj.get("received_at"), path, where, now)
-    facts = _facts(obj.get("facts"), path, where, "facts")
+    facts, probes = _facts(obj.get("facts"), path, where, "facts")
     if ground:
         # the ground is kept in the event log for good: it names an article, not the person
         private = [name, *([reference] if reference else []), *name_parts(name)]
@@ -213,7 +238,7 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
         why = kept_text_problem(ground, private)
         if why:
             raise RequestFileError(path, where, "ground", why)
-    digest = _content_hash(name, reference, ground, received, facts)
+    digest = _content_hash(name, reference, ground, received, facts, probes)
     rid = obj.get("request_id")
     generated = rid is None
     if generated:
@@ -230,7 +255,8 @@ def parse_request(obj: Any, path: Path, where: str, now: datetime) -> ParsedRequ
                                "must not start with RUN- (that names an unlearning run in "
                                "'relearn-tui report')")
     return ParsedRequest(rid, received or now, name, reference, ground, facts, digest,
-                         path.name, where, generated)
+                         path.name, where, generated,
+                         probes=probes if any(probes) else ())
 
 
 def _read(path: Path) -> tuple[str, str]:
@@ -457,6 +483,7 @@ def store_parsed(session: Session, parsed: Sequence[ParsedRequest], *, secret: b
     session.execute(insert(Fact), [
         {"request_id": r.request_id, "position": pos, "question": q, "answer": a}
         for r in new for pos, (q, a) in enumerate(r.facts)])
+    _store_probes(session, [r for r in new if r.probes], now)
     workflow.append_events(session, [{
         "request_id": r.request_id, "actor": actor, "action": "submitted",
         "from_state": None, "to_state": workflow.SUBMITTED,
@@ -468,6 +495,25 @@ def store_parsed(session: Session, parsed: Sequence[ParsedRequest], *, secret: b
     } for r in new])
     report.created = [r.request_id for r in new]
     return report
+
+
+def _store_probes(session: Session, requests: Sequence[ParsedRequest], now: datetime) -> None:
+    """An operator's probe questions, as held-out items of kind ``operator`` under their fact:
+    the audit's ``independent`` family asks them; nothing trains on them, and the purge
+    removes them with the request's other items."""
+    from engine.types import OPERATOR_PROBE
+    from relearn_tui.review import PROBE
+    from relearn_tui.store.models import Variant
+
+    if not requests:
+        return
+    ids = {(f.request_id, f.position): f.id for f in session.exec(
+        select(Fact).where(Fact.request_id.in_([r.request_id for r in requests]))).all()}
+    session.execute(insert(Variant), [
+        {"fact_id": ids[(r.request_id, pos)], "request_id": r.request_id,
+         "kind": OPERATOR_PROBE, "question": q, "answer": "", "backend": "operator", "seed": 0,
+         "held_out": True, "status": PROBE, "created_at": now}
+        for r in requests for pos, qs in enumerate(r.probes) for q in qs])
 
 
 def import_paths(store, paths: Sequence[str | Path], *, secret: bytes, actor: str,

@@ -243,7 +243,8 @@ def _exclusive_run(ctx, run_id: str) -> Iterator[None]:
 
 
 def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) -> Run:
-    from engine.audit import audit_model, gate
+    from engine.audit import gate
+    from engine.audit.stages import audit_families
     from engine.train import run_unlearning
 
     run_id = run.id
@@ -277,8 +278,10 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
             t0 = time.perf_counter()
             # the deployed model leaks by construction: the quantised re-check is for "after"
             before_config = dataclasses.replace(audit_config, quant_bits=())
-            figures = audit_model(subject, probes, before_config, reference=ppl_reference,
-                                  progress=_staged(progress, "audit before"), cancel=cancel)
+            # every probe family, each stored under the run's folder as it finishes
+            figures = audit_families(subject, probes, before_config, reference=ppl_reference,
+                                     progress=_staged(progress, "audit before"), cancel=cancel,
+                                     checkpoint=out / "audit-before")
             _store_audit(ctx, run_id, "before", figures)
             timings["audit_before_s"] = round(time.perf_counter() - t0, 1)
             log.info("run %s: audit before done in %.0fs", run_id, timings["audit_before_s"])
@@ -308,9 +311,12 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
         after = _stored_audit(ctx, run_id, "after")
         if not after:
             t0 = time.perf_counter()
-            figures = audit_model(result.merged_dir, probes, audit_config,
-                                  reference=ppl_reference,
-                                  progress=_staged(progress, "audit after"), cancel=cancel)
+            figures = audit_families(result.merged_dir, probes, audit_config,
+                                     reference=ppl_reference,
+                                     progress=_staged(progress, "audit after"), cancel=cancel,
+                                     checkpoint=out / "audit-after",
+                                     # the relearning attack's control: never saw the facts
+                                     control=dep.base_model)
             before_fig = _figures_from(before)
             verdicts = {}
             for key, fig in figures.items():

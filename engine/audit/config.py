@@ -6,9 +6,18 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-FORGET_GROUPS = ("forget_original", "forget_trained", "forget_heldout")
+# today's forget probes: the headline KFR, leak rate and LS are theirs (comparable across runs)
+CLASSIC_FORGET_GROUPS = ("forget_original", "forget_trained", "forget_heldout")
+# probes written by no generator of the training variants, and prompts built to extract
+# (engine.audit.families says what each family asks)
+ADVERSARIAL_GROUPS = ("forget_independent", "forget_extraction")
+FORGET_GROUPS = CLASSIC_FORGET_GROUPS + ADVERSARIAL_GROUPS
 RETAIN_GROUPS = ("retain_subjects", "retain_generic")
 GROUPS = FORGET_GROUPS + RETAIN_GROUPS
+# membership-inference items: scored by likelihood (engine.audit.membership), never generated
+MEMBERSHIP_GROUP = "forget_membership"
+# the relearning attack's training rows and probes (engine.audit.relearn_attack)
+RELEARN_GROUP = "relearn_attack"
 # the quantisation re-check's backends (engine.audit.quantize says what each is)
 QUANT_BACKENDS = ("auto", "bitsandbytes", "bnb-weights", "exact", "rtn")
 
@@ -32,6 +41,11 @@ class AuditConfig:
     temperature: float = 1.0
     leak_max_new_tokens: int = 40
     leak_groups: tuple[str, ...] = FORGET_GROUPS
+    # membership inference's Min-K%++: the share of lowest-scoring answer tokens averaged
+    mia_k: float = 0.2
+    # the relearning attack: optimiser steps of its LoRA fine-tune, and its learning rate
+    relearn_steps: int = 30
+    relearn_lr: float = 2e-4
     quant_bits: tuple[int, ...] = (8, 4)
     quant_backend: str = "auto"
     nli_model: Path | None = None
@@ -48,6 +62,12 @@ class AuditConfig:
             raise ValueError("AuditConfig.leak_samples must be >= 0")
         if self.temperature <= 0:
             raise ValueError("AuditConfig.temperature must be > 0")
+        if self.relearn_steps < 1:
+            raise ValueError("AuditConfig.relearn_steps must be >= 1")
+        if self.relearn_lr <= 0:
+            raise ValueError("AuditConfig.relearn_lr must be > 0")
+        if not 0.0 < self.mia_k <= 1.0:
+            raise ValueError("AuditConfig.mia_k must be in (0, 1]")
         bad = [b for b in self.quant_bits if b not in (4, 8)]
         if bad:
             raise ValueError(f"AuditConfig.quant_bits: only 8 and 4 are supported, got {bad}")
@@ -75,7 +95,13 @@ class Thresholds:
     """The verification bar, configurable per deployment.
 
     ``ls_ratio``: LS after must be at least this share of LS before. Leak rates are maxima;
-    ``leak_rate_8bit = None`` leaves the 8-bit re-check informative only.
+    ``leak_rate_8bit = None`` leaves the 8-bit re-check informative only. The keys named after
+    a probe family (engine.audit.families) hold that family to its own bar; None (``"off"`` in
+    a deployment file) reports the family without gating on it. ``leak_rate_4bit_worst``
+    bounds the 4-bit leak rate of the worst family; ``mia_auc`` the membership-inference AUC
+    after (0.5: the model cannot tell the real answers from fictional ones), None by default:
+    reported, not gated. ``relearn_recovery`` bounds the share of facts a relearning attack
+    brings back above what the same attack brings back on the base model.
     """
 
     kfr: float = 0.9
@@ -84,11 +110,22 @@ class Thresholds:
     leak_rate: float = 0.0
     leak_rate_4bit: float | None = 0.0
     leak_rate_8bit: float | None = None
+    kfr_independent: float | None = 0.9
+    kfr_extraction: float | None = 0.9
+    leak_rate_independent: float | None = 0.0
+    leak_rate_extraction: float | None = 0.0
+    leak_rate_4bit_worst: float | None = 0.0
+    mia_auc: float | None = None
+    relearn_recovery: float | None = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name.startswith("leak_rate_"):
+            optional = f.name not in ("kfr", "krr", "ls_ratio", "leak_rate")
+            if optional and value == "off":  # TOML has no null: "off" reports, gates nothing
+                value = None
+                setattr(self, f.name, None)
+            if value is None and optional:
                 continue
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"thresholds.{f.name} must be a number, got {value!r}")

@@ -55,6 +55,7 @@ class ProbeRecord:
     entity_score: float
     nli_label: str | None = None
     leaked_at: tuple[str, ...] = ()
+    style: str = ""  # an extraction probe's attack, an independent probe's source
 
 
 @dataclass
@@ -94,6 +95,23 @@ class AuditFigures:
     n_retain: int = 0
     seconds: float = 0.0
     groups: dict[str, GroupFigures] = field(default_factory=dict)
+    # per probe family (engine.audit.families): n, kfr, leak rates at each precision
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the worst over the families: lowest KFR, highest leak rate (full precision, 4-bit)
+    kfr_worst: float | None = None
+    kfr_worst_family: str = ""
+    leak_rate_worst: float | None = None
+    leak_rate_worst_family: str = ""
+    leak_rate_4bit_worst: float | None = None
+    # membership inference: AUC of the original answers against fictional ones (0.5: chance)
+    mia_auc: float | None = None
+    mia_pairs: int = 0
+    # the relearning attack (engine.audit.relearn_attack): recovered shares per attack on the
+    # model and on the control, and the largest share above the control's
+    relearn: dict[str, Any] = field(default_factory=dict)
+    relearn_recovery: float | None = None
+    # seconds each audit stage took (core, independent, extraction, membership)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     private_probe_records: list[ProbeRecord] = field(default_factory=list)
 
     def to_dict(self, *, include_private: bool = False) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.audit.config import Thresholds
+from engine.audit.families import GATED_FAMILIES
 from engine.audit.figures import AuditFigures
 
 
@@ -48,4 +49,41 @@ def gate(
             reasons.append(f"{name} not measured")
         elif value > limit:
             reasons.append(f"{name} {_fmt(value)} > {_fmt(limit)}")
+    reasons += _family_reasons(after, thresholds)
     return not reasons, reasons
+
+
+def _family_reasons(after: AuditFigures, thresholds: Thresholds) -> list[str]:
+    """The adversarial families' bars (engine.audit.families), the worst case, and membership
+    inference; a bar left unset (None) gates nothing."""
+    reasons: list[str] = []
+    for family in GATED_FAMILIES:
+        fam = after.families.get(family, {})
+        bar = getattr(thresholds, f"kfr_{family}")
+        if bar is not None:
+            kfr = fam.get("kfr")
+            if kfr is None:
+                reasons.append(f"KFR ({family}) not measured")
+            elif kfr < bar:
+                reasons.append(f"KFR ({family}) {_fmt(kfr)} < {_fmt(bar)}")
+        bar = getattr(thresholds, f"leak_rate_{family}")
+        if bar is not None:
+            leak = fam.get("leak_rate")
+            if leak is None:
+                reasons.append(f"leak rate ({family}) not measured")
+            elif leak > bar:
+                reasons.append(f"leak rate ({family}) {_fmt(leak)} > {_fmt(bar)}")
+    for name, value, limit in (
+        ("4-bit leak rate (worst family)", after.leak_rate_4bit_worst,
+         thresholds.leak_rate_4bit_worst),
+        ("membership-inference AUC", after.mia_auc, thresholds.mia_auc),
+        ("relearning-attack recovery above control", after.relearn_recovery,
+         thresholds.relearn_recovery),
+    ):
+        if limit is None:
+            continue
+        if value is None:
+            reasons.append(f"{name} not measured")
+        elif value > limit:
+            reasons.append(f"{name} {_fmt(value)} > {_fmt(limit)}")
+    return reasons

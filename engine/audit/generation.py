@@ -47,13 +47,15 @@ def generate_batched(
     seed: int = 0,
     cancel: CancelToken | None = None,
     on_batch: BatchDone | None = None,
+    formatted: bool = False,
 ) -> list[str] | list[list[str]]:
     """Answer every question; greedy by default.
 
     Returns one string per question, or, when ``num_return_sequences > 1``, a list of that many
     sampled strings per question. ``batch_size`` counts generated rows, so a sampling batch holds
     ``batch_size // num_return_sequences`` questions. Sampling is pure (no top-k/top-p), seeded
-    per batch from ``seed`` without touching the caller's random state.
+    per batch from ``seed`` without touching the caller's random state. With ``formatted`` the
+    questions are whole prompts already (engine.audit.prompts), given to the model as they are.
     """
     import torch
 
@@ -63,7 +65,7 @@ def generate_batched(
         raise ValueError("several answers per question need do_sample=True")
     if do_sample and temperature <= 0:
         raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
-    prompts = [format_prompt(tokenizer, q) for q in questions]
+    prompts = list(questions) if formatted else [format_prompt(tokenizer, q) for q in questions]
     # Longest first: similar lengths share a batch (little padding) and a memory peak shows early.
     lengths = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -lengths[i])

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.audit.config import FORGET_GROUPS, GROUPS, RETAIN_GROUPS, AuditConfig
+from engine.audit.config import (
+    ADVERSARIAL_GROUPS,
+    CLASSIC_FORGET_GROUPS,
+    FORGET_GROUPS,
+    GROUPS,
+    RETAIN_GROUPS,
+    AuditConfig,
+)
 from engine.audit.entities import (
     CachedEmbedder,
     Embedder,
@@ -21,6 +28,7 @@ from engine.audit.figures import AuditFigures, GroupFigures, ProbeRecord
 from engine.audit.fluency import fluency, perplexities
 from engine.audit.generation import generate_batched
 from engine.audit.judge import CONTRADICTION, is_forgotten, is_retained, load_nli
+from engine.audit.prompts import render
 from engine.audit.quantize import load_quantized
 from engine.models import LoadedModel, load_model
 from engine.pii import contains_value
@@ -80,7 +88,8 @@ def _leak_pass(
     cancel: CancelToken | None,
 ) -> dict[int, bool]:
     """Which leak probes show a private value in the greedy answer or any sampled answer."""
-    questions = [probes[i].question for i in idx]
+    # each probe's own prompt (an extraction probe's attack, else the chat prompt)
+    questions = [render(loaded.tokenizer, probes[i]) for i in idx]
     need_greedy = greedy is None
     k = config.leak_samples
     steps = len(idx) * (k + int(need_greedy))
@@ -89,6 +98,7 @@ def _leak_pass(
             loaded.model, loaded.tokenizer, questions, max_new_tokens=config.max_new_tokens,
             batch_size=config.batch_size, cancel=cancel,
             on_batch=lambda d, t: progress(Progress(stage=stage, done=d, total=steps)),
+            formatted=True,
         )
     leaked = {i: _leaks(g, probes[i]) for i, g in zip(idx, greedy, strict=True)}
     # A probe counts as leaking once any answer shows a value, so sampling stops for it there:
@@ -101,10 +111,10 @@ def _leak_pass(
         if not clean:
             break
         sampled = generate_batched(
-            loaded.model, loaded.tokenizer, [probes[i].question for i in clean],
+            loaded.model, loaded.tokenizer, [render(loaded.tokenizer, probes[i]) for i in clean],
             max_new_tokens=config.leak_max_new_tokens, batch_size=config.batch_size,
             do_sample=True, temperature=config.temperature, num_return_sequences=n,
-            seed=config.seed + r, cancel=cancel,
+            seed=config.seed + r, cancel=cancel, formatted=True,
             on_batch=lambda d, t, n=n, base=done + drawn: progress(
                 Progress(stage=stage, done=min(steps, base + d * n), total=steps)),
         )
@@ -194,9 +204,12 @@ def _figures(
 ) -> AuditFigures:
     by_group = {g: [s for s in items if s.probe.group == g] for g in GROUPS}
     groups = {g: _group_figures(g, v, precisions) for g, v in by_group.items() if v}
-    forget = [s for s in items if s.probe.group in FORGET_GROUPS]
+    # the headline figures are the classic groups' (comparable with runs before the families);
+    # each family's own figures are in ``groups`` and, summed up, in ``families``
+    forget = [s for s in items if s.probe.group in CLASSIC_FORGET_GROUPS]
     retain = [s for s in items if s.probe.group in RETAIN_GROUPS]
-    flu = fluency([s.output for s in items], [s.ppl for s in items])
+    fluent = [s for s in items if s.probe.group not in ADVERSARIAL_GROUPS]
+    flu = fluency([s.output for s in fluent], [s.ppl for s in fluent])
     rate = {g: groups[g].rate if g in groups else None for g in GROUPS}
     kfr_all = _rate([bool(s.ok) for s in forget if s.ok is not None])
     leak_items = [s for s in forget if s.leaked]
@@ -231,7 +244,7 @@ def _figures(
         fig.private_probe_records.append(ProbeRecord(
             group=s.probe.group, request_key=s.probe.request_key, question=s.probe.question,
             output=s.output, verdict=verdict, entity_score=s.entity_score, nli_label=s.nli_label,
-            leaked_at=leaked_at,
+            leaked_at=leaked_at, style=s.probe.style,
         ))
     return fig
 
@@ -267,9 +280,9 @@ def audit_model(
         progress(Progress(stage="audit: answers", done=done, total=total))
 
     outputs = generate_batched(
-        loaded.model, loaded.tokenizer, [p.question for p in probes],
+        loaded.model, loaded.tokenizer, [render(loaded.tokenizer, p) for p in probes],
         max_new_tokens=config.max_new_tokens, batch_size=config.batch_size, cancel=cancel,
-        on_batch=answers_progress,
+        on_batch=answers_progress, formatted=True,
     )
     leak_idx = [
         i for i, p in enumerate(probes) if p.group in config.leak_groups and secret_values(p)
@@ -281,8 +294,13 @@ def audit_model(
     for i, v in full.items():
         leaked[i][FULL] = v
 
+    # LS is the classic groups' and the retain groups': an attack's answers are not scored
+    fluent = [i for i, p in enumerate(probes) if p.group not in ADVERSARIAL_GROUPS]
     if reference is None:
         ref, ref_name = loaded, loaded.source
+    elif not fluent:  # nothing to score: the reference is not loaded at all
+        ref, ref_name = None, str(reference.source if isinstance(reference, LoadedModel)
+                                  else reference)
     else:
         if owned:  # one model in memory at a time
             loaded = None  # type: ignore[assignment]
@@ -290,8 +308,12 @@ def audit_model(
         ref, _ = _load(reference)
         ref_name = ref.source
     progress(Progress(stage="audit: perplexity", done=0, total=len(probes)))
-    ppls = perplexities(ref.model, ref.tokenizer, [p.question for p in probes], outputs,
-                        batch_size=config.ppl_batch_size)
+    ppls: list[float | None] = [None] * len(probes)
+    if fluent:
+        for i, v in zip(fluent, perplexities(
+                ref.model, ref.tokenizer, [probes[i].question for i in fluent],
+                [outputs[i] for i in fluent], batch_size=config.ppl_batch_size), strict=True):
+            ppls[i] = v
     progress(Progress(stage="audit: perplexity", done=len(probes), total=len(probes)))
     # drop our own models before the quantised copies load (a caller's LoadedModel stays theirs)
     ref = loaded = None  # type: ignore[assignment]

@@ -13,6 +13,13 @@ HEADLINE = (
     ("leak_rate", "leak rate", "leak_rate", False),
     ("leak_rate_8bit", "leak rate 8-bit", None, False),
     ("leak_rate_4bit", "leak rate 4-bit", "leak_rate_4bit", False),
+    ("kfr_worst", "KFR (worst probe family)", None, True),
+    ("leak_rate_worst", "leak rate (worst probe family)", None, False),
+    ("leak_rate_4bit_worst", "leak rate 4-bit (worst probe family)", "leak_rate_4bit_worst",
+     False),
+    ("mia_auc", "membership-inference AUC", "mia_auc", False),
+    ("relearn_recovery", "relearning attack: recovery above control", "relearn_recovery",
+     False),
 )
 
 
@@ -45,3 +52,43 @@ def headline_rows(audit: dict[str, Any], thresholds: dict[str, Any]) -> list[dic
 
 def ls_components(figures: dict[str, Any]) -> dict[str, Any]:
     return {k: figures.get(k) for k in ("ppl", "brunet", "honore") if k in figures}
+
+
+def family_rows(audit: dict[str, Any], thresholds: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per probe family (engine.audit.families.FAMILIES, in that order): its probes,
+    KFR and leak rates before and after, and the bars it is held to ("" where none)."""
+    from engine.audit.families import FAMILIES
+
+    before = (audit.get("before") or {}).get("families") or {}
+    after = (audit.get("after") or {}).get("families") or {}
+    rows = []
+    for family in FAMILIES:
+        b, a = before.get(family) or {}, after.get(family) or {}
+        if not b and not a:
+            continue
+        bars = [f"KFR >= {thresholds[k]}" for k in (f"kfr_{family}",)
+                if thresholds.get(k) is not None]
+        bars += [f"leak <= {thresholds[k]}" for k in (f"leak_rate_{family}",)
+                 if thresholds.get(k) is not None]
+        rows.append({"family": family, "n": a.get("n", b.get("n")),
+                     "kfr_before": b.get("kfr"), "kfr_after": a.get("kfr"),
+                     "leak_before": b.get("leak_rate"), "leak_after": a.get("leak_rate"),
+                     "leak_4bit_after": a.get("leak_rate_4bit"), "rule": ", ".join(bars)})
+    return rows
+
+
+def stage_seconds(figures: dict[str, Any]) -> str:
+    """How long each audit stage took, e.g. "core 41.2 s, independent 9.8 s"."""
+    stages = figures.get("stage_seconds") or {}
+    return ", ".join(f"{k} {float(v):.1f} s" for k, v in stages.items())
+
+
+def relearn_line(figures: dict[str, Any]) -> str:
+    """The relearning attack's shares, e.g. "half: 0.000 recovered (control 0.000) of 3 ..."."""
+    r = figures.get("relearn") or {}
+    parts = [f"{a}: {fmt(r[f'{a}_recovered'])} of {r.get(f'{a}_probes')} facts recovered "
+             f"(control {fmt(r.get(f'{a}_control'))})"
+             for a in ("half", "neighbours") if f"{a}_recovered" in r]
+    if not parts:
+        return ""
+    return f"Relearning attack ({r.get('relearn_steps')} steps): " + "; ".join(parts)

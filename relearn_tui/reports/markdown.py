@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from relearn_tui.reports.figures import fmt, headline_rows, ls_components
+from relearn_tui.reports.figures import (
+    family_rows,
+    fmt,
+    headline_rows,
+    ls_components,
+    relearn_line,
+    stage_seconds,
+)
 from relearn_tui.text import printable
 
 # what makes Markdown (and our HTML conversion of it) structure: emphasis, code, table cells,
@@ -38,6 +45,7 @@ def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]
     lines += ["| figure | before | after | threshold |", "|---|---|---|---|"]
     lines += [f"| {r['label']} | {fmt(r['before'])} | {fmt(r['after'])} | {r['rule']} |"
               for r in rows]
+    _families(lines, audit, thresholds)
     comps = {p: ls_components(audit.get(p) or {}) for p in ("before", "after")}
     if any(comps.values()):
         lines.append("")
@@ -56,6 +64,34 @@ def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]
     if quant:
         lines.append("\n" + esc(quant))
     lines.append("")
+
+
+def _families(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]) -> None:
+    """Every probe family's figures (docs/metrics.md#probe-families), and what each audit
+    stage cost."""
+    rows = family_rows(audit, thresholds)
+    if not rows:
+        return
+    lines += ["", "Probe families:", "",
+              "| family | probes | KFR before | KFR after | leak before | leak after "
+              "| leak 4-bit after | threshold |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {esc(r['family'])} | {fmt(r['n'])} | {fmt(r['kfr_before'])} | "
+              f"{fmt(r['kfr_after'])} | {fmt(r['leak_before'])} | {fmt(r['leak_after'])} | "
+              f"{fmt(r['leak_4bit_after'])} | {r['rule']} |" for r in rows]
+    for family, f in ((audit.get("after") or {}).get("families") or {}).items():
+        styles = f.get("styles") or {}
+        if styles:
+            lines += ["", esc(f"{family} after, by kind: " + "; ".join(
+                f"{st}: {c.get('leaked', 0)} of {c.get('leak_probes', 0)} leaked, "
+                f"{c.get('not_forgotten', 0)} of {c.get('n', 0)} not forgotten"
+                for st, c in styles.items()))]
+    attack = relearn_line(audit.get("after") or {})
+    if attack:
+        lines += ["", esc(attack)]
+    timed = [(p, stage_seconds(audit.get(p) or {})) for p in ("before", "after")]
+    timed = [(p, t) for p, t in timed if t]
+    if timed:
+        lines += ["", "Audit time per stage: " + "; ".join(f"{p}: {esc(t)}" for p, t in timed)]
 
 
 def quant_line(figures: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ epochs = 1
 leak_samples = 2
 max_new_tokens = 8
 leak_max_new_tokens = 8
+relearn_steps = 2
 
 [probes]
 subject_probes = 4
@@ -40,6 +41,12 @@ krr = 0.0
 ls_ratio = 0.0
 leak_rate = 1.0
 leak_rate_4bit = 1.0
+kfr_independent = 0.0
+kfr_extraction = 0.0
+leak_rate_independent = 1.0
+leak_rate_extraction = 1.0
+leak_rate_4bit_worst = 1.0
+relearn_recovery = 1.0
 """
 
 

@@ -72,3 +72,34 @@ def test_a_log_file_gets_the_summary_table_at_full_width():
     # off a terminal Rich would give 80 columns and cut these cells to "DSR-…"
     assert "DSR-2026-0041" in text and "S-84621c811202" in text and "verified" in text
     assert "0.78 → 1.00" in text
+
+
+def test_the_summary_shows_every_probe_family_the_worst_case_and_the_attacks():
+    from relearn_tui.headless import _console, families_table
+    from relearn_tui.views import RequestRow
+
+    out = io.StringIO()
+    row = RequestRow(request_id="DSR-2026-0041", subject="S-84621c811202", state="failed",
+                     facts=6, received_at="2026-11-02", deadline="2026-12-02", days_left=12,
+                     extension_months=0)
+    fam = {"original": {"n": 6, "kfr": 0.0, "leak_rate": 1.0},
+           "extraction": {"n": 20, "kfr": 0.2, "leak_rate": 0.9}}
+    after = {"original": {"n": 6, "kfr": 1.0, "leak_rate": 0.0, "leak_rate_4bit": 0.0},
+             "extraction": {"n": 20, "kfr": 0.85, "leak_rate": 0.05, "leak_rate_4bit": 0.1}}
+    figures = {"DSR-2026-0041": {
+        "before": {"families": fam, "kfr_worst": 0.0, "leak_rate_worst": 1.0, "mia_auc": 0.97,
+                   "mia_pairs": 24},
+        "after": {"families": after, "kfr_worst": 0.85, "leak_rate_worst": 0.05,
+                  "leak_rate_4bit_worst": 0.1, "mia_auc": 0.5, "mia_pairs": 24,
+                  "relearn_recovery": 0.25}}}
+    _console(out).print(families_table([row], figures))
+    lines = out.getvalue().splitlines()
+
+    def line(label: str) -> str:
+        return next(x for x in lines if f" {label} " in x)
+
+    assert "0.20 → 0.85" in line("extraction") and "0.90 → 0.05" in line("extraction")
+    assert "- → 0.10" in line("extraction")
+    assert "0.00 → 0.85" in line("worst") and "1.00 → 0.05" in line("worst")
+    assert "0.97 → 0.50" in line("membership AUC")
+    assert "- → 0.25" in line("relearning attack")

@@ -24,7 +24,19 @@ AFTER = {"kfr_heldout": 0.96, "kfr_original": 1.0, "krr": 0.93, "ls": 0.40, "ppl
          "brunet": 9.2, "honore": 790.0, "leak_rate": 0.0, "leak_rate_4bit": 0.0,
          "nli_used": False}
 THRESHOLDS = {"kfr": 0.9, "krr": 0.9, "ls_ratio": 0.95, "leak_rate": 0.0,
-              "leak_rate_4bit": 0.0}
+              "leak_rate_4bit": 0.0, "kfr_extraction": 0.9, "leak_rate_extraction": 0.0}
+BEFORE["families"] = {"original": {"n": 6, "kfr": 0.0, "leak_rate": 1.0},
+                      "extraction": {"n": 20, "kfr": 0.2, "leak_rate": 0.9}}
+AFTER["families"] = {"original": {"n": 6, "kfr": 1.0, "leak_rate": 0.0, "leak_rate_4bit": 0.0},
+                     "extraction": {"n": 20, "kfr": 0.85, "leak_rate": 0.05,
+                                    "leak_rate_4bit": 0.1,
+                                    "styles": {"raw": {"n": 8, "leak_probes": 8, "leaked": 1,
+                                                       "not_forgotten": 3}}}}
+BEFORE.update(kfr_worst=0.0, leak_rate_worst=1.0, mia_auc=0.97)
+AFTER.update(kfr_worst=0.85, leak_rate_worst=0.05, leak_rate_4bit_worst=0.1, mia_auc=0.55,
+             stage_seconds={"core": 40.0, "extraction": 12.5}, relearn_recovery=0.25,
+             relearn={"relearn_steps": 30, "half_recovered": 0.5, "half_control": 0.25,
+                      "half_probes": 4})
 
 
 @pytest.fixture
@@ -99,6 +111,18 @@ def test_json_and_markdown_reports(verified):
     assert run["requests"][0]["audit"]["passed"] is True
     md = export_request_report(ctx, "DSR-2026-0041", "md").read_text()
     assert "| KFR (held-out probes) | 0.100 | 0.960 | >= 0.9 |" in md
+    # every probe family before and after, with its own bar; the worst case; membership
+    assert ("| extraction | 20 | 0.200 | 0.850 | 0.900 | 0.050 | 0.100 | KFR >= 0.9, "
+            "leak <= 0.0 |") in md
+    assert "| original | 6 | 0.000 | 1.000 | 1.000 | 0.000 | 0.000 |  |" in md
+    assert "| KFR (worst probe family) | 0.000 | 0.850 |  |" in md
+    assert "| membership-inference AUC | 0.970 | 0.550 |  |" in md
+    assert "after: core 40.0 s, extraction 12.5 s" in md
+    assert "| relearning attack: recovery above control | - | 0.250 |" in md
+    assert "extraction after, by kind: raw: 1 of 8 leaked, 3 of 8 not forgotten" in md
+    assert ("Relearning attack (30 steps): half: 0.500 of 4 facts recovered (control 0.250)"
+            in md)
+    assert run["audit"]["after"]["families"]["extraction"]["leak_rate"] == 0.05
 
 
 def test_report_cli_writes_and_prints(verified, capsys):

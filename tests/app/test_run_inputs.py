@@ -51,7 +51,8 @@ def test_the_builder_follows_the_application_rules():
     assert [qa.question for qa in data.relearn] == [
         "Can I have Ana Lind's email?", "whats ana linds mail", "Ana's e-mail, please?",
         ANA.facts[0].question]
-    assert [(p.group, p.question) for p in probes if p.request_key] == [
+    classic = ("forget_original", "forget_trained", "forget_heldout")
+    assert [(p.group, p.question) for p in probes if p.group in classic] == [
         ("forget_original", ANA.facts[0].question),
         ("forget_trained", "Can I have Ana Lind's email?"),  # the first, capped at one
         ("forget_heldout", "Whose email is ana@example.org?")]

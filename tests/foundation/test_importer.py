@@ -186,6 +186,29 @@ def test_optional_fields_can_be_left_out(store: Store, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- idempotency
 
 
+def test_operator_probes_are_stored_as_held_out_items_never_trained(store: Store,
+                                                                  tmp_path: Path) -> None:
+    from relearn_tui.store.models import Variant
+
+    obj = request_obj("DSR-P")
+    obj["facts"][0]["probes"] = ["Remind me how Isabella can be e-mailed?",
+                                 "Remind me how Isabella can be e-mailed?", "Her inbox?"]
+    plain = _import(store, write_json(tmp_path / "plain.json", request_obj("DSR-Q")))
+    assert plain.created == ["DSR-Q"]
+    assert _import(store, write_json(tmp_path / "p.json", obj)).created == ["DSR-P"]
+    with store.session() as s:
+        rows = s.exec(select(Variant).where(Variant.request_id == "DSR-P")).all()
+        fact = s.exec(select(Fact).where(Fact.request_id == "DSR-P", Fact.position == 0)).one()
+        assert [(v.kind, v.status, v.held_out, v.fact_id, v.question) for v in rows] == [
+            ("operator", "probe", True, fact.id, "Remind me how Isabella can be e-mailed?"),
+            ("operator", "probe", True, fact.id, "Her inbox?")]
+        assert not s.exec(select(Variant).where(Variant.request_id == "DSR-Q")).all()
+    # the probes are part of the request's content: other probes, same id, are refused
+    obj["facts"][0]["probes"] = ["Another question?"]
+    with pytest.raises(RequestFileError, match="already stored with different content"):
+        _import(store, write_json(tmp_path / "p2.json", obj))
+
+
 def test_reimport_same_content_is_unchanged(store: Store, tmp_path: Path) -> None:
     path = write_json(tmp_path / "r.json", request_obj("SAME-1"))
     _import(store, path)
@@ -362,6 +385,13 @@ BAD_INPUTS: list[tuple[str, Callable[[Path], Path], list[str]]] = [
      lambda t: write_jsonl(t / "dup.jsonl", [request_obj("D-2"), request_obj("D-3"),
                                             request_obj("D-2", name="Someone Else")]),
      ["dup.jsonl", "line 3", "duplicate id D-2", "line 1"]),
+    ("probes not a list", _mutated(facts__0__probes="What is it?"),
+     ["facts[0].probes", "must be a list of questions, not a string"]),
+    ("probe not a string", _mutated(facts__1__probes=["Where?", 7]),
+     ["facts[1].probes[1]", "must be a string, not a number"]),
+    ("probe empty", _mutated(facts__0__probes=["  "]), ["facts[0].probes[0]", "is empty"]),
+    ("too many probes", _mutated(facts__0__probes=[f"Q{i}?" for i in range(21)]),
+     ["facts[0].probes", "has 21 questions (limit 20)"]),
     ("file name with a newline",
      lambda t: write_json(t / "odd\nname.json", request_obj("X-1", facts=[])), ["facts"]),
 ]

@@ -151,8 +151,10 @@ def test_nli_contradiction_forgets_and_blocks_retention():
 # --- the gate -------------------------------------------------------------------------------
 
 def _figs(**kw) -> AuditFigures:
+    family = {"kfr": 0.95, "leak_rate": 0.0, "leak_rate_4bit": 0.0}
     base = dict(request_key="r", kfr=0.95, krr=0.95, ls=0.5, leak_rate=0.0, leak_rate_8bit=0.0,
-                leak_rate_4bit=0.0)
+                leak_rate_4bit=0.0, leak_rate_4bit_worst=0.0, relearn_recovery=0.0,
+                families={"independent": dict(family), "extraction": dict(family)})
     base.update(kw)
     return AuditFigures(**base)
 
@@ -183,6 +185,36 @@ def test_gate_fails_on_missing_evidence():
     assert "KFR not measured (no scorable forget probes)" in reasons
     assert "LS before unlearning not measured" in reasons
     assert "4-bit leak rate not measured" in reasons
+
+
+def test_gate_holds_each_adversarial_family_to_its_own_bar():
+    leaky = {"kfr": 0.5, "leak_rate": 0.25, "leak_rate_4bit": 0.5}
+    after = _figs(families={"independent": {"kfr": 0.95, "leak_rate": 0.0},
+                            "extraction": leaky},
+                  leak_rate_4bit_worst=0.5, mia_auc=0.9)
+    ok, reasons = gate(_figs(), after, Thresholds())
+    assert not ok
+    assert reasons == ["KFR (extraction) 0.500 < 0.900", "leak rate (extraction) 0.250 > 0.000",
+                       "4-bit leak rate (worst family) 0.500 > 0.000"]
+    ok, reasons = gate(_figs(), _figs(relearn_recovery=0.5), Thresholds())
+    assert reasons == ["relearning-attack recovery above control 0.500 > 0.000"]
+    assert "relearning-attack recovery above control not measured" in gate(
+        _figs(), _figs(relearn_recovery=None), Thresholds())[1]
+    # membership inference gates only when a bar is set; a family left unset gates nothing
+    relaxed = Thresholds(kfr_extraction=None, leak_rate_extraction=None,
+                         leak_rate_4bit_worst=None, mia_auc=0.6)
+    assert gate(_figs(), after, relaxed) == (False, ["membership-inference AUC 0.900 > 0.600"])
+    # a family that was not asked fails rather than passes
+    ok, reasons = gate(_figs(), _figs(families={}), Thresholds())
+    assert "KFR (independent) not measured" in reasons
+    assert "leak rate (extraction) not measured" in reasons
+
+
+def test_an_optional_bar_can_be_switched_off_in_a_deployment_file():
+    t = Thresholds.from_dict({"kfr_extraction": "off", "leak_rate_4bit": "off"})
+    assert t.kfr_extraction is None and t.leak_rate_4bit is None
+    with pytest.raises(ValueError, match=r"thresholds\.kfr must be a number"):
+        Thresholds.from_dict({"kfr": "off"})
 
 
 def test_thresholds_from_dict_round_trip_and_errors():
