@@ -18,6 +18,7 @@ from relearn_tui.store.models import AuditResult, Request, Run
 from relearn_tui.tui.screens.audit import AuditScreen
 from relearn_tui.tui.screens.modals import ConfirmScreen
 from relearn_tui.tui.screens.runs import RunsScreen
+from relearn_tui.tui.widgets.tables import move_to
 from tests.tui.conftest import SIZE, settle
 
 pytestmark = pytest.mark.anyio
@@ -107,6 +108,13 @@ async def test_import_review_launch_audit(run_ctx, app_factory, request_file):
         kfr_cell = str(rows[RID][1])
         assert "→" in kfr_cell and f"{after.figures['kfr_heldout']:.2f}" in kfr_cell
         assert str(rows[RID][-1]) == ("PASS" if after.passed else "FAIL")
+        # every probe family's figures, before -> after, under the table
+        assert set(after.figures["families"]) == {"original", "heldout", "independent",
+                                                  "extraction"}
+        move_to(table, RID)  # the request's row: its line shows the families
+        await pilot.pause()
+        line = str(app.screen.query_one("#audit-line").render())
+        assert "probe families" in line and "extraction" in line, line
 
 
 class TrainingGate:

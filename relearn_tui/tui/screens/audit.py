@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label, Static
 
-from relearn_tui.reports.figures import HEADLINE
+from relearn_tui.reports.figures import HEADLINE, family_rows, fmt
 from relearn_tui.runs import COMPLETED
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import figure, pass_text, short, state_text
@@ -195,6 +195,13 @@ class AuditScreen(AppScreen):
                  for k, label, _, _ in HEADLINE
                  if k not in dict(COLUMNS) and (k in before or k in after.figures)]
         text = Text(" · ".join(extra), style="dim")
+        # every probe family (KFR and leak rate, before -> after), as the reports show them
+        families = family_rows({"before": before, "after": after.figures}, {})
+        if families:
+            text.append("\nprobe families (KFR, leak rate): " + " · ".join(
+                f"{r['family']} {fmt(r['kfr_before'])}->{fmt(r['kfr_after'])}, "
+                f"{fmt(r['leak_before'])}->{fmt(r['leak_after'])}" for r in families),
+                style="dim")
         if after.reasons:
             text.append("\n" + "; ".join(after.reasons), style="red")
         line.update(text)
