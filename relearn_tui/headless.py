@@ -157,6 +157,8 @@ def _console(file: object) -> Console:
 def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
         as_json: bool = False, out=None, err=None, **flags) -> int:
     opts = Options(paths, subject, as_json, **flags)
+    if opts.dry_run:
+        as_json = True  # the requests' bodies, as JSON, are all that stdout carries
     if opts.auto_approve:
         opts.run = True
     if opts.run:
