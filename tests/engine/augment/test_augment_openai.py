@@ -122,8 +122,9 @@ def test_the_key_comes_from_the_environment_only(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(AugmentError, match="OPENAI_API_KEY"):
         make_backend("openai")
-    with pytest.raises(TypeError):
+    with pytest.raises(AugmentError, match="no option api_key") as info:
         make_backend("openai", api_key="sk-nope")
+    assert "sk-nope" not in str(info.value)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     backend = make_backend("openai", model="m")
     assert "sk-secret-value" not in repr(backend)
@@ -277,3 +278,8 @@ def test_a_forward_question_that_does_not_name_the_person_is_flagged(serve):
     [variant] = augment_fact(FACT, config)
     assert not variant.verification.ok
     assert "the question does not name the person" in variant.verification.reasons
+
+
+def test_the_removed_local_backend_says_what_to_use_instead():
+    with pytest.raises(AugmentError, match=r"backend = \"openai\".*base_url"):
+        make_backend("local")
