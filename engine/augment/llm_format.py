@@ -159,25 +159,24 @@ def max_tokens(kinds: Sequence[str], per_kind: int,
 
 
 def reply_schema(kinds: Sequence[str], per_kind: int) -> dict[str, Any]:
-    """The JSON schema of a reply: exactly ``per_kind`` variants per kind, each a kind, a
-    question and an answer. Servers that support structured output (OpenAI, vLLM, llama.cpp)
-    constrain decoding to it, so even a small model returns parseable JSON."""
-    n = per_kind * len(kinds)
+    """The JSON schema of a reply: for each kind, exactly ``per_kind`` items of a question and
+    an answer. Servers that support structured output (OpenAI, vLLM, llama.cpp) constrain
+    decoding to it, so even a small model returns parseable JSON with every kind's count (a
+    flat list with a kind per item let a small model write one kind twice and skip another)."""
     item = {
         "type": "object",
         "properties": {
-            "kind": {"type": "string", "enum": list(kinds)},
             "question": {"type": "string", "minLength": 8, "maxLength": 300},
             "answer": {"type": "string", "minLength": 8, "maxLength": 300},
         },
-        "required": ["kind", "question", "answer"],
+        "required": ["question", "answer"],
         "additionalProperties": False,
     }
     return {
         "type": "object",
-        "properties": {"variants": {"type": "array", "items": item, "minItems": n,
-                                    "maxItems": n}},
-        "required": ["variants"],
+        "properties": {k: {"type": "array", "items": item, "minItems": per_kind,
+                           "maxItems": per_kind} for k in kinds},
+        "required": list(kinds),
         "additionalProperties": False,
     }
 
@@ -192,8 +191,8 @@ def request_payload(masked: Masked, subject: str, kinds: Sequence[str], per_kind
             "answer": masked.answer,
             "private_details": sorted(p for p in masked.placeholders if p != PERSON),
             "write": {k: {"count": per_kind, "how": KIND_GUIDE[k]} for k in kinds},
-            "reply_format": {"variants": [{"kind": kinds[0], "question": "...",
-                                           "answer": "..."}]},
+            "reply_format": {k: [{"question": "...", "answer": "..."}] * per_kind
+                             for k in kinds},
         },
         ensure_ascii=False,
     )

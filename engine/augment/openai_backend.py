@@ -26,7 +26,8 @@ from engine.types import Fact
 KEY_VARIABLES = ("RELEARN_OPENAI_API_KEY", "OPENAI_API_KEY")
 DEFAULT_MODEL = "gpt-4o-mini"
 # How the reply's shape is asked for, most constraining first. A server that refuses one (HTTP
-# 400/404/422) gets the next, and the backend remembers what worked:
+# 400/404/422, or any error naming response_format) gets the next, and the backend remembers
+# what worked:
 #  - "json_schema": OpenAI's structured outputs (OpenAI, vLLM, Ollama, llama.cpp's own server);
 #  - "json_object+schema": JSON mode with the schema beside it (llama-cpp-python's server,
 #    which turns it into a grammar);
@@ -181,8 +182,11 @@ class OpenAIBackend:
                 time.sleep(self._backoff(exc, retry))
             except openai.APIStatusError as exc:
                 code = exc.status_code
-                if code in _REFUSED_FORMAT_STATUS and len(self.formats) > 1:
-                    self.formats.pop(0)  # the server refuses this response_format: step down
+                if len(self.formats) > 1 and self.formats[0] != "text" and (
+                        code in _REFUSED_FORMAT_STATUS or "response_format" in str(exc)):
+                    # the server refuses this response_format: step down. llama-cpp-python's
+                    # server answers a type it does not know with HTTP 500 naming the field
+                    self.formats.pop(0)
                     continue
                 if (code in _RETRY_STATUS or code >= 500) and retry < self.max_retries:
                     time.sleep(self._backoff(exc, retry))
