@@ -119,7 +119,8 @@ MEANINGS: dict[str, dict[str, str]] = {
                        "plain JSON mode, then none, when the server refuses it (HTTP "
                        "400/404/422); false: start at plain JSON mode",
         "tokens_per_variant": "the reply budget per variant asked for: `max_tokens` is 40 "
-                              "plus this times the variants of the request",
+                              "plus this times the variants of the request (the schema allows "
+                              "200 characters a question or answer)",
     },
     "train": {
         "method": "`relearn`, `ga`, `gd`, `ga_klr`, `npo`, `npo_gdr`, `npo_klr`, `yao`, `icu` "

@@ -68,6 +68,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/") if upstream else None
         self.after, self.then = after, then
         self.requests: list[dict] = []
+        self.replies: list[bytes] = []  # the upstream's successful replies, as received
         self.lock = threading.Lock()
         proxy = self
 
@@ -113,7 +114,10 @@ class FaultProxy:
                                              headers={"Content-Type": "application/json"})
                 try:
                     with urllib.request.urlopen(req, timeout=600) as resp:
-                        self._send(resp.status, resp.read(), {})
+                        data = resp.read()
+                        with proxy.lock:
+                            proxy.replies.append(data)
+                        self._send(resp.status, data, {})
                 except urllib.error.HTTPError as exc:
                     self._send(exc.code, exc.read(), {})
 

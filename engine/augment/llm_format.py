@@ -145,9 +145,11 @@ SYSTEM = (
     "only."
 )
 
-# the reply budget per variant: a question and a one-sentence answer of about 30 tokens each,
-# plus the JSON keys; a reply that runs past it is cut by max_tokens and asked again
-TOKENS_PER_VARIANT = 90
+# the reply budget per variant: a question and an answer of at most MAX_CHARS characters each
+# (the schema's limit; about 3 characters a token at worst) plus the JSON around them. A reply
+# that runs past it is cut by max_tokens and asked again; a grammar-constrained one cannot
+MAX_CHARS = 200
+TOKENS_PER_VARIANT = 150
 TOKENS_OVERHEAD = 40
 
 
@@ -166,8 +168,8 @@ def reply_schema(kinds: Sequence[str], per_kind: int) -> dict[str, Any]:
     item = {
         "type": "object",
         "properties": {
-            "question": {"type": "string", "minLength": 8, "maxLength": 300},
-            "answer": {"type": "string", "minLength": 8, "maxLength": 300},
+            "question": {"type": "string", "minLength": 8, "maxLength": MAX_CHARS},
+            "answer": {"type": "string", "minLength": 8, "maxLength": MAX_CHARS},
         },
         "required": ["question", "answer"],
         "additionalProperties": False,
@@ -188,10 +190,12 @@ def request_payload(masked: Masked, subject: str, kinds: Sequence[str], per_kind
         {
             "subject": PERSON if PERSON in masked.placeholders else subject,
             "question": masked.question,
-            "answer": masked.answer,
+            "its_answer_gives": [p for p in masked.placeholders
+                                 if p in masked.answer] or "a private detail",
             "private_details": sorted(p for p in masked.placeholders if p != PERSON),
             "write": {k: {"count": per_kind, "how": KIND_GUIDE[k]} for k in kinds},
-            "reply_format": {k: [{"question": "...", "answer": "..."}] * per_kind
+            "reply_format": {k: [{"question": "<the new question>",
+                                  "answer": "<a polite refusal that gives no detail>"}]
                              for k in kinds},
         },
         ensure_ascii=False,

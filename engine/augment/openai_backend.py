@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.augment.base import AugmentError, BackendUnavailable, Draft, UnusableReply, stable_seed
-from engine.augment.llm_format import max_tokens, messages, parse_variants, reply_schema
+from engine.augment.llm_format import (
+    TOKENS_PER_VARIANT,
+    max_tokens,
+    messages,
+    parse_variants,
+    reply_schema,
+)
 from engine.types import Fact
 
 KEY_VARIABLES = ("RELEARN_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -80,7 +86,7 @@ class OpenAIBackend:
         malformed_retries: int = 2,
         json_mode: bool = True,
         json_schema: bool = True,
-        tokens_per_variant: int = 90,
+        tokens_per_variant: int = TOKENS_PER_VARIANT,
     ) -> None:
         import openai
 

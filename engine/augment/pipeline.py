@@ -226,6 +226,7 @@ def augment_fact(
     embed: Embedder | None = None,
     notes: dict[str, str] | None = None,
     retry: int = 0,
+    unusable: list[str] | None = None,
 ) -> list[Variant]:
     """All augmented items for one fact: question variants (some held out) and completions.
 
@@ -233,7 +234,8 @@ def augment_fact(
     regenerated up to ``config.max_attempts`` times and then kept with ``verification.ok``
     False and the reasons, for the reviewer. ``embed`` replaces the meaning check's MiniLM;
     ``notes`` receives, per kind, why the fact got fewer variants of it than ``per_kind``;
-    ``retry`` counts earlier tries that stopped early (see :func:`backend_seed`).
+    ``retry`` counts earlier tries that stopped early (see :func:`backend_seed`); the fact's id
+    is appended to ``unusable`` when the backend's first reply for it was unusable.
     """
     config = config or AugmentConfig()
     backend = backend or make_backend(config.backend, config.audience, **config.backend_options)
@@ -263,6 +265,8 @@ def augment_fact(
         except UnusableReply:
             if offline is None:
                 raise
+            if unusable is not None and attempt == 0:
+                unusable.append(fact.fact_id)
             raw = from_offline(kind_list, attempt)
         drafts = _clean(raw, kind_list, backend.name)
         if meaning is not None:
@@ -369,7 +373,6 @@ def augment_facts(
     todo = [f for f in facts if f.fact_id not in done]
     total = len(todo)
     started = time.monotonic()
-    mark = fallback_mark(backend.name)
     unusable_in_a_row = 0
     progress(Progress("augment", 0, total, f"augmenting {total} facts with {backend.name}"
                       + (f" ({len(facts) - total} done earlier)" if len(facts) > total else "")))
@@ -377,19 +380,17 @@ def augment_facts(
         if cancel is not None:
             cancel.raise_if_cancelled()
         fact_notes: dict[str, str] = {}
+        unusable: list[str] = []
         variants = augment_fact(fact, config, backend, embed=embed, notes=fact_notes,
-                                retry=retry)
+                                retry=retry, unusable=unusable)
         if notes is not None and fact_notes:
             notes[fact.fact_id] = fact_notes
         out.extend(variants)
         if on_fact is not None:
             on_fact(fact, variants)
-        questions = [v for v in variants if v.kind != "completion"]
-        if backend.name != "offline" and questions and all(v.backend == mark
-                                                           for v in questions):
-            unusable_in_a_row += 1
-        else:
-            unusable_in_a_row = 0
+        # a reply that is not the JSON asked for, not a short or poor one: the server, not
+        # the model's writing, is what is failing
+        unusable_in_a_row = unusable_in_a_row + 1 if unusable else 0
         if unusable_in_a_row >= UNUSABLE_FACTS_IN_A_ROW and i < total:
             # a server that answers nothing usable fact after fact is not helping: stop with
             # the facts done so far stored, instead of writing the rest from templates

@@ -18,6 +18,7 @@ from chat_server import FaultProxy, LlamaServer, llama_server_missing
 
 from engine.augment import AugmentConfig, augment_fact, augment_facts
 from engine.augment.base import BackendUnavailable
+from engine.augment.llm_format import parse_variants
 from engine.augment.pipeline import with_private_values
 
 pytestmark = [
@@ -59,8 +60,13 @@ def test_the_real_server_writes_variants_as_json_and_sees_nothing_private(llama)
     assert bodies[1]["response_format"]["type"] == "json_object"
     assert "schema" in bodies[1]["response_format"]
     assert all(b["max_tokens"] == bodies[0]["max_tokens"] for b in bodies)
-    # with the grammar every reply is the JSON asked for: no fact fell back to the templates
-    assert {v.backend for v in variants} == {"openai"}, notes
+    # with the grammar every reply is the JSON asked for, one variant of each kind (what the
+    # 135M model writes in it is another matter: see bench/augment_quality.py)
+    assert proxy.replies
+    for reply in proxy.replies:
+        content = json.loads(reply)["choices"][0]["message"]["content"]
+        assert sorted(k for k, _, _ in parse_variants(content, ["simple", "logical"])) == [
+            "logical", "simple"]
     for private in PRIVATE:
         assert private not in proxy.sent()
 
@@ -79,9 +85,11 @@ def test_a_server_that_fails_midway_stops_the_batch_keeping_the_facts_done(llama
     with (FaultProxy(upstream=llama.url.removesuffix("/v1"), after=2,
                      then=("status", 503)) as proxy,
           pytest.raises(BackendUnavailable, match="HTTP 503")):
-        augment_facts(FACTS[:3], _config(proxy.url, kinds=("simple",)),
+        augment_facts(FACTS[:3], _config(proxy.url, kinds=("simple",),
+                                         options={"malformed_retries": 0}),
                       on_fact=lambda f, _v: stored.append(f.fact_id))
-    # request 1 steps down the format, request 2 is fact 1's; fact 2 meets the 503
+    # request 1 steps down the format, request 2 is the first fact's (one try: stored, from
+    # the model or, if its reply was unusable, the templates); the second fact meets the 503
     assert stored == [FACTS[0].fact_id]
 
 
