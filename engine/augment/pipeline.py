@@ -358,6 +358,7 @@ def augment_facts(
     embed: Embedder | None = None,
     skip: Iterable[str] = (),
     retry: int = 0,
+    backend: AugmentBackend | None = None,
 ) -> list[Variant]:
     """Augment every fact with one backend, reporting progress per fact.
 
@@ -367,7 +368,8 @@ def augment_facts(
     fewer variants (see :func:`augment_fact`).
     """
     config = config or AugmentConfig()
-    backend = make_backend(config.backend, config.audience, **config.backend_options)
+    # ``backend``: one built by the caller (a bench reading its request count)
+    backend = backend or make_backend(config.backend, config.audience, **config.backend_options)
     out: list[Variant] = []
     done = set(skip)
     todo = [f for f in facts if f.fact_id not in done]
