@@ -183,6 +183,11 @@ def reply_schema(kinds: Sequence[str], per_kind: int) -> dict[str, Any]:
     }
 
 
+# the reply format's stand-ins; a small model copies them, and such an item is dropped
+EXAMPLE_QUESTION = "<the new question>"
+EXAMPLE_ANSWER = "<a polite refusal that gives no detail>"
+
+
 def request_payload(masked: Masked, subject: str, kinds: Sequence[str], per_kind: int) -> str:
     """The user message: the masked fact and what to write, as JSON. ``subject`` is kept for
     the call's shape; the name itself is sent as [PERSON]."""
@@ -194,8 +199,7 @@ def request_payload(masked: Masked, subject: str, kinds: Sequence[str], per_kind
                                  if p in masked.answer] or "a private detail",
             "private_details": sorted(p for p in masked.placeholders if p != PERSON),
             "write": {k: {"count": per_kind, "how": KIND_GUIDE[k]} for k in kinds},
-            "reply_format": {k: [{"question": "<the new question>",
-                                  "answer": "<a polite refusal that gives no detail>"}]
+            "reply_format": {k: [{"question": EXAMPLE_QUESTION, "answer": EXAMPLE_ANSWER}]
                              for k in kinds},
         },
         ensure_ascii=False,
@@ -271,7 +275,8 @@ def parse_variants(text: str | None, kinds: Sequence[str]) -> list[tuple[str, st
             question = _text(item, "question", "q", "prompt")
             answer = _text(item, "answer", "a", "sanitised_answer", "sanitized_answer",
                            "safe_answer")
-            if kind in kinds and question and answer:
+            copied = EXAMPLE_QUESTION in question or EXAMPLE_ANSWER in answer
+            if kind in kinds and question and answer and not copied:
                 out.append((kind, question, answer))
         if out:
             break

@@ -147,6 +147,9 @@ def test_parser_reads_the_shapes_models_produce():
         assert parse_variants(junk, kinds) == []
     assert parse_variants('[{"kind": "simple", "question": "Q", "answer": "A"}]',
                           ["logical"]) == []
+    # the reply format's stand-ins, copied by a small model (SmolLM2 did), are not variants
+    copied = '{"simple": [{"question": "<the new question>", "answer": "No."}]}'
+    assert parse_variants(copied, kinds) == []
 
 
 def test_masking_hides_every_value_and_unmasking_restores_it():
