@@ -18,7 +18,6 @@ from chat_server import FaultProxy, LlamaServer, llama_server_missing
 
 from engine.augment import AugmentConfig, augment_fact, augment_facts
 from engine.augment.base import BackendUnavailable
-from engine.augment.llm_format import parse_variants
 from engine.augment.pipeline import with_private_values
 
 pytestmark = [
@@ -64,9 +63,10 @@ def test_the_real_server_writes_variants_as_json_and_sees_nothing_private(llama)
     # 135M model writes in it is another matter: see bench/augment_quality.py)
     assert proxy.replies
     for reply in proxy.replies:
-        content = json.loads(reply)["choices"][0]["message"]["content"]
-        assert sorted(k for k, _, _ in parse_variants(content, ["simple", "logical"])) == [
-            "logical", "simple"]
+        content = json.loads(json.loads(reply)["choices"][0]["message"]["content"])
+        assert sorted(content) == ["logical", "simple"]
+        assert all(len(items) == 1 and set(items[0]) == {"question", "answer"}
+                   for items in content.values())
     for private in PRIVATE:
         assert private not in proxy.sent()
 
