@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-slow lint bench clean
+.PHONY: install llm-server run test test-slow lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# llama-cpp-python's OpenAI-compatible server, for the slow tier's augmentation tests against a
+# real server (tests/engine/augment/test_augment_llama_server.py): compiles llama.cpp, about
+# 20 minutes on 2 busy cores; pip caches the wheel
+llm-server: $(STAMP)
+	nice -n 19 $(BIN)/pip install -q -c constraints.txt -e '.[llm-server]'
 
 run: $(STAMP)
 	$(BIN)/relearn-tui --headless --auto-approve --operator "$${USER:-operator}" sample_requests/

@@ -48,7 +48,9 @@ def main_parser() -> argparse.ArgumentParser:
                "deny|cancel|extend', 'relearn-tui fact show|mark-value|unmark-value|no-value', "
                "'relearn-tui report'. "
                "Exit codes: 0 ok, 1 some request failed, 2 usage or input error (nothing "
-               "changed), 3 the database is busy or unreachable (nothing changed; try again), "
+               "changed), 3 the database is busy or unreachable, or the augmentation server "
+               "cannot be used (requests unchanged, finished facts kept; run the same command "
+               "again), "
                "4 an unexpected error (a bug; details in the log), 130 interrupted.",
     )
     _common(p)
@@ -58,6 +60,9 @@ def main_parser() -> argparse.ArgumentParser:
                    help="data subject for files that are bare question/answer lists")
     p.add_argument("--augment", action="store_true",
                    help="also augment new requests, then stop at review")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --headless: import, then print as JSON exactly what augmenting "
+                        "would send to the backend's server; send nothing")
     p.add_argument("--run", action="store_true",
                    help="the whole pipeline: augment, (review), train, audit, report")
     p.add_argument("--auto-approve", action="store_true",
@@ -268,6 +273,7 @@ def _main(argv: list[str]) -> int:
             raise OperatorError("--headless needs at least one request file or folder")
         return headless.run(_context(args), args.paths, subject=args.subject,
                             as_json=args.json, augment=args.augment, run=args.run,
+                            dry_run=args.dry_run,
                             auto_approve=args.auto_approve)
     from relearn_tui.tui.app import run_app
 

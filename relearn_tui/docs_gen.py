@@ -74,9 +74,9 @@ MEANINGS: dict[str, dict[str, str]] = {
         "device": "`auto`, `cpu` or `cuda`",
     },
     "augment": {
-        "backend": "`offline`, `local` or `openai` (`--backend` overrides it)",
-        "backend_options": "the backend's own options, e.g. `{model = \"path\"}` for `local`, "
-                           "`{base_url = \"...\", model = \"...\"}` for `openai`",
+        "backend": "`offline` or `openai` (`--backend` overrides it)",
+        "backend_options": "the backend's own options: for `openai`, the table below, e.g. "
+                           "`{base_url = \"http://127.0.0.1:8000/v1\", model = \"...\"}`",
         "seed": "seed of the generation; the same seed gives the same variants",
         "per_kind": "question variants of each kind per fact",
         "kinds": "the variant kinds generated: `simple`, `contextual`, `noise`, `logical`",
@@ -94,6 +94,33 @@ MEANINGS: dict[str, dict[str, str]] = {
         "meaning_check": "check every question still asks about the same fact (MiniLM "
                          "similarity with the name masked, value-type and owner rules); a "
                          "failing one is regenerated, then flagged",
+    },
+    # the openai backend's backend_options, read from OpenAIBackend's signature
+    "augment.openai": {
+        "model": "the model name the server knows",
+        "base_url": "the server's OpenAI-compatible endpoint; unset: `OPENAI_BASE_URL`, else "
+                    "OpenAI's",
+        "timeout": "seconds one request may take before the augmentation stops (exit 3, "
+                   "finished facts kept); timeouts are not retried, since the server would "
+                   "still be writing the abandoned reply. Set it above `max_tokens` (shown by "
+                   "`--dry-run`) divided by the server's tokens per second",
+        "max_retries": "retries of a connection error, HTTP 408/409/429 or 5xx, with "
+                       "exponential backoff honouring Retry-After; past them the augmentation "
+                       "stops (exit 3, finished facts kept)",
+        "temperature": "sampling temperature",
+        "malformed_retries": "how many more times a fact is asked, with another seed, when the "
+                             "reply is not the JSON asked for (not JSON, empty, cut at "
+                             "`max_tokens`, no variant); then the offline generator writes that "
+                             "fact's variants, marked `openai+offline`",
+        "json_mode": "ask for JSON with `response_format`; false: send none and read JSON out "
+                     "of the reply's text",
+        "json_schema": "ask for the reply's JSON schema (structured output: OpenAI, vLLM, "
+                       "Ollama, llama.cpp), stepping down to JSON mode with the schema, then "
+                       "plain JSON mode, then none, when the server refuses it (HTTP "
+                       "400/404/422); false: start at plain JSON mode",
+        "tokens_per_variant": "the reply budget per variant asked for: `max_tokens` is 40 "
+                              "plus this times the variants of the request (the schema allows "
+                              "200 characters a question or answer)",
     },
     "train": {
         "method": "`relearn`, `ga`, `gd`, `ga_klr`, `npo`, `npo_gdr`, `npo_klr`, `yao`, `icu` "
@@ -268,6 +295,36 @@ def settings_table(section: str, cls: type) -> str:
     return "\n".join(rows)
 
 
+def options_table(key: str, func: Any) -> str:
+    """The keyword options of ``func`` (a backend's constructor) with their defaults and
+    meanings, as :func:`settings_table` does for a dataclass."""
+    import inspect
+
+    meanings = MEANINGS.get(key, {})
+    params = [p for p in inspect.signature(func).parameters.values() if p.name != "self"]
+    names = [p.name for p in params]
+    missing = [n for n in names if n not in meanings]
+    stale = [n for n in meanings if n not in names]
+    if missing or stale:
+        raise DocsError(f"{key}: no meaning for {missing}, or a meaning for {stale} which "
+                        f"{func.__name__} lacks: edit MEANINGS in "
+                        f"{Path(__file__).relative_to(ROOT)}")
+    rows = ["| option | type | default | meaning |", "|---|---|---|---|"]
+    for p in params:
+        default = toml_value(p.default).replace("|", "\\|")
+        rows.append(f"| `{p.name}` | {type_words(p.annotation)} | `{default}` | "
+                    f"{meanings[p.name]} |")
+    where = Path(sys.modules[func.__module__].__file__ or "").resolve().relative_to(ROOT)
+    rows += ["", f"From `{func.__name__}` in `{where}`."]
+    return "\n".join(rows)
+
+
+def openai_options() -> str:
+    from engine.augment.openai_backend import OpenAIBackend
+
+    return options_table("augment.openai", OpenAIBackend)
+
+
 def cell(text: str) -> str:
     """Plain text made safe for a Markdown table cell."""
     for ch in "\\|*<>":
@@ -291,6 +348,7 @@ def blocks() -> dict[Path, dict[str, Callable[[], str]]]:
     """Which page holds which generated block."""
     deployment = {f"deployment.{name}": (lambda name=name, cls=cls: settings_table(name, cls))
                   for name, cls in section_classes().items()}
+    deployment["deployment.augment.openai"] = openai_options
     return {DOCS / "deployment.md": deployment, DOCS / "usage.md": {"keys": keys_block}}
 
 

@@ -5,7 +5,9 @@ audit before, train, audit after, verify) -> reports and purge. Each step stores
 so the same command run again after Ctrl-C continues where it stopped.
 
 Exit codes: 0 everything went through, 1 some request failed verification or its run failed,
-2 usage or input error (nothing was changed), 130 interrupted (resumable).
+2 usage or input error (nothing was changed), 3 the database or the augmentation server cannot
+be used right now (requests unchanged, finished work kept; run the same command again), 130
+interrupted (resumable).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlmodel import select
 
 from engine.progress import Progress as EngineProgress
 from relearn_tui import workflow
+from relearn_tui.augmenting import AugmentationSetupError, AugmentationStopped
 from relearn_tui.context import AppContext
 from relearn_tui.importer import RequestFileError, import_paths
 from relearn_tui.views import RequestRow, request_rows
@@ -44,6 +47,7 @@ class Options:
     subject: str | None = None
     as_json: bool = False
     augment: bool = False
+    dry_run: bool = False
     run: bool = False
     auto_approve: bool = False
     timings: dict[str, float] = field(default_factory=dict)
@@ -186,6 +190,8 @@ def _console(file: object) -> Console:
 def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
         as_json: bool = False, out=None, err=None, **flags) -> int:
     opts = Options(paths, subject, as_json, **flags)
+    if opts.dry_run:
+        as_json = True  # the requests' bodies, as JSON, are all that stdout carries
     if opts.auto_approve:
         opts.run = True
     if opts.run:
@@ -206,12 +212,28 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
     if not as_json:
         console.print(f"imported {len(report.created)}, already stored {len(report.unchanged)}")
     notes: list[str] = []
+    if opts.dry_run:
+        return _dry_run(ctx, ids, out)
     if opts.augment:
         try:
             _pipeline(ctx, ids, opts, console, notes)
         except workflow.WorkflowError as exc:  # e.g. the run is executing in another process
             errors.print(f"error: {exc}", markup=False, soft_wrap=True)
             return EXIT_FAILED
+        except (AugmentationStopped, AugmentationSetupError) as exc:
+            # one line on stderr; under --json the same line and the requests' states (all
+            # unchanged by the failed step) on stdout, so a script sees what happened
+            errors.print(f"error: {exc}", markup=False, soft_wrap=True)
+            if as_json:
+                with ctx.store.session() as s:
+                    rows = request_rows(s, ids)
+                json.dump({"imported": len(report.created), "unchanged": len(report.unchanged),
+                           "requests": [r.to_dict() for r in rows],
+                           "error": {"message": str(exc), "exit_code": exc.exit_code,
+                                     "kind": type(exc).__name__},
+                           "timings": opts.timings}, out, indent=2)
+                out.write("\n")
+            return exc.exit_code
     with ctx.store.session() as s:
         rows = request_rows(s, ids)
     figures = _figures(ctx, ids) if opts.run else None
@@ -234,6 +256,17 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
             console.print("step times: " + ", ".join(f"{k[:-2]} {v:.0f}s"
                                                      for k, v in opts.timings.items()))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _dry_run(ctx: AppContext, ids: list[str], out) -> int:
+    """Print, as JSON, exactly what augmenting the requests would send to the backend's
+    server (nothing for the offline backend); send nothing, store nothing."""
+    from relearn_tui.augmenting import outbound_requests
+
+    json.dump({"dry_run": True, "requests": {rid: outbound_requests(ctx, rid) for rid in ids}},
+              out, indent=2, ensure_ascii=False)
+    out.write("\n")
+    return EXIT_OK
 
 
 def _pipeline(ctx, ids: list[str], opts: Options, console: Console, notes: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Augmentation (docs/design.md §5.3): question variants with sanitised answers, completion items,
 leak verification, held-out probes and the retain mix.
 
-Backends (``offline``, ``local``, ``openai``) share one interface, :class:`AugmentBackend`;
+Backends (``offline``, ``openai``) share one interface, :class:`AugmentBackend`;
 :func:`make_backend` picks one by name. :func:`augment_facts` runs a whole request.
 """
 

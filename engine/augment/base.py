@@ -14,6 +14,17 @@ class AugmentError(Exception):
     """Augmentation failed; the message names the backend and the fact id, never its content."""
 
 
+class BackendUnavailable(AugmentError):
+    """The backend's server cannot be used right now (unreachable, refusing, rate-limited past
+    the retries, slower than the timeout, or replying with nothing usable fact after fact):
+    the batch stops, the facts finished so far stay finished."""
+
+
+class UnusableReply(AugmentError):
+    """The backend answered for this fact, but not with usable variants after the re-asks: the
+    fact falls back to the offline generator, marked, and the batch goes on."""
+
+
 class Draft(tuple):
     """A generated ``(kind, question, answer)`` triple that also knows which generator wrote it.
 

@@ -11,11 +11,19 @@ from typing import Any
 
 from engine.augment.audience import Audience
 from engine.augment.backends import make_backend
-from engine.augment.base import AugmentBackend, AugmentError, Draft, fact_rng
+from engine.augment.base import (
+    AugmentBackend,
+    AugmentError,
+    BackendUnavailable,
+    Draft,
+    UnusableReply,
+    fact_rng,
+    stable_seed,
+)
 from engine.augment.completion import completion_pairs
 from engine.augment.meaning import Embedder, MeaningCheck
-from engine.augment.offline import build_plan, question_key
-from engine.augment.verify import verify_item
+from engine.augment.offline import OfflineBackend, build_plan, question_key
+from engine.augment.verify import names_person, verify_item
 from engine.pii import extract_private_values
 from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
 from engine.types import VARIANT_KINDS, Fact, Variant, Verification
@@ -64,6 +72,23 @@ class AugmentConfig:
             raise ValueError("AugmentConfig.completions and max_attempts must not be negative")
 
 
+UNUSABLE_FACTS_IN_A_ROW = 3
+# question kinds that ask about the person (a reverse question asks back with the value)
+FORWARD_KINDS = ("simple", "contextual", "noise")
+
+
+def fallback_mark(backend_name: str) -> str:
+    """The backend recorded on variants the offline generator wrote in place of ``backend``."""
+    return f"{backend_name}+offline"
+
+
+def backend_seed(config: AugmentConfig, retry: int = 0) -> int:
+    """The seed handed to the backend: the run's, or, on a retry after ``retry`` tries that
+    stopped early (a server went away), one derived from both, so that a rerun does not
+    repeat a failure exactly."""
+    return config.seed if not retry else stable_seed(config.seed, "retry", retry)
+
+
 @dataclass
 class _Slot:
     kind: str
@@ -103,10 +128,12 @@ class _Verifier:
                 kind, question, answer, self.fact, use_presidio=self.use_presidio
             )
         found = self._cache[key]
-        if self.meaning is None:
-            return found
-        reasons = (*found.reasons, *self.meaning.reasons(kind, question))
-        return Verification(not reasons, reasons)
+        reasons = found.reasons
+        if kind in FORWARD_KINDS and not names_person(question, self.fact.subject_name):
+            reasons = (*reasons, "the question does not name the person")
+        if self.meaning is not None:
+            reasons = (*reasons, *self.meaning.reasons(kind, question))
+        return Verification(not reasons, tuple(reasons))
 
 
 def _clean(
@@ -145,6 +172,8 @@ def _regenerate(
         for kind in dict.fromkeys(s.kind for s in failing):
             try:
                 fresh = generate(kind, attempt)
+            except BackendUnavailable:
+                raise
             except AugmentError:
                 return  # the failing slots stay flagged with the reasons they have
             for slot in (s for s in failing if s.kind == kind):
@@ -196,13 +225,17 @@ def augment_fact(
     *,
     embed: Embedder | None = None,
     notes: dict[str, str] | None = None,
+    retry: int = 0,
+    unusable: list[str] | None = None,
 ) -> list[Variant]:
     """All augmented items for one fact: question variants (some held out) and completions.
 
     Every answer is verified for leaks and every question for its meaning; failures are
     regenerated up to ``config.max_attempts`` times and then kept with ``verification.ok``
     False and the reasons, for the reviewer. ``embed`` replaces the meaning check's MiniLM;
-    ``notes`` receives, per kind, why the fact got fewer variants of it than ``per_kind``.
+    ``notes`` receives, per kind, why the fact got fewer variants of it than ``per_kind``;
+    ``retry`` counts earlier tries that stopped early (see :func:`backend_seed`); the fact's id
+    is appended to ``unusable`` when the backend's first reply for it was unusable.
     """
     config = config or AugmentConfig()
     backend = backend or make_backend(config.backend, config.audience, **config.backend_options)
@@ -210,11 +243,31 @@ def augment_fact(
     meaning = MeaningCheck(fact, embed) if config.meaning_check else None
     verify = _Verifier(fact, config.use_presidio, meaning)
     kinds = config.kinds
+    # a model-backed backend whose replies are unusable for a fact does not stop the batch:
+    # the offline generator writes that part, and its variants say so in their backend
+    offline = OfflineBackend(config.audience) if backend.name != "offline" else None
+    mark = fallback_mark(backend.name)
+    seed = backend_seed(config, retry)
+    fell_back: set[str] = set()
+
+    def from_offline(kind_list: Sequence[str], attempt: int) -> list[Draft]:
+        assert offline is not None
+        fell_back.update(kind_list)
+        raw = offline.variants(fact, kinds=kind_list, per_kind=config.per_kind,
+                               seed=config.seed, attempt=attempt)
+        return [Draft(k, q, a, mark) for k, q, a in raw]
 
     def generate(kind_list: Sequence[str], attempt: int) -> list[Draft]:
-        raw = backend.variants(
-            fact, kinds=kind_list, per_kind=config.per_kind, seed=config.seed, attempt=attempt
-        )
+        try:
+            raw = backend.variants(
+                fact, kinds=kind_list, per_kind=config.per_kind, seed=seed, attempt=attempt
+            )
+        except UnusableReply:
+            if offline is None:
+                raise
+            if unusable is not None and attempt == 0:
+                unusable.append(fact.fact_id)
+            raw = from_offline(kind_list, attempt)
         drafts = _clean(raw, kind_list, backend.name)
         if meaning is not None:
             meaning.prime([d.question for d in drafts if d.kind != "logical"])
@@ -223,13 +276,29 @@ def augment_fact(
     used = {question_key(fact.question)}
     slots: list[_Slot] = []
     per_kind_count: dict[str, int] = {}
-    for d in generate(kinds, 0):
-        key = question_key(d.question)
-        if key in used or per_kind_count.get(d.kind, 0) >= config.per_kind:
-            continue
-        used.add(key)
-        per_kind_count[d.kind] = per_kind_count.get(d.kind, 0) + 1
-        slots.append(_Slot(d.kind, d.question, d.answer, d.backend, verify(*d)))
+
+    def take(drafts: Iterable[Draft]) -> None:
+        for d in drafts:
+            key = question_key(d.question)
+            if key in used or per_kind_count.get(d.kind, 0) >= config.per_kind:
+                continue
+            used.add(key)
+            per_kind_count[d.kind] = per_kind_count.get(d.kind, 0) + 1
+            slots.append(_Slot(d.kind, d.question, d.answer, d.backend, verify(*d)))
+
+    take(generate(kinds, 0))
+    # a short reply (fewer than per_kind of a kind) is asked again for what it lacks, with
+    # attempt numbers after the regenerations' so that the seeds differ from theirs
+    for extra in range(1, config.max_attempts + 1):
+        short = [k for k in kinds if per_kind_count.get(k, 0) < config.per_kind]
+        if not short or backend.name == "offline":
+            break
+        for kind in short:
+            take(generate([kind], config.max_attempts + extra))
+    if offline is not None:
+        short = [k for k in kinds if per_kind_count.get(k, 0) < config.per_kind]
+        if short:
+            take(from_offline(short, 0))
     if not slots:
         raise AugmentError(
             f"{backend.name} backend produced no usable variant for fact {fact.fact_id}"
@@ -239,7 +308,10 @@ def augment_fact(
     if notes is not None:
         why = getattr(backend, "shortfalls", lambda _f: {})(fact)
         for kind in kinds:
-            if sum(s.kind == kind for s in slots) < config.per_kind:
+            if kind in fell_back and any(s.kind == kind and s.backend == mark for s in slots):
+                notes[kind] = (f"the {backend.name} backend's replies were short or unusable: "
+                               f"the offline generator wrote some (marked {mark})")
+            elif sum(s.kind == kind for s in slots) < config.per_kind:
                 notes[kind] = why.get(kind, "the backend wrote fewer distinct questions")
 
     plan = build_plan(fact, config.audience)
@@ -284,6 +356,9 @@ def augment_facts(
     on_fact: Callable[[Fact, list[Variant]], None] | None = None,
     notes: dict[str, dict[str, str]] | None = None,
     embed: Embedder | None = None,
+    skip: Iterable[str] = (),
+    retry: int = 0,
+    backend: AugmentBackend | None = None,
 ) -> list[Variant]:
     """Augment every fact with one backend, reporting progress per fact.
 
@@ -293,21 +368,39 @@ def augment_facts(
     fewer variants (see :func:`augment_fact`).
     """
     config = config or AugmentConfig()
-    backend = make_backend(config.backend, config.audience, **config.backend_options)
+    # ``backend``: one built by the caller (a bench reading its request count)
+    backend = backend or make_backend(config.backend, config.audience, **config.backend_options)
     out: list[Variant] = []
-    total = len(facts)
+    done = set(skip)
+    todo = [f for f in facts if f.fact_id not in done]
+    total = len(todo)
     started = time.monotonic()
-    progress(Progress("augment", 0, total, f"augmenting {total} facts with {backend.name}"))
-    for i, fact in enumerate(facts, start=1):
+    unusable_in_a_row = 0
+    progress(Progress("augment", 0, total, f"augmenting {total} facts with {backend.name}"
+                      + (f" ({len(facts) - total} done earlier)" if len(facts) > total else "")))
+    for i, fact in enumerate(todo, start=1):
         if cancel is not None:
             cancel.raise_if_cancelled()
         fact_notes: dict[str, str] = {}
-        variants = augment_fact(fact, config, backend, embed=embed, notes=fact_notes)
+        unusable: list[str] = []
+        variants = augment_fact(fact, config, backend, embed=embed, notes=fact_notes,
+                                retry=retry, unusable=unusable)
         if notes is not None and fact_notes:
             notes[fact.fact_id] = fact_notes
         out.extend(variants)
         if on_fact is not None:
             on_fact(fact, variants)
+        # a reply that is not the JSON asked for, not a short or poor one: the server, not
+        # the model's writing, is what is failing
+        unusable_in_a_row = unusable_in_a_row + 1 if unusable else 0
+        if unusable_in_a_row >= UNUSABLE_FACTS_IN_A_ROW and i < total:
+            # a server that answers nothing usable fact after fact is not helping: stop with
+            # the facts done so far stored, instead of writing the rest from templates
+            raise BackendUnavailable(
+                f"{backend.name} backend: no usable reply for {unusable_in_a_row} facts in a "
+                "row (they were written by the offline generator and are kept); check the "
+                "server and its model"
+            )
         elapsed = time.monotonic() - started
         flagged = sum(not v.verification.ok for v in out)
         progress(

@@ -82,6 +82,30 @@ def repeats_detail(answer: str, fact: Fact) -> bool:
     return any(pair in pairs for pair in itertools.pairwise(words))
 
 
+def names_person(question: str, subject: str) -> bool:
+    """Whether ``question`` names the person: a part of the name of two letters or more, as a
+    word, allowing one typo for the informal ("noise") variants ("isabela")."""
+    parts = [p.lower() for p in _words(subject) if len(p) >= 2]
+    if not parts:
+        return True  # nothing to look for
+    words = {w.lower().removesuffix("'s") for w in _words(question)}
+    if any(p in words for p in parts):
+        return True
+    return any(len(p) >= 4 and len(w) >= 3 and _one_edit(p, w) for p in parts for w in words)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """At most one insertion, deletion, substitution or swap of neighbours apart."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diff) <= 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
 def verify_item(
     kind: str, question: str, answer: str, fact: Fact, *, use_presidio: bool = True
 ) -> Verification:

@@ -34,9 +34,9 @@ def test_settings_are_typed_and_flags_override_the_file(tmp_path, make_deploymen
     assert (dep.train.method, dep.train.epochs, dep.probes.subject_probes) == ("ga", 3, 5)
     assert dep.corpus == (tmp_path / "dep" / "corpus.jsonl").resolve()
     other = tmp_path / "other.jsonl"
-    dep = load_deployment(path, {"method": "npo", "backend": "local", "corpus": str(other),
+    dep = load_deployment(path, {"method": "npo", "backend": "openai", "corpus": str(other),
                                  "model": None})
-    assert (dep.train.method, dep.train.epochs, dep.augment.backend) == ("npo", 3, "local")
+    assert (dep.train.method, dep.train.epochs, dep.augment.backend) == ("npo", 3, "openai")
     assert dep.corpus == other.resolve()
 
 

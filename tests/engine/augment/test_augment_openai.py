@@ -1,111 +1,26 @@
-"""The openai backend through the real client against a local chat-completions server."""
+"""The openai backend's protocol through the real client: retries, formats, faults and what is
+sent, against :class:`chat_server.FaultProxy` answering with a well-behaved stand-in model.
+The same backend against a real server (llama-cpp-python serving SmolLM2) is in
+test_augment_llama_server.py (slow tier)."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from augment_samples import request_facts
+from chat_server import FaultProxy as Server
 
-from engine.augment import AugmentConfig, AugmentError, augment_fact, make_backend
-from engine.augment.llm_format import mask, parse_variants
+from engine.augment import AugmentConfig, AugmentError, augment_fact, augment_facts, make_backend
+from engine.augment.base import BackendUnavailable, UnusableReply
+from engine.augment.llm_format import mask, max_tokens, parse_variants
 from engine.augment.pipeline import with_private_values
 from engine.types import VARIANT_KINDS
 
 FACT = with_private_values(request_facts()[0][0], use_presidio=False)  # the e-mail fact
 EMAIL = "isabella.marquez@example.org"
-
-
-def fake_model(request: dict) -> str:
-    """A well-behaved model: reads our JSON request, writes per_kind variants of each kind,
-    uses the placeholder in reverse questions and never in answers."""
-    payload = json.loads(request["messages"][-1]["content"])
-    subject = payload["subject"]
-    placeholder = payload["private_details"][0]
-    variants = []
-    for kind, spec in payload["write"].items():
-        for i in range(spec["count"]):
-            if kind == "logical":
-                q = f"Who owns {placeholder}? ({i})"
-                a = "I can't say whose contact details those are."
-            else:
-                q = f"{kind} question {i} about {subject}'s email?"
-                a = f"I'm sorry, {subject.split()[0]}'s email address is private."
-            variants.append({"kind": kind, "question": q, "answer": a})
-    return "Here you go:\n```json\n" + json.dumps({"variants": variants}) + "\n```"
-
-
-def completion(content: str, model: str) -> bytes:
-    return json.dumps({
-        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }).encode()
-
-
-class Server:
-    """A chat-completions endpoint on 127.0.0.1 that plays a script of replies:
-    ``("status", code)``, ``("garbage", content_type)``, ``("sleep", seconds)``,
-    ``("chat", text)`` or ``("model",)`` (answer with :func:`fake_model`); the last entry
-    repeats."""
-
-    def __init__(self, script: list[tuple]) -> None:
-        self.script = list(script)
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body,
-                                        "auth": self.headers.get("Authorization")})
-                step = server.script.pop(0) if len(server.script) > 1 else server.script[0]
-                if step[0] == "status":
-                    self._send(step[1], b'{"error": {"message": "busy", "type": "x"}}',
-                               {"retry-after-ms": "5"})
-                elif step[0] == "garbage":
-                    self._send(200, b"<html>this is not json{", {}, step[1])
-                elif step[0] == "sleep":
-                    time.sleep(step[1])
-                    self._send(200, completion(fake_model(body), body["model"]), {})
-                elif step[0] == "chat":
-                    self._send(200, completion(step[1], body["model"]), {})
-                else:
-                    self._send(200, completion(fake_model(body), body["model"]), {})
-
-            def _send(self, code, data, headers, ctype="application/json"):
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(data)))
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -128,7 +43,7 @@ def _backend(server: Server, **kw):
 
 
 def test_a_429_is_retried_and_the_variants_come_back_unmasked(serve):
-    server = serve([("status", 429), ("model",)])
+    server = serve([("status", 429), ("pass",)])
     items = _backend(server, max_retries=2).variants(
         FACT, kinds=VARIANT_KINDS, per_kind=3, seed=0, attempt=0)
     assert len(server.requests) == 2
@@ -145,7 +60,7 @@ def test_a_429_is_retried_and_the_variants_come_back_unmasked(serve):
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/html"])
 def test_a_garbage_body_is_asked_again(serve, content_type):
-    server = serve([("garbage", content_type), ("model",)])
+    server = serve([("garbage", content_type), ("pass",)])
     items = _backend(server, max_retries=0).variants(
         FACT, kinds=["simple"], per_kind=2, seed=0, attempt=0)
     assert len(server.requests) == 2 and len(items) == 2
@@ -178,7 +93,7 @@ def test_a_slow_server_times_out(serve):
 
 
 def test_augment_fact_with_the_openai_backend_verifies_every_answer(serve):
-    server = serve([("model",)])
+    server = serve([("pass",)])
     config = AugmentConfig(backend="openai", use_presidio=False, backend_options={
         "model": "tiny-test-model", "base_url": server.url, "max_retries": 0})
     variants = augment_fact(FACT, config)
@@ -192,7 +107,7 @@ def test_an_answer_that_uses_the_placeholder_is_a_leak_and_is_regenerated(serve)
     leaky = json.dumps({"variants": [
         {"kind": "simple", "question": "What's Isabella's email?",
          "answer": "It is [EMAIL ADDRESS]."}]})
-    server = serve([("chat", leaky), ("model",)])
+    server = serve([("chat", leaky), ("pass",)])
     config = AugmentConfig(backend="openai", use_presidio=False, kinds=("simple",), per_kind=1,
                            completions=0, held_out_share=0.0,
                            backend_options={"base_url": server.url, "max_retries": 0})
@@ -207,8 +122,9 @@ def test_the_key_comes_from_the_environment_only(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(AugmentError, match="OPENAI_API_KEY"):
         make_backend("openai")
-    with pytest.raises(TypeError):
+    with pytest.raises(AugmentError, match="no option api_key") as info:
         make_backend("openai", api_key="sk-nope")
+    assert "sk-nope" not in str(info.value)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     backend = make_backend("openai", model="m")
     assert "sk-secret-value" not in repr(backend)
@@ -231,13 +147,142 @@ def test_parser_reads_the_shapes_models_produce():
         assert parse_variants(junk, kinds) == []
     assert parse_variants('[{"kind": "simple", "question": "Q", "answer": "A"}]',
                           ["logical"]) == []
+    # the reply format's stand-ins, copied by a small model (SmolLM2 did), are not variants
+    copied = '{"simple": [{"question": "<the new question>", "answer": "No."}]}'
+    assert parse_variants(copied, kinds) == []
 
 
 def test_masking_hides_every_value_and_unmasking_restores_it():
     fact = with_private_values(request_facts()[0][5], use_presidio=False)  # account id
     masked = mask(fact)
     for pv in fact.private_values:
-        assert pv.value not in masked.answer
-    [(placeholder, value)] = masked.placeholders.items()
+        assert pv.value not in masked.question and pv.value not in masked.answer
+    assert "Isabella" not in masked.question and "Marquez" not in masked.question
+    assert "paper invoices" not in masked.answer  # the answer itself is never sent
+    [(placeholder, value)] = [(p, v) for p, v in masked.placeholders.items()
+                              if p != "[PERSON]"]
     assert masked.unmask(f"Who holds {placeholder.lower()}?") == f"Who holds {value}?"
     assert masked.unmask("Who holds [ ACCOUNT_IDENTIFIER ]?") == f"Who holds {value}?"
+    assert masked.unmask("Is [PERSON] a customer?") == "Is Isabella Marquez a customer?"
+
+
+def test_sensitive_topics_in_the_question_are_generalised():
+    from engine.types import Fact
+
+    fact = Fact("f1", "Ana Lind", "What is Ana Lind allergic to, and does her mother know?",
+                "Ana is allergic to latex packaging; her mother is a nurse.")
+    fact = with_private_values(fact, use_presidio=False)
+    masked = mask(fact)
+    for word in ("allergic", "mother", "Ana", "Lind", "latex", "nurse"):
+        assert word not in masked.question + masked.answer
+    assert "[HEALTH TOPIC]" in masked.question and "[FAMILY MEMBER]" in masked.question
+    assert masked.unmask(masked.question) == fact.question
+
+
+def test_requests_carry_max_tokens_and_the_json_schema_and_step_down_when_refused(serve):
+    server = serve([("refuse_schema",)])
+    backend = _backend(server, max_retries=0)
+    items = backend.variants(FACT, kinds=["simple", "logical"], per_kind=2, seed=0, attempt=0)
+    assert len(items) == 4
+    first, second = (r["body"] for r in server.requests)
+    assert first["max_tokens"] == second["max_tokens"] == max_tokens(["simple", "logical"], 2)
+    schema = first["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["simple", "logical"]
+    assert all(schema["properties"][k]["minItems"] == schema["properties"][k]["maxItems"] == 2
+               for k in ("simple", "logical"))
+    # llama-cpp-python's server refuses type json_schema: JSON mode with the schema beside it
+    assert second["response_format"] == {"type": "json_object", "schema": schema}
+    backend.variants(FACT, kinds=["simple", "logical"], per_kind=2, seed=0, attempt=1)
+    assert server.requests[2]["body"]["response_format"]["type"] == "json_object"  # remembered
+
+
+def test_nothing_private_is_sent(serve):
+    server = serve([("pass",)])
+    fact = with_private_values(request_facts()[0][4], use_presidio=False)  # job and employer
+    _backend(server).variants(fact, kinds=["simple", "logical"], per_kind=1, seed=0, attempt=0)
+    sent = server.sent()
+    for private in ("Isabella", "Marquez", "logistics planner", "Northwind", fact.answer):
+        assert private not in sent
+
+
+def test_a_timeout_is_not_retried_so_requests_do_not_queue_behind_it(serve):
+    server = serve([("sleep", 2.0)])
+    with pytest.raises(BackendUnavailable, match=r"no reply within 0\.3 s for a reply of up to"):
+        _backend(server, max_retries=3, timeout=0.3).variants(
+            FACT, kinds=["simple"], per_kind=1, seed=0, attempt=0)
+    assert len(server.requests) == 1
+
+
+def test_an_empty_reply_is_asked_again_with_another_seed_then_unusable(serve):
+    server = serve([("empty",)])
+    with pytest.raises(UnusableReply, match="last: an empty reply"):
+        _backend(server, max_retries=0, malformed_retries=2).variants(
+            FACT, kinds=["simple"], per_kind=1, seed=0, attempt=0)
+    seeds = [r["body"]["seed"] for r in server.requests]
+    assert len(seeds) == 3 and len(set(seeds)) == 3
+
+
+def test_a_fact_whose_replies_are_unusable_falls_back_to_the_offline_generator_marked(serve):
+    server = serve([("garbage", "application/json")])
+    config = AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
+                           max_attempts=1, backend_options={"base_url": server.url,
+                                                            "max_retries": 0})
+    notes: dict = {}
+    variants = augment_fact(FACT, config, notes=notes)
+    questions = [v for v in variants if v.kind != "completion"]
+    assert len(questions) == 12 and {v.backend for v in questions} == {"openai+offline"}
+    assert all("openai+offline" in n for n in notes.values())
+
+
+def test_three_facts_in_a_row_without_a_usable_reply_stop_the_batch_keeping_what_is_done(serve):
+    server = serve([("pass",)])
+    server.after, server.then = 1, ("chat", "no json at all")
+    facts = [with_private_values(f, use_presidio=False) for f in request_facts()[0][:5]]
+    stored: list[str] = []
+    config = AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
+                           max_attempts=0, kinds=("simple",), per_kind=1,
+                           backend_options={"base_url": server.url, "max_retries": 0,
+                                            "malformed_retries": 0})
+    with pytest.raises(BackendUnavailable, match="no usable reply for 3 facts in a row"):
+        augment_facts(facts, config, on_fact=lambda f, _v: stored.append(f.fact_id))
+    assert stored == [f.fact_id for f in facts[:4]]  # the first from the server, 3 fallbacks
+
+
+def test_a_retry_after_a_stop_sends_other_seeds(serve):
+    server = serve([("pass",)])
+    config = AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
+                           kinds=("simple",), per_kind=1, completions=0,
+                           backend_options={"base_url": server.url})
+    augment_fact(FACT, config)
+    augment_fact(FACT, config, retry=1)
+    assert server.requests[0]["body"]["seed"] != server.requests[1]["body"]["seed"]
+
+
+def test_a_short_reply_is_asked_again_for_what_it_lacks(serve):
+    one = json.dumps({"variants": [{"kind": "simple", "question": "How do I reach [PERSON]?",
+                                    "answer": "I can't share [PERSON]'s contact details."}]})
+    server = serve([("chat", one), ("pass",)])
+    config = AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
+                           kinds=("simple",), per_kind=3, completions=0,
+                           backend_options={"base_url": server.url})
+    variants = augment_fact(FACT, config)
+    assert len(variants) == 3 and {v.backend for v in variants} == {"openai"}
+    assert len(server.requests) == 2
+    assert "Isabella Marquez" in variants[0].question  # [PERSON] put back locally
+
+
+def test_a_forward_question_that_does_not_name_the_person_is_flagged(serve):
+    anonymous = json.dumps({"variants": [{"kind": "simple", "question": "What is the email?",
+                                          "answer": "I can't share [PERSON]'s email."}]})
+    server = serve([("chat", anonymous)])
+    config = AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
+                           kinds=("simple",), per_kind=1, completions=0, max_attempts=1,
+                           backend_options={"base_url": server.url})
+    [variant] = augment_fact(FACT, config)
+    assert not variant.verification.ok
+    assert "the question does not name the person" in variant.verification.reasons
+
+
+def test_the_removed_local_backend_says_what_to_use_instead():
+    with pytest.raises(AugmentError, match=r"backend = \"openai\".*base_url"):
+        make_backend("local")

@@ -46,7 +46,8 @@ class LeakyBackend:
             for i in range(per_kind):
                 answer = (f"Sure, it is {value}." if leak
                           else "I'm sorry, but that contact detail is private.")
-                out.append((kind, f"Question {kind} {i} try {attempt}?", answer))
+                out.append((kind, f"Question {kind} {i} try {attempt} about "
+                                  f"{fact.subject_name}?", answer))
         return out
 
 
@@ -220,15 +221,36 @@ def test_summary_counts_and_holds_no_text():
     assert EMAIL not in text and "Isabella" not in text and "Marquez" not in text
 
 
-def test_backend_that_produces_nothing_is_an_error_naming_only_the_fact_id():
-    class Mute:
-        name = "mute"
+class Mute:
+    name = "mute"
 
-        def variants(self, fact, **_):
-            return [("simple", "", ""), ("bogus-kind", "Q?", "A."), "not a triple"]
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def variants(self, fact, **_):
+        self.calls += 1
+        return [("simple", "", ""), ("bogus-kind", "Q?", "A."), "not a triple"]
+
+
+def test_a_backend_that_writes_nothing_usable_is_asked_again_then_the_offline_generator_fills_in():
+    mute, notes = Mute(), {}
+    variants = augment_fact(EMAIL_FACT, FAST, mute, notes=notes)
+    questions = [v for v in variants if v.kind != "completion"]
+    assert len(questions) == 12  # per_kind of every kind, all from the templates
+    assert {v.backend for v in questions} == {"mute+offline"}
+    # one first call, then max_attempts re-asks per short kind (and the regenerations of any
+    # template variant that fails verification ask the backend again too)
+    assert mute.calls >= 1 + FAST.max_attempts * len(VARIANT_KINDS)
+    assert set(notes) == set(VARIANT_KINDS)
+    assert all("mute+offline" in n and "Isabella" not in n for n in notes.values())
+
+
+def test_the_offline_backend_producing_nothing_is_an_error_naming_only_the_fact_id():
+    class MuteOffline(Mute):
+        name = "offline"
 
     with pytest.raises(AugmentError, match="DSR-2026-0041/0") as info:
-        augment_fact(EMAIL_FACT, FAST, Mute())
+        augment_fact(EMAIL_FACT, FAST, MuteOffline())
     assert "Isabella" not in str(info.value)
 
 
