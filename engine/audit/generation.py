@@ -18,7 +18,9 @@ the same distribution, not the same draws, since the random stream is consumed d
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.models import format_prompt
@@ -28,6 +30,28 @@ BatchDone = Callable[[int, int], None]
 """Called after each batch with (questions done, questions in all)."""
 
 _USE_HF_GENERATE = False
+
+
+@dataclass
+class GenerationCounts:
+    """What generation did since the last :meth:`reset`, for ``bench/main_job.py``: answers
+    produced (``sampled`` of them by sampling), tokens in them (up to and with the stop token),
+    and token positions run through the model (prompts, with their left padding, plus one per
+    row and decoding step), the work the two savings cut."""
+
+    answers: int = 0
+    sampled: int = 0
+    new_tokens: int = 0
+    positions_computed: int = 0
+
+    def reset(self) -> None:
+        self.answers = self.sampled = self.new_tokens = self.positions_computed = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+COUNTS = GenerationCounts()
 
 
 @contextlib.contextmanager
@@ -42,6 +66,14 @@ def hf_generate_path() -> Iterator[None]:
         yield
     finally:
         _USE_HF_GENERATE = before
+
+
+def _until_stop(row: list[int], stop: Sequence[int]) -> list[int]:
+    """A generated row up to and with its first stop id (what follows is generate's padding)."""
+    for j, t in enumerate(row):
+        if t in stop:
+            return row[: j + 1]
+    return row
 
 
 def _decode(model: Any, input_ids: Any, attention_mask: Any, *, max_new_tokens: int,
@@ -60,6 +92,7 @@ def _decode(model: Any, input_ids: Any, attention_mask: Any, *, max_new_tokens: 
     cache = DynamicCache(config=model.config)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position,
                 past_key_values=cache, use_cache=True, logits_to_keep=1)
+    COUNTS.positions_computed += input_ids.numel()
     cache = out.past_key_values
     logits = out.logits[:, -1, :].float()
     mask = attention_mask
@@ -94,6 +127,7 @@ def _decode(model: Any, input_ids: Any, attention_mask: Any, *, max_new_tokens: 
         last = last + 1
         out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last[:, None],
                     past_key_values=cache, use_cache=True)
+        COUNTS.positions_computed += nxt.shape[0]
         cache = out.past_key_values
         logits = out.logits[:, -1, :].float()
     return new
@@ -174,10 +208,17 @@ def generate_batched(
                     num_beams=1, **sample_args,
                 )
                 new = out[:, enc.input_ids.shape[1] :]
+                # generate runs the prompt once per returned sequence, then every row each step
+                COUNTS.positions_computed += (enc.input_ids.numel() * num_return_sequences
+                                              + new.shape[0] * max(0, new.shape[1] - 1))
+                new = [_until_stop(r, stop) for r in new.tolist()]
             else:
                 new = _decode(model, enc.input_ids, enc.attention_mask,
                               max_new_tokens=max_new_tokens, copies=num_return_sequences,
                               do_sample=do_sample, temperature=temperature, stop=stop)
+        COUNTS.answers += len(new)
+        COUNTS.sampled += len(new) if do_sample else 0
+        COUNTS.new_tokens += sum(len(r) for r in new)
         texts = tokenizer.batch_decode(new, skip_special_tokens=True)
         texts = [t.strip() for t in texts]
         for j, i in enumerate(idx):
