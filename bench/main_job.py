@@ -69,7 +69,11 @@ def fresh_home(folder: Path, subject_cache: Path) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     (folder / "models" / "subject").mkdir(parents=True)
+    # the built models only: a lock file linked in would be shared with whoever else uses
+    # that cache (a process holding it would stall this bench)
     for entry in subject_cache.iterdir():
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
         (folder / "models" / "subject" / entry.name).symlink_to(entry.resolve())
     return folder
 
