@@ -155,8 +155,10 @@ def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any]) 
     pipeline.approve_by_policy(ctx, ids)
     augment_s = round(time.perf_counter() - t0, 1)
     choice = pipeline.run_to_execute(ctx, ids, settings)
+    subject = next(p for p in (home / "models" / "subject").iterdir() if p.is_dir())
+    padding = padding_share(ctx, choice.run_id, subject)
     meter = PhaseMeter()
-    log(f"{name}: run {choice.run_id} over {', '.join(ids)}")
+    log(f"{name}: run {choice.run_id} over {', '.join(ids)}; training padding {padding}")
     t0 = time.perf_counter()
     with path:
         pipeline.execute(ctx, choice.run_id, progress=meter)
@@ -175,7 +177,8 @@ def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any]) 
                        ("audit after", "audit_after_s")):
         phases.setdefault(phase, {})["seconds"] = timings.get(key)
     states = pipeline.states(ctx, ids)
-    out = {"run": choice.run_id, "augment_s": augment_s, "run_s": total_s, "timings": timings,
+    out = {"run": choice.run_id, "augment_s": augment_s, "train_padding": padding,
+           "run_s": total_s, "timings": timings,
            "phases": phases, "states": states, "merged_sha256": merged,
            "figures": audit_rows(ctx, choice.run_id), "hardware": record.get("hardware")}
 
@@ -200,6 +203,45 @@ def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any]) 
             "same_figures": audit_rows(ctx, retry.run_id).get("run", {}).get("before")
             == out["figures"].get("run", {}).get("before")}
     return out
+
+
+def padding_share(ctx: Any, run_id: str, subject: Path) -> dict[str, Any]:
+    """Of the token positions the training forwards run (each step's rows padded to its longest
+    row, as engine.train.data collates them), the share that is padding: the most that packing
+    rows without padding could save in the forwards. Computed from the run's own data, batch
+    plan and tokenizer, without training."""
+    from engine.models import load_tokenizer
+    from engine.train.data import Rows, epoch_batches, sampled_indices, tokenise
+    from engine.train.methods import make_method
+    from relearn_tui import runs
+    from relearn_tui.store.models import Run
+
+    with ctx.store.read() as s:
+        run = s.get(Run, run_id)
+    config = runs.run_deployment(run).train
+    data, _ = runs.build_inputs(ctx, run)
+    tok = load_tokenizer(str(subject))
+    method = make_method(config.method, config)
+    rows = {name: Rows.from_dataset(tokenise(qa, tok, config.max_length, name))
+            for name, qa in method.streams(data).items()}
+    lengths = {name: r.lengths() for name, r in rows.items()}
+    primary = lengths[method.primary]
+    real = padded = 0
+    for epoch in range(config.epochs):
+        batches = epoch_batches(primary, range(len(primary)), config.batch_size, config.seed,
+                                epoch, buckets=config.length_buckets)
+        side = {n: sampled_indices(len(rows[n]), config.batch_size, len(batches), config.seed,
+                                   epoch, n) for n in method.sampled}
+        for bi, picks in enumerate(batches):
+            step = [primary[i] for i in picks]
+            for n in method.aligned:
+                step += [lengths[n][i] for i in picks]
+            for n in method.sampled:
+                step += [lengths[n][i] for i in side[n][bi]]
+            real += sum(step)
+            padded += len(step) * max(step)
+    return {"real_positions": real, "padded_positions": padded,
+            "padding_share": round(1 - real / padded, 4) if padded else 0.0}
 
 
 def ratio(new: Any, old: Any) -> float | None:
