@@ -21,6 +21,11 @@ the sampled answers alone. The figures and verdicts of both columns are printed 
 
     nice -n 19 .venv/bin/python bench/main_job.py --quick   # one request, one epoch
     nice -n 19 .venv/bin/python bench/main_job.py           # the main command's batch and settings
+
+On a shared machine whose load changes while a column runs, the columns can run at the same time
+in two processes (``--columns today --out A.json`` and ``--columns new --out B.json``, each with
+its own ``--work``), then ``--combine A.json B.json`` makes the one table: both then see the same
+load, at the price of competing with each other.
 """
 
 from __future__ import annotations
@@ -287,6 +292,31 @@ def figures_lines(cols: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def report(cols: dict[str, dict[str, Any]]) -> list[str]:
+    lines = table(cols)
+    print("\n".join(lines))
+    print()
+    print("\n".join(figures_lines(cols)))
+    same = len({c["merged_sha256"] for c in cols.values()}) == 1
+    print(f"\nmerged models identical across columns: {same}")
+    return lines
+
+
+def combine(files: list[Path], out: Path | None) -> int:
+    parts = [json.loads(f.read_text()) for f in files]
+    cols = {name: col for p in parts for name, col in p["columns"].items()}
+    lines = report(cols)
+    result = {**parts[0], "columns": cols, "table": lines, "combined_from": [str(f) for f in files],
+              "runs": {f.name: {"date": p["date"], "commit": p["commit"]}
+                       for f, p in zip(files, parts, strict=True)},
+              "merged_identical": len({c["merged_sha256"] for c in cols.values()}) == 1}
+    out = out or ROOT / "bench" / "results" / f"main_job-{parts[0]['mode']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str))
+    print(f"wrote {out}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -299,7 +329,14 @@ def main() -> int:
                                                 "/work/relearn-home/models/subject")),
                     help="a RELEARN_HOME's models/subject folder with the deployed model built")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    ap.add_argument("--out", type=Path, help="the JSON written (default: "
+                    "bench/results/main_job[-quick].json)")
+    ap.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                    help="no run: put the columns of these result files (each column run in "
+                    "its own process, at the same time) into one table and --out")
     args = ap.parse_args()
+    if args.combine:
+        return combine(args.combine, args.out)
 
     import torch
 
@@ -330,12 +367,8 @@ def main() -> int:
         cols[name]["load_before"] = round(load, 2)
         log(f"{name}: done in {cols[name]['run_s']} s, states {cols[name]['states']}")
 
-    lines = table(cols)
-    print("\n".join(lines))
-    print()
-    print("\n".join(figures_lines(cols)))
+    lines = report(cols)
     same = len({c["merged_sha256"] for c in cols.values()}) == 1
-    print(f"\nmerged models identical across columns: {same}")
     result = {
         "bench": "main_job", "mode": "quick" if args.quick else "full",
         "date": started.strftime("%Y-%m-%d %H:%M UTC"), "commit": commit(),
@@ -343,10 +376,10 @@ def main() -> int:
         "requests": [f.stem for f in files], "train_overrides": train,
         "columns": cols, "merged_identical": same, "table": lines,
     }
-    out = ROOT / "bench" / "results" / f"main_job{'-quick' if args.quick else ''}.json"
+    out = args.out or ROOT / "bench" / "results" / f"main_job{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
     return 0
 
 
