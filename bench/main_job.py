@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -139,11 +140,14 @@ def audit_rows(ctx: Any, run_id: str) -> dict[str, Any]:
     return out
 
 
-def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any]) -> dict[str, Any]:
-    """One whole main job in ``home``; today's generation path when ``name == 'today'``."""
+def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any],
+               before_only: bool = False) -> dict[str, Any]:
+    """One whole main job in ``home``; today's generation path when ``name == 'today'``.
+    ``before_only``: the run is stopped when training starts (then, in the new column, a second
+    run over the same requests shows the reused before-audit)."""
     from engine.audit.generation import hf_generate_path
     from engine.progress import Cancelled, CancelToken
-    from relearn_tui import pipeline, workflow
+    from relearn_tui import pipeline, runs, workflow
     from relearn_tui.context import AppContext
     from relearn_tui.importer import import_paths
     from relearn_tui.runs import RunSettings
@@ -162,11 +166,12 @@ def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any]) 
     choice = pipeline.run_to_execute(ctx, ids, settings)
     subject = next(p for p in (home / "models" / "subject").iterdir() if p.is_dir())
     padding = padding_share(ctx, choice.run_id, subject)
-    meter = PhaseMeter()
+    token = CancelToken()
+    meter = PhaseMeter(cancel_at="train" if before_only else None, token=token)
     log(f"{name}: run {choice.run_id} over {', '.join(ids)}; training padding {padding}")
     t0 = time.perf_counter()
-    with path:
-        pipeline.execute(ctx, choice.run_id, progress=meter)
+    with path, contextlib.suppress(Cancelled):
+        pipeline.execute(ctx, choice.run_id, progress=meter, cancel=token)
     total_s = round(time.perf_counter() - t0, 1)
     phases = meter.finish()
     with ctx.store.read() as s:
@@ -188,13 +193,19 @@ def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any]) 
            "figures": audit_rows(ctx, choice.run_id), "hardware": record.get("hardware")}
 
     failed = [rid for rid, st in states.items() if st == workflow.FAILED]
-    if name != "today" and failed:
-        # the operator's retry of a failed request: same model, probes and audit settings
-        with ctx.store.session() as s:
-            for rid in failed:
-                workflow.transition(s, rid, workflow.HUMAN_REVIEWED, actor="bench",
-                                    detail={"retry": choice.run_id})
-        retry = pipeline.run_to_execute(ctx, failed, settings)
+    if name != "today" and (failed or before_only):
+        if before_only:
+            # the requests are still human_reviewed: a second run over them
+            failed = list(ids)
+            retry_id = runs.create_run(ctx, failed, settings)
+        else:
+            # the operator's retry of a failed request: same model, probes and audit settings
+            with ctx.store.session() as s:
+                for rid in failed:
+                    workflow.transition(s, rid, workflow.HUMAN_REVIEWED, actor="bench",
+                                        detail={"retry": choice.run_id})
+            retry_id = pipeline.run_to_execute(ctx, failed, settings).run_id
+        retry = types.SimpleNamespace(run_id=retry_id)
         token = CancelToken()
         meter = PhaseMeter(cancel_at="train", token=token)
         with contextlib.suppress(Cancelled):
@@ -323,6 +334,9 @@ def main() -> int:
                     help="one request (DSR-2026-0041) and one epoch: minutes, for ratios")
     ap.add_argument("--columns", default="today,new", help="which columns, in this order")
     ap.add_argument("--epochs", type=int, help="override the deployment's epochs")
+    ap.add_argument("--before-only", action="store_true",
+                    help="stop each run when training starts: the before-audit alone, and in "
+                    "the new column a second run's reused before-audit")
     ap.add_argument("--work", type=Path, default=Path("/tmp/main-job-bench"))
     ap.add_argument("--subject-cache", type=Path,
                     default=Path(os.environ.get("RELEARN_SUBJECT_CACHE",
@@ -363,14 +377,15 @@ def main() -> int:
             return 2
         home = fresh_home(args.work / name, args.subject_cache)
         load = os.getloadavg()[0]
-        cols[name] = run_column(name, home, files, train)
+        cols[name] = run_column(name, home, files, train, args.before_only)
         cols[name]["load_before"] = round(load, 2)
         log(f"{name}: done in {cols[name]['run_s']} s, states {cols[name]['states']}")
 
     lines = report(cols)
     same = len({c["merged_sha256"] for c in cols.values()}) == 1
     result = {
-        "bench": "main_job", "mode": "quick" if args.quick else "full",
+        "bench": "main_job", "mode": ("quick" if args.quick else "full")
+        + ("-before-only" if args.before_only else ""),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"), "commit": commit(),
         "hardware": hardware("cpu"), "threads": torch.get_num_threads(),
         "requests": [f.stem for f in files], "train_overrides": train,

@@ -288,6 +288,8 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
             else:
                 log.info("run %s: audit before reused from run %s (same model, probes and "
                          "settings)", run_id, reused_from)
+                run = _set_run(ctx, run_id, record={**(run.record or {}),
+                                                    "audit_before_from": reused_from})
             timings["audit_before_s"] = round(time.perf_counter() - t0, 1)
             log.info("run %s: audit before done in %.0fs", run_id, timings["audit_before_s"])
             before = _stored_audit(ctx, run_id, "before")
