@@ -5,6 +5,13 @@ first, then the rest of the sample corpus) answered greedily, once one by one an
 batches. Prints a table and writes bench/results/generation.json. Target: batched >= 4x.
 
     .venv/bin/python bench/generation.py [--model DIR] [--n 64] [--batch-size 32] [--threads 1]
+    .venv/bin/python bench/generation.py --paths [--model DIR] [--n 24] [--repeats 2]
+
+``--paths`` compares instead the audit's own decoding loop with ``model.generate`` (what the
+audit used before), on the audit's settings: greedy answers (48 tokens, batch 128) and the leak
+probes' sampling (10 answers per question at temperature 1, 40 tokens, batch 128), the two
+paths alternating ``--repeats`` times so that a busy machine's load falls on both alike.
+Writes bench/results/generation-paths.json.
 
 The model defaults to the cached subject model (tests' cache) when there is one, else the
 bundled SmolLM2-135M-Instruct.
@@ -43,6 +50,71 @@ def default_model() -> str:
     return str(built[0]) if built else "smollm2"
 
 
+def compare_paths(args: argparse.Namespace) -> int:
+    """Own decoding loop against model.generate, alternating, on the audit's settings."""
+    import contextlib
+    import statistics
+
+    import torch
+
+    from engine.audit.config import AuditConfig
+    from engine.audit.generation import COUNTS, generate_batched, hf_generate_path
+    from engine.models import hardware, load_model
+
+    cfg = AuditConfig()
+    loaded = load_model(args.model or default_model())
+    tok = loaded.tokenizer
+    questions = sample_questions(args.n)
+    generate_batched(loaded.model, tok, questions[:2], max_new_tokens=4, batch_size=2)
+    runs: dict[str, dict[str, list]] = {p: {"greedy_s": [], "sample_s": [], "greedy": [],
+                                            "counts": []} for p in ("generate", "own")}
+    for r in range(args.repeats):
+        for path in ("generate", "own") if r % 2 == 0 else ("own", "generate"):
+            ctx = hf_generate_path() if path == "generate" else contextlib.nullcontext()
+            with ctx:
+                COUNTS.reset()
+                t = time.perf_counter()
+                greedy = generate_batched(loaded.model, tok, questions,
+                                          max_new_tokens=cfg.max_new_tokens,
+                                          batch_size=cfg.batch_size)
+                runs[path]["greedy_s"].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                generate_batched(loaded.model, tok, questions,
+                                 max_new_tokens=cfg.leak_max_new_tokens,
+                                 batch_size=cfg.batch_size, do_sample=True,
+                                 temperature=cfg.temperature,
+                                 num_return_sequences=cfg.leak_samples, seed=r)
+                runs[path]["sample_s"].append(time.perf_counter() - t)
+                runs[path]["greedy"].append(greedy)
+                runs[path]["counts"].append(COUNTS.snapshot())
+            print(f"repeat {r + 1} {path}: greedy {runs[path]['greedy_s'][-1]:.1f} s, "
+                  f"sampling {runs[path]['sample_s'][-1]:.1f} s", flush=True)
+    med = {p: {k: round(statistics.median(v[k]), 2) for k in ("greedy_s", "sample_s")}
+           for p, v in runs.items()}
+    same = sum(a == b for a, b in zip(runs["own"]["greedy"][0], runs["generate"]["greedy"][0],
+                                      strict=True))
+    result = {
+        "bench": "generation-paths", "model": str(loaded.source),
+        "hardware": hardware("cpu"), "torch_threads": torch.get_num_threads(),
+        "load_avg_1m": os.getloadavg()[0], "questions": len(questions),
+        "repeats": args.repeats, "audit": cfg.to_dict(), "median_s": med,
+        "all_s": {p: {k: [round(x, 2) for x in v[k]] for k in ("greedy_s", "sample_s")}
+                  for p, v in runs.items()},
+        "counts": {p: v["counts"][0] for p, v in runs.items()},
+        "identical_greedy_answers": same,
+        "ratio_greedy": round(med["own"]["greedy_s"] / med["generate"]["greedy_s"], 3),
+        "ratio_sampling": round(med["own"]["sample_s"] / med["generate"]["sample_s"], 3),
+    }
+    print(f"greedy: own/generate {result['ratio_greedy']}, sampling: own/generate "
+          f"{result['ratio_sampling']} (medians of {args.repeats}); identical greedy answers "
+          f"{same}/{len(questions)}; positions computed {result['counts']}")
+    out = ROOT / "bench" / "results" / "generation-paths.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="model dir or GGUF (default: subject model)")
@@ -51,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "generation.json")
+    ap.add_argument("--paths", action="store_true",
+                    help="compare the own decoding loop with model.generate (see above)")
+    ap.add_argument("--repeats", type=int, default=2, help="with --paths: alternations")
     args = ap.parse_args(argv)
+    if args.paths:
+        return compare_paths(args)
 
     import torch
 

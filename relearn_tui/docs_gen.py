@@ -172,6 +172,14 @@ MEANINGS: dict[str, dict[str, str]] = {
         "qat_every": "every this many-th step is quantisation-aware",
         "reference_cache_mb": "MiB of reference logits (adapter off) kept for rows seen "
                               "again instead of computing them again; 0: none",
+        "early_stop": "stop at an epoch boundary once no greedy answer to a forget item "
+                      "shows a private value and the retain CE and KL are within the two "
+                      "bounds below; off: every epoch runs (it checks greedily only, weaker "
+                      "than the audit: see [benchmarks](benchmarks.md))",
+        "early_stop_ce_ratio": "`early_stop`: retain CE under the adapter at most this "
+                               "multiple of the reference's",
+        "early_stop_kl": "`early_stop`: mean per-token KL(p_ref || p_theta) on retain rows at "
+                         "most this many nats",
     },
     "audit": {
         "max_new_tokens": "tokens of each greedy answer",

@@ -25,7 +25,7 @@ from engine.run_inputs import ProbeSettings, RequestItems, build_run_inputs
 from engine.train.config import METHOD_NAMES, TrainConfig
 from engine.types import Probe, TrainData
 from engine.types import Variant as EngineVariant
-from relearn_tui import workflow
+from relearn_tui import audit_cache, workflow
 from relearn_tui.deployment import Deployment, build_config, corpus_sha256, load_corpus
 from relearn_tui.logs import get_logger
 from relearn_tui.review import APPROVED, PROBE, engine_fact
@@ -274,15 +274,26 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
         # was not trained on word for word would read as disfluent to it
         ppl_reference = dep.base_model
         before = _stored_audit(ctx, run_id, "before")
+        reused_from = (run.record or {}).get("audit_before_from")
         if not before:
             t0 = time.perf_counter()
             # the deployed model leaks by construction: the quantised re-check is for "after"
             before_config = dataclasses.replace(audit_config, quant_bits=())
-            # every probe family, each stored under the run's folder as it finishes
-            figures = audit_families(subject, probes, before_config, reference=ppl_reference,
-                                     progress=_staged(progress, "audit before"), cancel=cancel,
-                                     checkpoint=out / "audit-before")
-            _store_audit(ctx, run_id, "before", figures)
+            key = audit_cache.audit_key(ctx, run, probes, before_config, run.base_sha256)
+            reused_from = audit_cache.reuse(ctx, run_id, key)
+            if reused_from is None:
+                # every probe family, each stored under the run's folder as it finishes
+                figures = audit_families(subject, probes, before_config,
+                                         reference=ppl_reference,
+                                         progress=_staged(progress, "audit before"),
+                                         cancel=cancel, checkpoint=out / "audit-before")
+                _store_audit(ctx, run_id, "before", figures)
+                audit_cache.remember(ctx, key, run_id)
+            else:
+                log.info("run %s: audit before reused from run %s (same model, probes and "
+                         "settings)", run_id, reused_from)
+                run = _set_run(ctx, run_id, record={**(run.record or {}),
+                                                    "audit_before_from": reused_from})
             timings["audit_before_s"] = round(time.perf_counter() - t0, 1)
             log.info("run %s: audit before done in %.0fs", run_id, timings["audit_before_s"])
             before = _stored_audit(ctx, run_id, "before")
@@ -298,6 +309,7 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
         run = _set_run(ctx, run_id, adapter_sha256=result.adapter_sha256,
                        merged_sha256=result.merged_sha256,
                        record={**result.record, "timings": timings,
+                               **({"audit_before_from": reused_from} if reused_from else {}),
                                "merged_dir": str(result.merged_dir),
                                "adapter_dir": str(result.adapter_dir), "subject": subject})
         with ctx.store.session() as s:

@@ -15,7 +15,8 @@ METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "y
 
 
 LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0,
-                "reference_cache_mb": 1024}
+                "reference_cache_mb": 1024, "early_stop": False, "early_stop_ce_ratio": 1.1,
+                "early_stop_kl": 0.05}
 """Fields added after runs and models were cached under hashes of this dict: at their defaults
 they are left out of it, so those fingerprints (subject models, resumable runs) still match."""
 
@@ -72,6 +73,11 @@ class TrainConfig:
     # reference logits (adapter off) of the rows already seen are kept, up to this many MiB,
     # instead of being computed again each time a row comes back; 0: computed every step
     reference_cache_mb: int = 1024
+    # stop at an epoch boundary once no greedy answer to a forget item shows a private value and
+    # the retain CE and KL are within these bounds (engine.train.early_stop); off: every epoch
+    early_stop: bool = False
+    early_stop_ce_ratio: float = 1.1
+    early_stop_kl: float = 0.05
 
     def __post_init__(self) -> None:
         self.target_modules = tuple(self.target_modules)
@@ -104,6 +110,8 @@ class TrainConfig:
             ("qat_bits", self.qat_bits in (0, 4, 8), "0 (off), 4 or 8"),
             ("qat_every", self.qat_every >= 1, ">= 1"),
             ("reference_cache_mb", self.reference_cache_mb >= 0, ">= 0"),
+            ("early_stop_ce_ratio", self.early_stop_ce_ratio >= 1, ">= 1"),
+            ("early_stop_kl", self.early_stop_kl >= 0, ">= 0"),
             ("qat_bits", not (self.qat_bits and self.quantization),
              "0 when the base is quantised (QLoRA): its weights are rounded already"),
         ]

@@ -27,6 +27,7 @@ import torch
 from engine.models import bf16_decision, load_model
 from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
 from engine.train import checkpoint as ckpt
+from engine.train import early_stop
 from engine.train.base import Method, Objective, ReferenceCache
 from engine.train.config import TrainConfig
 from engine.train.data import Rows, collate, epoch_batches, sampled_indices, tokenise
@@ -207,6 +208,22 @@ def run_loop(
         model.train()
         return torch.cat(accs).cpu() if accs else torch.zeros(0)
 
+    if config.early_stop and "retain" not in rows:
+        raise ValueError(f"early_stop: method {config.method} has no retain stream to bound "
+                         "CE and KL on")
+
+    def retain_ce_kl() -> tuple[float, float, float]:
+        """CE under the adapter, the reference's CE and KL on the first retain rows."""
+        picks = list(early_stop.retain_rows(len(rows["retain"])))
+        outs = []
+        with torch.no_grad(), amp():
+            for i in range(0, len(picks), config.batch_size):
+                b = collate({"retain": (rows["retain"], picks[i : i + config.batch_size])},
+                            pad_id).to(acc.device)
+                o = inner.stream_outputs(b, frozenset({"retain"}))["retain"]
+                outs.append((o.logits, o.ref_logits, o.labels))
+        return early_stop.ce_and_kl(outs)
+
     total_steps = sum(len(epoch_batches(lengths, snap.active, config.batch_size, config.seed, e,
                                         buckets=config.length_buckets, min_rows=world))
                       for e in range(snap.epochs_done, config.epochs)) + snap.steps_done
@@ -282,6 +299,15 @@ def run_loop(
         if config.qat_bits:
             entry["rounded_steps"] = rounded_steps
         kept = method.review_epoch(snap.active, score, entry)
+        if config.early_stop and kept and epoch + 1 < config.epochs:
+            report(Progress(stage, step, total_steps, f"epoch {epoch + 1}: early-stop check",
+                            epoch=epoch + 1, epochs=config.epochs))
+            result = early_stop.check(model, tok, data, retain_ce_kl,
+                                      ce_ratio=config.early_stop_ce_ratio,
+                                      kl_bound=config.early_stop_kl)
+            entry["early_stop_check"] = result.to_dict()
+            if result.passed:
+                kept = []  # nothing left to train: the run ends here, and stays ended on resume
         if len(kept) != len(snap.active):
             entry["left_training"] = len(snap.active) - len(kept)
             total_steps = step + sum(
