@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.models import format_prompt
+from engine.audit.answer_scores import answer_log_probs
 
 # A word: letters/digits joined by apostrophes, dots, @ or hyphens, so "marquez's",
 # "ana@example.org" and "555-014-2211" each count once; punctuation is not a word.
@@ -62,39 +62,11 @@ def perplexities(
 
     Only the response tokens are scored (the prompt is context); an empty response gets None.
     """
-    import torch
-
-    if len(questions) != len(responses):
-        raise ValueError("questions and responses differ in length")
-    rows: list[tuple[list[int], int]] = []
-    for q, r in zip(questions, responses, strict=True):
-        prompt = tokenizer(format_prompt(tokenizer, q), add_special_tokens=False).input_ids
-        answer = tokenizer(r, add_special_tokens=False).input_ids if r.strip() else []
-        rows.append((prompt + answer, len(prompt)))
-    result: list[float | None] = [None] * len(rows)
-    todo = [i for i, (ids, n_prompt) in enumerate(rows) if len(ids) > n_prompt]
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    for start in range(0, len(todo), batch_size):
-        idx = todo[start : start + batch_size]
-        width = max(len(rows[i][0]) for i in idx)
-        ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        labels = torch.full((len(idx), width), -100, dtype=torch.long)
-        for j, i in enumerate(idx):
-            seq, n_prompt = rows[i]
-            ids[j, : len(seq)] = torch.tensor(seq)
-            mask[j, : len(seq)] = 1
-            labels[j, n_prompt : len(seq)] = torch.tensor(seq[n_prompt:])
-        with torch.inference_mode():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1)
-        target = labels[:, 1:].to(device)
-        keep = target != -100
-        nll = -logp.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1) * keep
-        per_seq = nll.sum(-1) / keep.sum(-1)
-        for j, i in enumerate(idx):
-            result[i] = math.exp(float(per_seq[j]))
+    result: list[float | None] = [None] * len(questions)
+    for i, lp, target in answer_log_probs(model, tokenizer, questions, responses,
+                                          batch_size=batch_size):
+        nll = -lp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+        result[i] = math.exp(float(nll.mean()))
     return result
 
 

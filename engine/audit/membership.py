@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from engine.models import format_prompt
+from engine.audit.answer_scores import answer_log_probs
 from engine.types import Probe
 
 
@@ -26,38 +26,17 @@ def min_k_plus_plus(model: Any, tokenizer: Any, questions: Sequence[str],
     """Min-K%++ of each answer given its question's chat prompt; None for an empty answer."""
     import torch
 
-    rows: list[tuple[list[int], int]] = []
-    for q, a in zip(questions, answers, strict=True):
-        prompt = tokenizer(format_prompt(tokenizer, q), add_special_tokens=False).input_ids
-        ans = tokenizer(a, add_special_tokens=False).input_ids if a.strip() else []
-        rows.append((prompt + ans, len(prompt)))
-    out: list[float | None] = [None] * len(rows)
-    todo = [i for i, (ids, n) in enumerate(rows) if len(ids) > n]
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    for start in range(0, len(todo), batch_size):
-        idx = todo[start : start + batch_size]
-        width = max(len(rows[i][0]) for i in idx)
-        ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        for j, i in enumerate(idx):
-            seq = rows[i][0]
-            ids[j, : len(seq)] = torch.tensor(seq)
-            mask[j, : len(seq)] = 1
+    out: list[float | None] = [None] * len(questions)
+    for i, lp, target in answer_log_probs(model, tokenizer, questions, answers,
+                                          batch_size=batch_size):
         with torch.inference_mode():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            for j, i in enumerate(idx):
-                seq, n = rows[i]
-                lp = logp[j, n - 1 : len(seq) - 1]  # predicts tokens n .. len-1
-                target = torch.tensor(seq[n:], device=lp.device)
-                p = lp.exp()
-                mu = (p * lp).sum(-1)
-                var = (p * lp * lp).sum(-1) - mu * mu
-                tok = lp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-                score = (tok - mu) / var.clamp(min=1e-12).sqrt()
-                m = max(1, math.ceil(k * score.numel()))
-                out[i] = float(torch.topk(score, m, largest=False).values.mean())
+            p = lp.exp()
+            mu = (p * lp).sum(-1)
+            var = (p * lp * lp).sum(-1) - mu * mu
+            tok = lp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            score = (tok - mu) / var.clamp(min=1e-12).sqrt()
+            m = max(1, math.ceil(k * score.numel()))
+            out[i] = float(torch.topk(score, m, largest=False).values.mean())
     return out
 
 
