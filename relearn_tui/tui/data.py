@@ -146,6 +146,11 @@ class VariantView:
     reasons: tuple[str, ...]
     edited: bool
     reviewed_by: str | None
+    backend: str = ""  # "openai+offline": the template generator wrote it for a failed reply
+
+    @property
+    def fallback(self) -> bool:
+        return self.backend.endswith("+offline")
 
     @property
     def flagged(self) -> bool:
@@ -196,7 +201,7 @@ def review_data(store: Store, request_id: str) -> ReviewData:
         views = [VariantView(
             v.id or 0, v.fact_id, facts[v.fact_id].position, facts[v.fact_id].category, v.kind,
             v.question, v.answer, v.status, v.verified_ok, tuple(v.verification_reasons or ()),
-            v.edited, v.reviewed_by) for v in vs]
+            v.edited, v.reviewed_by, v.backend) for v in vs]
         views.sort(key=lambda v: (v.fact_position, order.get(v.kind, 99), v.variant_id))
         return ReviewData(req.id, req.subject_pseudonym, req.state, views)
 

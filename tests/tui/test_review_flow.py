@@ -167,3 +167,25 @@ async def test_mark_a_missed_value_and_no_value_guard(seeded_ctx, app_factory):
         assert isinstance(app.screen, ReasonScreen)
         assert "holds 2 private value(s)" in screen_text(app)
         await pilot.press("escape")
+
+
+async def test_a_template_fallback_is_marked_for_the_reviewer(seeded_ctx, app_factory):
+    """A variant the offline templates wrote because the LLM's reply was unusable says so."""
+    from tests.tui.conftest import screen_text
+
+    with seeded_ctx.store.session() as s:
+        v = s.exec(select(Variant).where(Variant.request_id == RID,
+                                         Variant.kind == "contextual")).one()
+        v.backend = "openai+offline"
+        s.add(v)
+        fallback = v.id
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        assert _current(app) == fallback
+        text = screen_text(app)
+        assert "written by openai+offline" in text and "reply for this fact was" in text
+        await pilot.press("n")
+        await pilot.pause()
+        assert "reply for this fact was" not in screen_text(app)

@@ -198,6 +198,10 @@ class ReviewScreen(AppScreen):
             head.append(f" by {v.reviewed_by}")
         if v.edited:
             head.append(" · edited")
+        head.append(f" · written by {v.backend}" if v.backend else "")
+        if v.fallback:
+            head.append("\nthe LLM's reply for this fact was unusable: the offline templates "
+                        "wrote this variant instead", style="#ffb000")
         if v.flagged:
             head.append("\nflagged: " + "; ".join(v.reasons), style="bold red")
         # the whole texts, wrapped: a decision is never made on a cut answer
