@@ -32,6 +32,10 @@ class Snapshot:
     history: list[dict[str, Any]] = field(default_factory=list)
     active: list[int] = field(default_factory=list)
     trained_seconds: float = 0.0
+    # the bf16 autocast decision the run started with: a resume keeps it, since re-measuring
+    # (engine.models.bf16_decision) on a busy machine could switch the numerics mid-run
+    autocast: bool | None = None
+    autocast_why: str = ""
 
 
 def rng_state() -> dict[str, Any]:

@@ -190,7 +190,16 @@ def run_loop(
         scheduler.load_state_dict(restored["scheduler"])
         report(Progress(stage, 0, 0, f"resuming after epoch {resumed_from}"))
 
-    autocast, autocast_why = bf16_decision(acc.device, config.autocast)
+    if restored is not None and snap.autocast is not None:
+        autocast, autocast_why = snap.autocast, snap.autocast_why
+    else:
+        autocast, autocast_why = bf16_decision(acc.device, config.autocast)
+    if world > 1:
+        # one decision for every process (rank 0's): a measured one is a timing and may differ
+        from accelerate.utils import broadcast_object_list
+
+        decided = broadcast_object_list([autocast, autocast_why], from_process=0)
+        autocast, autocast_why = bool(decided[0]), str(decided[1])
     amp = (lambda: torch.autocast(acc.device.type, dtype=torch.bfloat16)) if autocast \
         else contextlib.nullcontext
     pad_id = tok.pad_token_id
@@ -315,7 +324,7 @@ def run_loop(
                                   buckets=config.length_buckets, min_rows=world))
                 for e in range(epoch + 1, config.epochs))
         snap = ckpt.Snapshot(fingerprint, epoch + 1, step, world, [*snap.history, entry], kept,
-                             snap.trained_seconds + seconds)
+                             snap.trained_seconds + seconds, autocast, autocast_why)
         ckpt.save(work_dir, snap, model, optimizer, scheduler, rank=rank,
                   barrier=acc.wait_for_everyone)
         report(Progress(stage, step, total_steps, f"epoch {epoch + 1} saved", epoch=epoch + 1,
