@@ -162,10 +162,11 @@ def hardware(device: Any = "cpu") -> dict[str, Any]:
     return out
 
 
-def save_tiny_llama(folder: Path, tokenizer: Any) -> Path:
+def save_tiny_llama(folder: Path, tokenizer: Any, *, tie_word_embeddings: bool = True) -> Path:
     """A random-initialised 2-layer Llama with ``tokenizer`` (and its chat template) saved to
     ``folder``: the tests' and the GPU check's dry-run model, everything but the weights real.
-    Seeded, so the same folder comes out every time."""
+    Seeded, so the same folder comes out every time. With untied embeddings the output layer
+    is its own, so greedy decoding does not just echo the prompt."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -173,7 +174,7 @@ def save_tiny_llama(folder: Path, tokenizer: Any) -> Path:
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=tie_word_embeddings, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
     LlamaForCausalLM(config).save_pretrained(folder)

@@ -17,19 +17,12 @@ CACHE = Path(
 def chatty_tiny_dir(smollm_tokenizer_dir: Path) -> Path:
     out = CACHE / "tiny-llama-untied"
     if not (out / "config.json").exists():
-        import torch
-        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+        from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(smollm_tokenizer_dir)
-        torch.manual_seed(0)
-        config = LlamaConfig(
-            vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-            tie_word_embeddings=False, bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-        )
-        LlamaForCausalLM(config).save_pretrained(out)
-        tok.save_pretrained(out)
+        from engine.models import save_tiny_llama
+
+        save_tiny_llama(out, AutoTokenizer.from_pretrained(smollm_tokenizer_dir),
+                        tie_word_embeddings=False)
     return out
 
 
