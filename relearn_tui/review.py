@@ -100,10 +100,11 @@ def facts_without_values(session: Session, request_id: str) -> list[int]:
             and f.position + 1 not in excused]
 
 
-def review_holds(session: Session, request_id: str) -> bool:
+def review_holds(session: Session, request_id: str,
+                 facts: list[FactProgress] | None = None) -> bool:
     """Every fact has an approved training variant and a private value (or a recorded reason
-    why it has none)."""
-    facts = progress(session, request_id)
+    why it has none). ``facts``: the request's :func:`progress`, when the caller has it."""
+    facts = progress(session, request_id) if facts is None else facts
     return (bool(facts) and all(f.approved > 0 for f in facts)
             and not facts_without_values(session, request_id))
 
@@ -114,7 +115,7 @@ def complete_if_ready(session: Session, request_id: str, actor: str) -> bool:
     if req.state != workflow.AUGMENTED:
         return False
     facts = progress(session, request_id)
-    if review_holds(session, request_id):
+    if review_holds(session, request_id, facts):
         workflow.transition(session, request_id, workflow.HUMAN_REVIEWED, actor=actor,
                             detail={"approved": sum(f.approved for f in facts),
                                     "rejected": sum(f.rejected for f in facts),
