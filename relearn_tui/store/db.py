@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,29 @@ def _busy_message() -> str:
 WAIT_NOTICE = "waiting for the database: another relearn-tui process is writing to it"
 
 
+def _switch_to_wal(cur) -> None:
+    """Put the file in WAL mode (a setting stored in the file, so this changes something only
+    the first time). The switch needs the file's exclusive lock, and SQLite does not call the
+    busy handler for it when another connection is opening the same new file at that moment:
+    two processes starting on a fresh database got "database is locked" at once. So wait here,
+    as busy_timeout would have, and give the usual busy error when the time is up."""
+    import sqlite3
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise StoreBusy(_busy_message()) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 def _sqlite_setup(engine: Engine, notice: Callable[[], None]) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
@@ -58,7 +82,7 @@ def _sqlite_setup(engine: Engine, notice: Callable[[], None]) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         # freed pages are zeroed, so a purged value does not linger in the file
