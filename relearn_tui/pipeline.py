@@ -129,8 +129,9 @@ def run_timings(ctx, run_id: str) -> dict[str, float]:
 
 def run_evidence(ctx, run_id: str) -> list[str]:
     """What a run's figures were computed on, one line each: the hardware with its bf16
-    decision, and the quantisation re-check's backend per precision with its self-check."""
-    from relearn_tui.reports.markdown import hardware_line, quant_line
+    decision, where the before-audit came from, and the quantisation re-check's backend per
+    precision with its self-check."""
+    from relearn_tui.reports.markdown import audit_before_line, hardware_line, quant_line
     from relearn_tui.store.models import AuditResult
 
     with ctx.store.read() as s:
@@ -139,6 +140,7 @@ def run_evidence(ctx, run_id: str) -> list[str]:
         after = s.exec(select(AuditResult).where(
             AuditResult.run_id == run_id, AuditResult.request_id == None,  # noqa: E711
             AuditResult.phase == "after")).first()
-    lines = [hardware_line(record.get("hardware") or {})]
+    lines = [hardware_line(record.get("hardware") or {}),
+             audit_before_line(record.get("audit_before_from"))]
     quant = quant_line(after.figures or {}) if after is not None else ""
     return lines + ([quant] if quant else [])

@@ -282,6 +282,9 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
             key = audit_cache.audit_key(ctx, run, probes, before_config, run.base_sha256)
             reused_from = audit_cache.reuse(ctx, run_id, key)
             if reused_from is None:
+                # said before the first answer is drawn, so the display (and a bench's phase
+                # clock) move to the audit when it starts, not at its first finished batch
+                progress(Progress("audit before", 0, len(probes), "starting"))
                 # every probe family, each stored under the run's folder as it finishes
                 figures = audit_families(subject, probes, before_config,
                                          reference=ppl_reference,
@@ -323,6 +326,7 @@ def _execute(ctx, run: Run, progress: ProgressFn, cancel: CancelToken | None) ->
         after = _stored_audit(ctx, run_id, "after")
         if not after:
             t0 = time.perf_counter()
+            progress(Progress("audit after", 0, len(probes), "starting"))
             figures = audit_families(result.merged_dir, probes, audit_config,
                                      reference=ppl_reference,
                                      progress=_staged(progress, "audit after"), cancel=cancel,

@@ -77,6 +77,9 @@ def _run_summary(run: Run) -> dict[str, Any]:
                    "merged_sha256": run.merged_sha256},
         "timings": record.get("timings", {}), "versions": record.get("versions", {}),
         "hardware": record.get("hardware", {}),
+        # the before-audit's figures were taken from this earlier run (same model, probes
+        # and settings) rather than measured again
+        "audit_before_from": record.get("audit_before_from"),
         "seed": (run.config or {}).get("train", {}).get("seed"),
         "error": run.error,
     }

@@ -115,6 +115,13 @@ def hardware_line(hw: dict[str, Any]) -> str:
            f"({hw.get('bf16_decided_by') or 'unrecorded'})"
 
 
+def audit_before_line(reused_from: str | None) -> str:
+    if not reused_from:
+        return "audit before: measured in this run"
+    return (f"audit before: reused from run {reused_from} (same deployed model, probes and "
+            "audit settings), not measured again")
+
+
 def _run_block(lines: list[str], run: dict[str, Any]) -> None:
     m = run["models"]
     lines += [f"### Run {esc(run['id'])} ({esc(run['method'])}, {esc(run['state'])})", "",
@@ -127,6 +134,7 @@ def _run_block(lines: list[str], run: dict[str, Any]) -> None:
               "- config: " + ", ".join(f"{esc(k)}={esc(v)}"
                                        for k, v in sorted(run['config'].items())),
               "- " + esc(hardware_line(run.get("hardware") or {})),
+              "- " + esc(audit_before_line(run.get("audit_before_from"))),
               ""]
     if run.get("error"):
         lines += [f"Run error: {esc(run['error'])}", ""]

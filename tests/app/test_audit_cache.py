@@ -9,9 +9,11 @@ import json
 from sqlmodel import select
 from test_pipeline import FAST
 
-from relearn_tui import audit_cache, runs, workflow
+from relearn_tui import audit_cache, pipeline, runs, workflow
 from relearn_tui.cli import main
 from relearn_tui.context import AppContext
+from relearn_tui.reports.build import request_report
+from relearn_tui.reports.markdown import render
 from relearn_tui.store.models import AuditResult, Run
 
 STRICT = FAST + "\n[thresholds]\nkfr = 1.0\nkrr = 1.0\n"
@@ -44,6 +46,12 @@ def test_a_retried_request_reuses_the_before_audit(home, tmp_path, requests_dir,
     assert second.record["audit_before_from"] == first.id
     assert _before(ctx, second.id) == _before(ctx, first.id)
     assert _before(ctx, first.id)[RID][1] is not None  # the request's records came along
+    # the request's report says which run measured and which one reused
+    text = render(request_report(ctx, RID))
+    assert text.count("audit before: measured in this run") == 1
+    assert f"audit before: reused from run {first.id}" in text
+    assert pipeline.run_evidence(ctx, second.id)[1].startswith(
+        f"audit before: reused from run {first.id}")
 
     # the index holds the key and a run id, nothing of the probes
     (entry,) = (home / "cache" / "audit-before").glob("*.json")
