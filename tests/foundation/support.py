@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,13 @@ _ids = itertools.count(1)
 
 def fresh_id(prefix: str = "T") -> str:
     return f"{prefix}-{next(_ids):05d}"
+
+
+def received_days_ago(days: int = 3) -> str:
+    """A receipt date relative to today, for tests that extend a request without --late: a
+    fixed date passes its deadline as the calendar moves on (CI failed on 2026-12-03 so)."""
+    at = datetime.now(UTC).replace(hour=9, minute=14, second=0, microsecond=0)
+    return (at - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def request_obj(rid: str | None = "DSR-T-0001", *, name: str = "Isabella Marquez",

@@ -15,7 +15,7 @@ from relearn_tui.importer import RequestFileError, parse_file
 from relearn_tui.store import Store
 from relearn_tui.store.models import Fact
 
-from .support import request_obj, write_json
+from .support import received_days_ago, request_obj, write_json
 
 NAME, EMAIL, REF = "Quinn Harlow", "quinn.harlow@example.org", "crm-55120"
 
@@ -64,7 +64,7 @@ def test_file_named_after_the_person(home: Path, tmp_path: Path,
 def test_reason_with_personal_data_or_controls_is_refused(
         home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], reason: str,
         command: str) -> None:
-    path = write_json(tmp_path / "q.json", _quinn())
+    path = write_json(tmp_path / "q.json", _quinn(received_at=received_days_ago()))
     assert _run(capsys, "--headless", str(path))[0] == 0
     rc, _, err = _run(capsys, "request", command, "DSR-Q-1", "--reason", reason)
     assert rc == 2 and "reason" in err and len(err.strip().splitlines()) == 1, err

@@ -17,7 +17,7 @@ from relearn_tui.context import AppContext
 from relearn_tui.store import Store
 from relearn_tui.store.db import migrate
 
-from .support import SECRET, add_request, request_obj, write_json
+from .support import SECRET, add_request, received_days_ago, request_obj, write_json
 
 
 def _sql(url: str, sql: str, **params) -> None:
@@ -36,7 +36,8 @@ def _verify(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
 @pytest.fixture
 def keyed(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """Three requests through the CLI, one denied and one extended: 5 keyed events."""
-    path = write_json(tmp_path / "r.json", [request_obj(f"DSR-K-{i}") for i in range(3)])
+    objs = [request_obj(f"DSR-K-{i}", received_at=received_days_ago()) for i in range(3)]
+    path = write_json(tmp_path / "r.json", objs)
     assert main(["--headless", str(path)]) == 0
     assert main(["request", "deny", "DSR-K-0", "--reason", "identity not verified"]) == 0
     assert main(["request", "extend", "DSR-K-1", "--months", "1", "--reason", "busy"]) == 0
