@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from textual import events
 from textual.app import App
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
@@ -22,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from engine.progress import Cancelled, CancelToken, Progress
 from relearn_tui.context import AppContext
 from relearn_tui.tui.commands import ActionsProvider, RecordsProvider
+from relearn_tui.tui.key_order import KeyGate
 from relearn_tui.tui.keys import APP_BINDINGS, SCREENS, key_sections
 from relearn_tui.tui.live import LiveRun
 from relearn_tui.tui.messages import (
@@ -87,6 +89,14 @@ class RelearnApp(App[int]):
         self._exit_when_run_stops = False
         self._job_tokens: set[CancelToken] = set()  # cancelled on quit
         self.top = TopLine()
+        self.keys = KeyGate(self)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Every key the terminal sends comes through here first: the gate hands it on once
+        # the previous key's effects (a dialog opening, focus moving) are done.
+        if isinstance(event, events.Key) and not event.is_forwarded and self.keys.hold(event):
+            return
+        await super().on_event(event)
 
     # -- shared state -------------------------------------------------------------------------
 
