@@ -23,6 +23,46 @@ HEADLINE = (
 )
 
 
+# (threshold key of engine.audit.config.Thresholds, figure, the probes it covers, higher is
+# better): what each bar holds, for the lines that say which gates a run was held to
+BARS = (
+    ("kfr", "KFR", "held-out", True),
+    ("kfr_independent", "KFR", "independent", True),
+    ("kfr_extraction", "KFR", "extraction", True),
+    ("krr", "KRR", "", True),
+    ("ls_ratio", "LS", "", True),
+    ("leak_rate", "leak", "all", False),
+    ("leak_rate_independent", "leak", "independent", False),
+    ("leak_rate_extraction", "leak", "extraction", False),
+    ("leak_rate_8bit", "leak", "8-bit", False),
+    ("leak_rate_4bit", "leak", "4-bit", False),
+    ("leak_rate_4bit_worst", "leak", "worst family 4-bit", False),
+    ("mia_auc", "membership AUC", "", False),
+    ("relearn_recovery", "relearning recovery", "", False),
+)
+
+
+def bar_groups(thresholds: dict[str, Any], ge: str = ">=", le: str = "<=") -> list[str]:
+    """The bars a run was held to, those of one figure and value together, e.g.
+    "KFR >= 0.9 (held-out, independent, extraction)"; a bar left unset (None) gates nothing
+    and is left out."""
+    groups: dict[tuple[str, bool, float], list[str]] = {}
+    for key, figure, scope, higher in BARS:
+        value = thresholds.get(key)
+        if value is None:
+            continue
+        groups.setdefault((figure, higher, float(value)), []).append(scope)
+    out = []
+    for (figure, higher, value), scopes in groups.items():
+        if figure == "LS":
+            out.append(f"LS {ge} {value:g}x before")
+            continue
+        scoped = [s for s in scopes if s]
+        where = f" ({', '.join(scoped)})" if scoped else ""
+        out.append(f"{figure} {ge if higher else le} {value:g}{where}")
+    return out
+
+
 def fmt(value: Any) -> str:
     if value is None:
         return "-"

@@ -163,3 +163,21 @@ def test_purge_needs_a_report_then_removes_personal_data(verified):
     raw = b"".join(p.read_bytes() for p in ctx.home.glob("relearn.db*"))
     for value in private:
         assert value.encode() not in raw
+
+
+def test_bar_groups_name_every_set_bar_once() -> None:
+    """The thresholds line: each bar once, those of one figure and value grouped, unset bars
+    (None, "off") left out; the Audit screen showed "leak rate 4-bit" twice and "AUC <= None"."""
+    from engine.audit.config import Thresholds
+    from relearn_tui.reports.figures import BARS, bar_groups
+
+    defaults = Thresholds().to_dict()
+    assert {key for key, *_ in BARS} == set(defaults)  # one entry per bar, none missing
+    groups = bar_groups(defaults)
+    assert groups[0] == "KFR >= 0.9 (held-out, independent, extraction)"
+    assert "LS >= 0.95x before" in groups
+    assert not any("None" in g or "AUC" in g for g in groups)  # mia_auc is unset by default
+    leak = next(g for g in groups if g.startswith("leak"))
+    assert leak.count("4-bit") == 2 and "worst family 4-bit" in leak
+    gated = bar_groups({**defaults, "mia_auc": 0.6, "kfr_extraction": 0.8})
+    assert "membership AUC <= 0.6" in gated and "KFR >= 0.8 (extraction)" in gated

@@ -16,7 +16,7 @@ from relearn_tui import augmenting, review, runs
 from relearn_tui.importer import import_paths
 from relearn_tui.store.models import AuditResult, Request, Run
 from relearn_tui.tui.screens.audit import AuditScreen
-from relearn_tui.tui.screens.modals import ConfirmScreen
+from relearn_tui.tui.screens.modals import ConfirmScreen, FullTextScreen
 from relearn_tui.tui.screens.runs import RunsScreen
 from relearn_tui.tui.widgets.tables import move_to
 from tests.tui.conftest import SIZE, settle
@@ -111,10 +111,21 @@ async def test_import_review_launch_audit(run_ctx, app_factory, request_file):
         # every probe family's figures, before -> after, under the table
         assert set(after.figures["families"]) == {"original", "heldout", "independent",
                                                   "extraction"}
-        move_to(table, RID)  # the request's row: its line shows the families
+        move_to(table, RID)  # the request's row: its line names the worst family, f the rest
         await pilot.pause()
         line = str(app.screen.query_one("#audit-line").render())
-        assert "probe families" in line and "extraction" in line, line
+        assert "f: all figures" in line, line
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, FullTextScreen)
+        body = str(app.screen.query_one("#full-text").render())
+        for family in after.figures["families"]:
+            assert f"\n{family} " in body, body
+        assert "KRR" in body and "membership-inference AUC" in body
+        assert ("Reasons it failed:" in body) == (not after.passed)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AuditScreen)
 
 
 class TrainingGate:

@@ -53,6 +53,11 @@ def test_audit_failed_probes_revealed(snap_compare, seeded_ctx, app_factory):
     assert snap_compare(app_factory(seeded_ctx), press=["4", "down", "v"], terminal_size=SIZE)
 
 
+def test_audit_figures(snap_compare, seeded_ctx, app_factory):
+    """f: every figure of the selected request, per family, with its bar and the reasons."""
+    assert snap_compare(app_factory(seeded_ctx), press=["4", "down", "f"], terminal_size=SIZE)
+
+
 def test_probe_console(snap_compare, seeded_ctx, app_factory):
     async def answered(pilot):
         await pilot.press("5")

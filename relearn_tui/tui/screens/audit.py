@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label, Static
 
-from relearn_tui.reports.figures import HEADLINE, family_rows, fmt
+from relearn_tui.reports.figures import bar_groups, family_rows, fmt, headline_rows
 from relearn_tui.runs import COMPLETED
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import figure, pass_text, short, state_text
@@ -33,16 +33,9 @@ def before_after(before: dict[str, Any], after: dict[str, Any], key: str) -> str
 
 
 def thresholds_line(thresholds: dict[str, Any]) -> str:
-    rules = []
-    for _key, label, tkey, higher in HEADLINE:
-        if not tkey or tkey not in thresholds:
-            continue
-        value = thresholds[tkey]
-        if tkey == "ls_ratio":
-            rules.append(f"LS ≥ {value}×before")
-        else:
-            rules.append(f"{label.split(' (')[0]} {'≥' if higher else '≤'} {value}")
-    return "thresholds: " + (" · ".join(rules) if rules else "none recorded")
+    rules = bar_groups(thresholds, "≥", "≤")
+    return "thresholds: " + (" · ".join(rules).replace("x before", "×before")
+                             if rules else "none recorded")
 
 
 def probe_field(record: dict[str, Any], *names: str) -> str:
@@ -55,6 +48,51 @@ def probe_field(record: dict[str, Any], *names: str) -> str:
 
 def why(record: dict[str, Any]) -> str:
     return probe_field(record, "why", "reason") or "hidden"
+
+
+
+def summary_line(before: dict[str, Any], after: data.AuditView) -> Text:
+    """Two lines under the table for the selected row: the worst probe family's figures and
+    the reasons it failed, cut to fit; f opens them whole (figures_text)."""
+    fig = after.figures
+    text = Text(style="dim")
+    family = fig.get("kfr_worst_family") or fig.get("leak_rate_worst_family")
+    if family:
+        fam_b = (before.get("families") or {}).get(family) or {}
+        fam_a = (fig.get("families") or {}).get(family) or {}
+        text.append(f"worst family {family}: KFR {before_after(fam_b, fam_a, 'kfr')} · leak "
+                    f"{before_after(fam_b, fam_a, 'leak_rate')} · 4-bit "
+                    f"{before_after(fam_b, fam_a, 'leak_rate_4bit')} · ")
+    text.append("f: all figures")
+    if after.reasons:
+        n = len(after.reasons)
+        text.append("\n" + short(f"{n} reason{'s' if n > 1 else ''}: " + "; ".join(after.reasons),
+                                 78), style="red")
+    return text
+
+
+def figures_text(before: dict[str, Any], after: data.AuditView,
+                 thresholds: dict[str, Any]) -> str:
+    """Every figure of one audit row, before -> after, with its bar; the probe families; the
+    reasons the gate gave. Figures only: no probe text, so nothing here is private."""
+    audit = {"before": before, "after": after.figures}
+    lines = [f"{'figure':<40} {'before':>7} {'after':>7}  bar"]
+    for row in headline_rows(audit, thresholds):
+        lines.append(f"{row['label']:<40} {fmt(row['before']):>7} {fmt(row['after']):>7}  "
+                     f"{row['rule']}")
+    families = family_rows(audit, thresholds)
+    if families:
+        lines += ["", f"{'probe family':<13} {'n':>4} {'KFR b->a':>15} {'leak b->a':>15} "
+                      f"{'4-bit':>6}  bar"]
+        for r in families:
+            lines.append(
+                f"{r['family']:<13} {fmt(r['n']):>4} "
+                f"{fmt(r['kfr_before']) + '->' + fmt(r['kfr_after']):>15} "
+                f"{fmt(r['leak_before']) + '->' + fmt(r['leak_after']):>15} "
+                f"{fmt(r['leak_4bit_after']):>6}  {r['rule']}")
+    lines += ["", "Reasons it failed:" if after.reasons else "No reason to fail."]
+    lines += [f"- {r}" for r in after.reasons]
+    return "\n".join(lines)
 
 
 class AuditScreen(AppScreen):
@@ -73,6 +111,8 @@ class AuditScreen(AppScreen):
                 tooltip="Newer run"),
         Binding("enter", "open_request", "Request detail", id="audit.open",
                 tooltip="Open the selected request's detail"),
+        Binding("f", "figures", "Figures", id="audit.figures",
+                tooltip="Every figure of the selected row: bars, probe families, reasons"),
         Binding("o", "full_text", "Text", id="audit.full_text",
                 tooltip="Read the selected failed probe's question and answer whole"),
         Binding("v", "app.toggle_reveal", "Reveal", id="audit.reveal",
@@ -190,21 +230,7 @@ class AuditScreen(AppScreen):
             if key:
                 line.update("")
             return
-        before = self._figures(request_id, "before")
-        extra = [f"{label}: {before_after(before, after.figures, k)}"
-                 for k, label, _, _ in HEADLINE
-                 if k not in dict(COLUMNS) and (k in before or k in after.figures)]
-        text = Text(" · ".join(extra), style="dim")
-        # every probe family (KFR and leak rate, before -> after), as the reports show them
-        families = family_rows({"before": before, "after": after.figures}, {})
-        if families:
-            text.append("\nprobe families (KFR, leak rate): " + " · ".join(
-                f"{r['family']} {fmt(r['kfr_before'])}->{fmt(r['kfr_after'])}, "
-                f"{fmt(r['leak_before'])}->{fmt(r['leak_after'])}" for r in families),
-                style="dim")
-        if after.reasons:
-            text.append("\n" + "; ".join(after.reasons), style="red")
-        line.update(text)
+        line.update(summary_line(self._figures(request_id, "before"), after))
         reveal = self.services.reveal
         rows = []
         for i, rec in enumerate(after.probe_records):
@@ -254,6 +280,20 @@ class AuditScreen(AppScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "audit-table":
             self.action_open_request()
+
+    def action_figures(self) -> None:
+        key = selected_key(self.query_one("#audit-table", DataTable))
+        request_id = None if key == RUN_ROW else key
+        after = self._view(request_id, "after") if key else None
+        if after is None:
+            self.notify("No audit after training for this row yet.", severity="warning")
+            return
+        run = next((r for r in data.runs(self.services.ctx.store) if r.run_id == self.run_id),
+                   None)
+        thresholds = run.config.get("thresholds", {}) if run else {}
+        self.app.push_screen(FullTextScreen(
+            f"Figures of {request_id or 'the run (retain probes)'} · {self.run_id}",
+            [figures_text(self._figures(request_id, "before"), after, thresholds)]))
 
     def action_full_text(self) -> None:
         key = selected_key(self.query_one("#probes-table", DataTable))
