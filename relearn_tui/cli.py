@@ -48,7 +48,8 @@ def main_parser() -> argparse.ArgumentParser:
                "deny|cancel|extend', 'relearn-tui fact show|mark-value|unmark-value|no-value', "
                "'relearn-tui report'. "
                "Exit codes: 0 ok, 1 some request failed, 2 usage or input error (nothing "
-               "changed), 3 the database is busy or unreachable, or the augmentation server "
+               "changed), 3 the database is busy or unreachable, the run is executing in another "
+               "process, or the augmentation server "
                "cannot be used (requests unchanged, finished facts kept; run the same command "
                "again), "
                "4 an unexpected error (a bug; details in the log), 130 interrupted.",

@@ -5,9 +5,9 @@ audit before, train, audit after, verify) -> reports and purge. Each step stores
 so the same command run again after Ctrl-C continues where it stopped.
 
 Exit codes: 0 everything went through, 1 some request failed verification or its run failed,
-2 usage or input error (nothing was changed), 3 the database or the augmentation server cannot
-be used right now (requests unchanged, finished work kept; run the same command again), 130
-interrupted (resumable).
+2 usage or input error (nothing was changed), 3 the database, the run (executing in another
+process) or the augmentation server cannot be used right now (requests unchanged, finished work
+kept; run the same command again), 130 interrupted (resumable).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from engine.progress import Progress as EngineProgress
 from relearn_tui import workflow
 from relearn_tui.augmenting import AugmentationSetupError, AugmentationStopped
 from relearn_tui.context import AppContext
+from relearn_tui.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code_for
 from relearn_tui.importer import RequestFileError, import_paths
 from relearn_tui.views import RequestRow, request_rows
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 LOG_WIDTH = 150  # columns when the output is a file or a pipe
 
 
@@ -219,7 +219,7 @@ def run(ctx: AppContext, paths: Sequence[str], *, subject: str | None = None,
             _pipeline(ctx, ids, opts, console, notes)
         except workflow.WorkflowError as exc:  # e.g. the run is executing in another process
             errors.print(f"error: {exc}", markup=False, soft_wrap=True)
-            return EXIT_FAILED
+            return exit_code_for(exc)
         except (AugmentationStopped, AugmentationSetupError) as exc:
             # one line on stderr; under --json the same line and the requests' states (all
             # unchanged by the failed step) on stdout, so a script sees what happened

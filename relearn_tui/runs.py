@@ -27,6 +27,7 @@ from engine.types import Probe, TrainData
 from engine.types import Variant as EngineVariant
 from relearn_tui import audit_cache, workflow
 from relearn_tui.deployment import Deployment, build_config, corpus_sha256, load_corpus
+from relearn_tui.errors import EXIT_UNAVAILABLE
 from relearn_tui.logs import get_logger
 from relearn_tui.review import APPROVED, PROBE, engine_fact
 from relearn_tui.store.models import AuditResult, Fact, Request, Run, Variant
@@ -39,6 +40,13 @@ log = get_logger("runs")
 
 class RunError(workflow.WorkflowError):
     pass
+
+
+class RunBusy(RunError):
+    """The run is executing in another process right now: nothing was changed, and the same
+    command succeeds once that process is done (exit 3, like a busy database)."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 @dataclass
@@ -234,7 +242,7 @@ def _exclusive_run(ctx, run_id: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunError(f"run {run_id} is executing in another process; wait for it, or "
+            raise RunBusy(f"run {run_id} is executing in another process; wait for it, or "
                            "stop that process first") from None
         try:
             yield
