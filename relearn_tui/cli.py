@@ -72,7 +72,8 @@ def main_parser() -> argparse.ArgumentParser:
                    help="deployment.toml (default: the one beside the request files)")
     p.add_argument("--model", metavar="PATH", help="the deployed model to unlearn")
     p.add_argument("--base-model", metavar="PATH",
-                   help="base model the deployed model is built from (default: smollm2)")
+                   help="base model the deployed model is built from (default: smollm2; "
+                        "gemma3-270m after `make gemma`)")
     p.add_argument("--corpus", metavar="FILE", help="the deployed model's fine-tuning corpus")
     p.add_argument("--method", choices=METHOD_NAMES, help="unlearning method (default: relearn)")
     p.add_argument("--backend", choices=BACKENDS,

@@ -19,6 +19,8 @@ from typing import Any
 
 from engine.audit.config import AuditConfig, Thresholds
 from engine.augment.pipeline import AugmentConfig
+from engine.bundled import missing_package
+from engine.models import BUNDLED_MODELS
 from engine.run_inputs import ProbeSettings
 from engine.subject import SubjectConfig
 from engine.train.config import METHOD_NAMES, TrainConfig
@@ -116,10 +118,16 @@ def load_deployment(path: str | Path | None,
         if key in flags:
             sections[section][key] = flags[key]
     corpus = flags.get("corpus") or data.get("corpus")
+    base_model = flags.get("base_model") or data.get("base_model", "smollm2")
+    model = flags.get("model") or _relative_to(base, data.get("model"))
+    for key, value in (("base_model", base_model), ("model", model)):
+        # a bundled model whose package is missing: said now, with the pip command
+        if value in BUNDLED_MODELS and (problem := missing_package(value)):
+            raise DeploymentError(f"{where}: {key}: {problem}")
     return _typed(
         name=data.get("name", base.name if path is not None else "default"),
-        base_model=flags.get("base_model") or data.get("base_model", "smollm2"),
-        model=flags.get("model") or _relative_to(base, data.get("model")),
+        base_model=base_model,
+        model=model,
         corpus=((Path(corpus) if "corpus" in flags else base / corpus).resolve()
                 if corpus else None),
         source=path.resolve() if path is not None else None,
@@ -148,8 +156,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _relative_to(base: Path, model: str | None) -> str | None:
-    """A model path in the file is relative to the file; "smollm2" names the bundled model."""
-    if not model or model == "smollm2" or Path(model).is_absolute():
+    """A model path in the file is relative to the file; "smollm2" and "gemma3-270m" name
+    bundled models (engine.models.BUNDLED_MODELS)."""
+    if not model or model in BUNDLED_MODELS or Path(model).is_absolute():
         return model
     return str((base / model).resolve())
 

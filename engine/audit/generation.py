@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.models import format_prompt
+from engine.models import answer_suffix, format_prompt
 from engine.progress import CancelToken
 
 BatchDone = Callable[[int, int], None]
@@ -136,7 +136,12 @@ def _decode(model: Any, input_ids: Any, attention_mask: Any, *, max_new_tokens: 
 def _stop_ids(model: Any, tokenizer: Any) -> list[int]:
     ids: list[int] = []
     configured = getattr(model.generation_config, "eos_token_id", None)
-    for value in (configured, tokenizer.eos_token_id):
+    # the chat format's end of turn (Gemma's <end_of_turn> is not its eos)
+    suffix = answer_suffix(tokenizer)
+    turn = tokenizer.convert_tokens_to_ids(suffix) if suffix else None
+    if not isinstance(turn, int) or turn == tokenizer.unk_token_id:
+        turn = None
+    for value in (configured, tokenizer.eos_token_id, turn):
         for i in value if isinstance(value, list | tuple) else [value]:
             if i is not None and i not in ids:
                 ids.append(int(i))

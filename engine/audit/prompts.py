@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.chat_format import start_of_text
 from engine.models import SYSTEM_PROMPT, format_prompt
 from engine.types import Probe
 
@@ -17,7 +18,8 @@ from engine.types import Probe
 def render(tokenizer: Any, probe: Probe) -> str:
     """The whole prompt for ``probe``; generation continues right after it."""
     if probe.raw:
-        return probe.question
+        # no chat template writes the start-of-text token here (Gemma needs its <bos>)
+        return start_of_text(tokenizer) + probe.question
     if not (probe.system or probe.shots or probe.prefix):
         return format_prompt(tokenizer, probe.question)
     messages = [{"role": "system", "content": probe.system or SYSTEM_PROMPT}]

@@ -101,7 +101,8 @@ def print_progress(p: Progress) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine.train", description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="model directory, .gguf file or 'smollm2'")
+    ap.add_argument("--model", required=True,
+                    help="model directory, .gguf file, 'smollm2' or 'gemma3-270m'")
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--config", type=Path)
