@@ -118,18 +118,27 @@ def load_deployment(path: str | Path | None,
         if key in flags:
             sections[section][key] = flags[key]
     corpus = flags.get("corpus") or data.get("corpus")
-    base_model = flags.get("base_model") or data.get("base_model", "smollm2")
+    base_model = flags.get("base_model") or _relative_to(base, data.get("base_model", "smollm2"))
     model = flags.get("model") or _relative_to(base, data.get("model"))
     for key, value in (("base_model", base_model), ("model", model)):
+        source = f"--{key.replace('_', '-')}" if key in flags else f"{where}: {key}"
         # a bundled model whose package is missing: said now, with the pip command
-        if value in BUNDLED_MODELS and (problem := missing_package(value)):
-            raise DeploymentError(f"{where}: {key}: {problem}")
+        if value in BUNDLED_MODELS:
+            if problem := missing_package(value):
+                raise DeploymentError(f"{source}: {problem}")
+        elif value and not Path(value).expanduser().exists():
+            # said before anything is imported or augmented, not when the run loads it
+            raise DeploymentError(f"{source}: no such model file or folder: {value}")
+    corpus_path = ((Path(corpus) if "corpus" in flags else base / corpus).resolve()
+                   if corpus else None)
+    if corpus_path is not None and not corpus_path.is_file():
+        source = "--corpus" if "corpus" in flags else f"{where}: corpus"
+        raise DeploymentError(f"{source}: no such corpus file: {corpus_path}")
     return _typed(
         name=data.get("name", base.name if path is not None else "default"),
         base_model=base_model,
         model=model,
-        corpus=((Path(corpus) if "corpus" in flags else base / corpus).resolve()
-                if corpus else None),
+        corpus=corpus_path,
         source=path.resolve() if path is not None else None,
         require_known_facts=data.get("require_known_facts", True),
         sections=sections, where=where)

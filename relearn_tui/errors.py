@@ -53,11 +53,25 @@ def _driver_error(exc: BaseException) -> OperatorError | None:
     return None
 
 
+def _engine_error(exc: BaseException) -> OperatorError | None:
+    """An error the engine raises about the operator's inputs, not about itself: a model that
+    cannot be found or loaded (or whose package is missing), training settings out of range,
+    training data it cannot use. Input errors (exit 2), in one scrubbed line."""
+    from engine.bundled import BundledModelError
+    from engine.models import ModelError
+    from engine.train.config import ConfigError
+    from engine.train.data import DataError
+
+    if isinstance(exc, ModelError | BundledModelError | ConfigError | DataError):
+        return OperatorError(scrub(_first_line(exc)))
+    return None
+
+
 def as_operator_error(exc: BaseException) -> OperatorError | None:
     """``exc`` as an error for the operator, or None when it is a bug."""
     if isinstance(exc, OperatorError):
         return exc
-    return _driver_error(exc)
+    return _driver_error(exc) or _engine_error(exc)
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -36,6 +36,7 @@ def test_settings_are_typed_and_flags_override_the_file(tmp_path, make_deploymen
     assert (dep.train.method, dep.train.epochs, dep.probes.subject_probes) == ("ga", 3, 5)
     assert dep.corpus == (tmp_path / "dep" / "corpus.jsonl").resolve()
     other = tmp_path / "other.jsonl"
+    other.write_text("")
     dep = load_deployment(path, {"method": "npo", "backend": "openai", "corpus": str(other),
                                  "model": None})
     assert (dep.train.method, dep.train.epochs, dep.augment.backend) == ("npo", 3, "openai")
@@ -85,3 +86,19 @@ def test_the_gemma_sample_deployment_is_the_first_one_on_another_base(monkeypatc
     assert gemma.base_model == "gemma3-270m" and gemma.corpus == first.corpus
     assert (gemma.train, gemma.probes, gemma.thresholds) == (first.train, first.probes,
                                                             first.thresholds)
+
+
+@pytest.mark.parametrize(("key", "flag"), [("model", "--model"), ("base_model", "--base-model"),
+                                           ("corpus", "--corpus")])
+def test_a_missing_model_or_corpus_path_fails_at_load(tmp_path, key, flag):
+    """Said before anything is imported or augmented (the missing model path surfaced as an
+    'unexpected ModelError', exit 4, once the run loaded it), from the file and from a flag."""
+    path = tmp_path / "deployment.toml"
+    path.write_text(f'{key} = "gone"\n')
+    with pytest.raises(DeploymentError) as caught:
+        load_deployment(path)
+    assert str(caught.value).startswith(f"{path}: {key}: no such ")
+    assert str(caught.value).endswith(str(tmp_path / "gone"))
+    with pytest.raises(DeploymentError) as caught:
+        load_deployment(None, {key: str(tmp_path / "absent")})
+    assert str(caught.value).startswith(f"{flag}: no such ")

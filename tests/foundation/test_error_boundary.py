@@ -66,6 +66,22 @@ def test_every_expected_error_class_has_the_one_root() -> None:
     assert errors.exit_code_for(RuntimeError("bug")) == errors.EXIT_INTERNAL
 
 
+def test_the_engines_input_errors_are_the_operators_not_bugs() -> None:
+    """A model that cannot be loaded or a training setting out of range is an input error
+    (exit 2, one line) in both front ends; the CLI said 'unexpected ModelError' (exit 4)."""
+    from engine.bundled import BundledModelError
+    from engine.models import ModelError
+    from engine.train.config import ConfigError
+    from engine.train.data import DataError
+
+    for exc in (ModelError("cannot load /m/x.gguf: 'reason'\nline two"),
+                BundledModelError("missing package"), ConfigError("lr must be > 0"),
+                DataError("no forget rows")):
+        known = errors.as_operator_error(exc)
+        assert known is not None and errors.exit_code_for(exc) == errors.EXIT_USAGE
+        assert "\n" not in str(known) and "'reason'" not in str(known)
+
+
 @pytest.mark.parametrize("operator", [" ", "", "a" * 129, "bob\x1b[31m", "line\nbreak",
                                       "evil\u202eeman"])
 def test_bad_operator_is_one_line(home: Path, capsys: pytest.CaptureFixture[str],
