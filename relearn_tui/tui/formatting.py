@@ -10,6 +10,8 @@ from typing import Any
 
 from rich.text import Text
 
+from relearn_tui.reports.figures import bar_groups
+
 AMBER_DAYS = 7
 
 
@@ -101,3 +103,11 @@ def deployment_label(dep: Any) -> str:
     if dep.source is None:
         return "bare model"  # the Runs screen says which, and that no deployment is in use
     return dep.name
+
+
+def thresholds_line(thresholds: Mapping[str, Any]) -> str:
+    """The bars a run is held to, one group per figure and value (the Audit screen shows a
+    past run's, the Runs screen those of the deployment a launch will use)."""
+    rules = bar_groups(dict(thresholds), "≥", "≤")
+    return "thresholds: " + (" · ".join(rules).replace("x before", "×before")
+                             if rules else "none recorded")

@@ -1,7 +1,7 @@
 """Pilot tests of the deployment in use (issue 25, points 1 and 4): importing a folder takes
 the deployment.toml beside its requests (or asks, when another one is in use); the top line
 always names it (or says the bare model is in use) with a badge for late deadlines; the Runs
-screen shows the model and the method, epochs and lr a launch will use."""
+screen shows the model, its thresholds and the method, epochs and lr a launch will use."""
 
 from __future__ import annotations
 
@@ -65,6 +65,23 @@ async def test_importing_a_folder_takes_its_deployment_and_runs_show_it(
         app.screen.query_one("#run-epochs").value = "7"
         await pilot.pause()
         assert "npo · 7 epochs · lr 0.0005" in screen_text(app)
+
+
+async def test_runs_show_the_thresholds_of_the_deployment_in_use(home, tmp_path, app_factory):
+    folder = _folder(tmp_path, "strict-bot", 1, "1e-4")
+    with (folder / "deployment.toml").open("a") as f:
+        f.write('\n[thresholds]\nkfr = 0.8\nleak_rate_4bit = "off"\nmia_auc = 0.6\n')
+    app = app_factory(make_ctx(home, folder / "deployment.toml"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        shown = " ".join(screen_text(app).split())
+        # the deployment's own bars, not the defaults: 0.8, no 4-bit bar, an AUC bar
+        assert "thresholds: KFR ≥ 0.8 (held-out)" in shown
+        assert "KFR ≥ 0.9 (independent, extraction)" in shown
+        assert "leak ≤ 0 (all, independent, extraction, worst family 4-bit)" in shown
+        assert "membership AUC ≤ 0.6" in shown
+        assert "relearning recovery ≤ 0" in shown  # the end of the line is not cut
 
 
 async def test_another_deployment_in_use_is_switched_only_on_yes(home, tmp_path, app_factory):

@@ -10,10 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Label, Static
 
-from relearn_tui.reports.figures import bar_groups, family_rows, fmt, headline_rows
+from relearn_tui.reports.figures import family_rows, fmt, headline_rows
 from relearn_tui.runs import COMPLETED
 from relearn_tui.tui import data
-from relearn_tui.tui.formatting import figure, pass_text, short, state_text
+from relearn_tui.tui.formatting import figure, pass_text, short, state_text, thresholds_line
 from relearn_tui.tui.masking import Private, shown
 from relearn_tui.tui.messages import OpenRequest
 from relearn_tui.tui.screens.base import AppScreen, guarded
@@ -30,12 +30,6 @@ def before_after(before: dict[str, Any], after: dict[str, Any], key: str) -> str
     if b is None and a is None:
         return "-"
     return f"{figure(b)}→{figure(a)}"
-
-
-def thresholds_line(thresholds: dict[str, Any]) -> str:
-    rules = bar_groups(thresholds, "≥", "≤")
-    return "thresholds: " + (" · ".join(rules).replace("x before", "×before")
-                             if rules else "none recorded")
 
 
 def probe_field(record: dict[str, Any], *names: str) -> str:

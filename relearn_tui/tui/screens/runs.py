@@ -1,5 +1,6 @@
 """Runs: choose reviewed requests, a method and its main settings, launch; watch progress;
-cancel; past runs with their state, and resuming an interrupted one."""
+cancel; past runs with their state, and resuming an interrupted one. The deployment, its
+model and thresholds, and the settings a launch will use are shown before it starts."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class RunsScreen(AppScreen):
                 yield Static("No request is in human_reviewed: review one first (2).",
                              id="run-none", classes="note")
             yield RunMonitor(id="run-monitor")
+        # the bars the launch's audit will hold each request to, before it starts
+        yield Static("", id="run-thresholds", classes="note")
         table = ListTable(id="runs-table", cursor_type="row", zebra_stripes=True,
                           empty_message="No run yet: launch one with l.")
         table.add_column("run", width=24)
@@ -79,15 +82,18 @@ class RunsScreen(AppScreen):
         """What a launch will use: the deployment and model, and the method, epochs and lr
         as the run will store them (the deployment's, with the form's changes)."""
         from relearn_tui.runs import train_config
-        from relearn_tui.tui.formatting import model_label
+        from relearn_tui.tui.formatting import model_label, thresholds_line
 
         line = self.query_one("#run-deployment", Static)
+        bars = self.query_one("#run-thresholds", Static)
         try:
             dep = self.services.ctx.deployment
             train = train_config(dep, self.settings())
         except Exception as exc:  # a bad field or deployment file: said here and on launch
             line.update(Text(str(exc), style="red"))
+            bars.update("")
             return
+        bars.update(thresholds_line(dep.thresholds.to_dict()))
         self.query_one("#run-epochs", Input).placeholder = f"epochs {dep.train.epochs}"
         self.query_one("#run-lr", Input).placeholder = f"lr {dep.train.lr:g}"
         text = Text()
