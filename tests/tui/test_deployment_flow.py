@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from relearn_tui.tui.screens.modals import ConfirmScreen
 from relearn_tui.tui.widgets.navbar import NavBar
@@ -147,3 +148,36 @@ async def test_a_running_job_shows_before_the_deployment_on_the_top_line(home, t
         await pilot.press("5")
         await settle(pilot)
         assert "Deployed model · larkspur-support" in screen_text(app)
+
+
+async def test_runs_count_the_selected_requests(seeded_ctx, app_factory):
+    from relearn_tui import workflow
+    from relearn_tui.store.models import Run
+
+    with seeded_ctx.store.session() as s:  # two requests ready for a run
+        for rid in ("DSR-T-0001", "DSR-T-0002"):
+            if rid == "DSR-T-0002":
+                workflow.transition(s, rid, workflow.AUGMENTED, actor="system")
+            workflow.transition(s, rid, workflow.HUMAN_REVIEWED, actor="system")
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        title = app.screen.query_one("#new-run-title")
+        assert "New run · 2 of 2 selected (space)" in screen_text(app)  # all, to start with
+        await pilot.press("space")  # on the first request, without moving there first
+        await pilot.pause()
+        assert "1 of 2 selected" in str(title.render())
+        assert "1 of 2 selected" in screen_text(app)
+        await pilot.press("down", "space")
+        await pilot.pause()
+        assert "0 of 2 selected" in screen_text(app)
+        await pilot.press("l")  # nothing selected: nothing launched, and it says why
+        await settle(pilot)
+        assert "Select at least one request" in screen_text(app)
+        with seeded_ctx.store.session() as s:
+            assert len(s.exec(select(Run)).all()) == 2  # the fixture's two runs only
+        await pilot.press("space")
+        await pilot.pause()
+        assert "1 of 2 selected" in screen_text(app)
+        assert app.screen.query_one("#run-requests").selected == ["DSR-T-0002"]

@@ -129,11 +129,15 @@ class RunsScreen(AppScreen):
         sl = self.query_one("#run-requests", SelectionList)
         before = set(sl.selected)
         known = {sl.get_option_at_index(i).value for i in range(sl.option_count)}
+        cursor = sl.highlighted
         sl.clear_options()
         for rid, subject, facts in choices:
             # new requests start selected: the usual run takes every reviewed request
             picked = rid in before or rid not in known
             sl.add_option((f"{rid} {subject} ({facts})", rid, picked))
+        if choices:
+            # clearing drops the cursor; without one, space toggles nothing
+            sl.highlighted = min(cursor or 0, len(choices) - 1)
         sl.display = bool(choices)
         self.query_one("#run-none", Static).display = not choices
         self._count()
