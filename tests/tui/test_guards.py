@@ -1,17 +1,24 @@
 """Pilot tests of the guards on actions that undo work or are final (issue 25, point 4):
 augmenting reviewed work again asks first, a review decision can be undone, an extension
-after the deadline is refused unless overridden (with its reason, in the event), and the
-edit dialog does not open on masked text."""
+after the deadline is refused unless overridden (with its reason, in the event), cancelling
+a request needs a reason and Esc leaves it as it was, and the edit dialog does not open on
+masked text."""
 
 from __future__ import annotations
 
 import pytest
 from sqlmodel import select
+from textual.widgets import Static
 
 from relearn_tui.store.models import Event, Request, Variant
-from relearn_tui.tui.screens.modals import ConfirmScreen, EditVariantScreen, ExtendScreen
+from relearn_tui.tui.screens.modals import (
+    ConfirmScreen,
+    EditVariantScreen,
+    ExtendScreen,
+    ReasonScreen,
+)
 from relearn_tui.tui.screens.review import ReviewScreen
-from tests.tui.conftest import SIZE
+from tests.tui.conftest import SIZE, screen_text, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -57,6 +64,69 @@ async def test_augmenting_reviewed_work_again_asks_first(seeded_ctx, app_factory
         await pilot.press("a")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def _type(pilot, text: str) -> None:
+    await pilot.press(*[c if c != " " else "space" for c in text])
+
+
+async def test_cancelling_a_request_is_final_and_needs_a_reason(seeded_ctx, app_factory):
+    rid = "DSR-T-0002"  # submitted
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _select(pilot, rid)
+        before = len(_events(seeded_ctx, rid))
+        await pilot.press("c")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ReasonScreen)
+        said = " ".join(str(w.render()) for w in form.query(Static))
+        assert f"Cancel {rid}" in said and "This is final." in said
+        assert f"Cancel {rid}" in screen_text(app)
+        await pilot.press("enter")  # no reason: refused, still open, nothing recorded
+        await pilot.pause()
+        assert app.screen is form
+        assert "A reason is required" in str(form.query_one("#form-error").render())
+        assert _request(seeded_ctx, rid).state == "submitted"
+        await _type(pilot, "the subject withdrew it by phone")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, ReasonScreen)
+        assert _request(seeded_ctx, rid).state == "canceled"
+        events = _events(seeded_ctx, rid)
+        assert len(events) == before + 1
+        ev = events[-1]
+        assert (ev.actor, ev.from_state, ev.to_state, ev.detail["reason"]) == (
+            "alice", "submitted", "canceled", "the subject withdrew it by phone")
+        assert f"{rid}: canceled" in screen_text(app)
+        # final: a canceled request cannot be cancelled again; the dialog says why, nothing
+        # more is recorded
+        await pilot.press("c")
+        await pilot.pause()
+        await _type(pilot, "again")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "it is final" in str(app.screen.query_one("#form-error").render())
+        assert _request(seeded_ctx, rid).state == "canceled"
+        assert len(_events(seeded_ctx, rid)) == before + 1
+
+
+async def test_escape_on_deny_or_cancel_leaves_the_request_as_it_was(seeded_ctx, app_factory):
+    rid = "DSR-T-0002"
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await _select(pilot, rid)
+        before = len(_events(seeded_ctx, rid))
+        for key in ("d", "c"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, ReasonScreen), key
+            await _type(pilot, "typed then abandoned")  # a reason, but no Enter
+            await pilot.press("escape")
+            await settle(pilot)
+            assert not isinstance(app.screen, ReasonScreen), key
+            assert _request(seeded_ctx, rid).state == "submitted", key
+            assert len(_events(seeded_ctx, rid)) == before, key
 
 
 async def test_undo_the_last_review_decision(seeded_ctx, app_factory):
