@@ -111,6 +111,28 @@ async def test_top_line_badges_late_deadlines(seeded_ctx, app_factory):
         assert "1 late" in line and line.rstrip().endswith("masked")
 
 
+async def test_top_line_badges_deadlines_due_within_a_week(seeded_ctx, app_factory):
+    from relearn_tui import operations
+    from relearn_tui.tui.widgets.tables import move_to
+
+    # nothing late any more (the late one is denied): DSR-T-0002 is due in 3 days, and
+    # DSR-T-0005 in 10 (not within the week)
+    operations.deny(seeded_ctx.store, "DSR-T-0001", actor="alice", reason="not verified")
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        line = _top(app)
+        assert " 1 due" in line and "late" not in line, line
+        assert line.rstrip().endswith("masked")
+        # the badge follows the data: once that request is closed, it goes
+        move_to(app.screen.query_one("#requests-table"), "DSR-T-0002")
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"withdrawn", "enter")
+        await settle(pilot)
+        assert " due" not in _top(app) and "late" not in _top(app)
+
+
 async def test_runs_keys_without_a_run_say_so(ctx, app_factory):
     app = app_factory(ctx)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
