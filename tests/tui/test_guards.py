@@ -66,6 +66,39 @@ async def test_augmenting_reviewed_work_again_asks_first(seeded_ctx, app_factory
         assert not isinstance(app.screen, ConfirmScreen)
 
 
+async def test_augmenting_a_human_reviewed_request_asks_first(seeded_ctx, app_factory,
+                                                              monkeypatch):
+    from relearn_tui import workflow
+
+    rid = "DSR-T-0001"
+    with seeded_ctx.store.session() as s:  # every fact has an approved variant by now
+        workflow.transition(s, rid, workflow.HUMAN_REVIEWED, actor="alice")
+    app = app_factory(seeded_ctx)
+    started: list[list[str]] = []  # the guard is under test here, not augmentation itself
+    monkeypatch.setattr(app, "augment", lambda ids: started.append(list(ids)))
+    async with app.run_test(size=SIZE) as pilot:
+        await _select(pilot, rid)
+        before = len(_events(seeded_ctx, rid))
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        message = " ".join(str(app.screen.message).split())
+        assert f"{rid} is human_reviewed" in message and "generated and reviewed" in message
+        assert "goes back to augmented" in message
+        await pilot.press("n")
+        await settle(pilot)
+        assert started == [] and not app.workers
+        assert _request(seeded_ctx, rid).state == "human_reviewed"
+        assert len(_events(seeded_ctx, rid)) == before
+        # the request detail's a asks the same, and only yes starts it
+        await pilot.press("enter", "a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert started == [[rid]]
+
+
 async def _type(pilot, text: str) -> None:
     await pilot.press(*[c if c != " " else "space" for c in text])
 
