@@ -308,9 +308,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     is busy or gone) is one line and its exit code; anything else is a bug, logged with its
     traceback scrubbed of SQL parameters and personal data, and shown as one short line."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # the libraries' own tqdm bars (GGUF conversion, dataset maps) would scribble over our
-    # progress display and the TUI; tqdm reads this when it is first imported
-    os.environ.setdefault("TQDM_DISABLE", "1")
     try:
         return _main(argv)
     except BrokenPipeError:  # e.g. piped into head: not an error of ours

@@ -252,3 +252,16 @@ def test_knowundo_pairs_need_subject_on_the_command_line(
     assert rc == 0, err
     (row,) = json.loads(out)["requests"]
     assert row["facts"] == 1 and row["state"] == "submitted"
+
+
+def test_library_progress_bars_are_off_once_the_command_is_imported() -> None:
+    """torch imports tqdm while the command's modules load, and tqdm reads TQDM_DISABLE only
+    then: set inside main(), it came too late, and the GGUF conversion's and weight loading's
+    bars were drawn over the headless progress."""
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    code = ("import relearn_tui.cli, sys, tqdm\n"
+            "assert 'torch' in sys.modules  # the case that needs it: tqdm already imported\n"
+            "print(tqdm.tqdm(range(3), file=sys.stderr).disable)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+    assert done.stdout.strip() == "True" and done.stderr == ""
