@@ -14,8 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from engine.augment.backends import BACKENDS
+from engine.augment.pipeline import AugmentConfig
 from engine.pii import VALUE_CATEGORIES
-from engine.train.config import METHOD_NAMES
+from engine.train.config import METHOD_NAMES, TrainConfig
 from relearn_tui import headless
 from relearn_tui.context import AppContext
 from relearn_tui.errors import (
@@ -75,9 +76,10 @@ def main_parser() -> argparse.ArgumentParser:
                    help="base model the deployed model is built from (default: smollm2; "
                         "gemma3-270m after `make gemma`)")
     p.add_argument("--corpus", metavar="FILE", help="the deployed model's fine-tuning corpus")
-    p.add_argument("--method", choices=METHOD_NAMES, help="unlearning method (default: relearn)")
+    p.add_argument("--method", choices=METHOD_NAMES,
+                   help=f"unlearning method (default: {TrainConfig().method})")
     p.add_argument("--backend", choices=BACKENDS,
-                   help="augmentation backend (default: offline)")
+                   help=f"augmentation backend (default: {AugmentConfig().backend})")
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="request files or folders (*.json, *.jsonl)")
     return p

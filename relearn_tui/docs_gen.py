@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.train.config import METHOD_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
@@ -123,8 +125,7 @@ MEANINGS: dict[str, dict[str, str]] = {
                               "200 characters a question or answer)",
     },
     "train": {
-        "method": "`relearn`, `ga`, `gd`, `ga_klr`, `npo`, `npo_gdr`, `npo_klr`, `yao`, `icu` "
-                  "(`--method` overrides it)",
+        "method": ", ".join(f"`{m}`" for m in METHOD_NAMES) + " (`--method` overrides it)",
         "epochs": "epochs of the unlearning run",
         "lr": "learning rate",
         "lora_r": "LoRA rank",

@@ -34,6 +34,7 @@ from relearn_tui.store.models import AuditResult, Fact, Request, Run, Variant
 
 QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, CANCELED = (
     "queued", "running", "completed", "failed", "interrupted", "canceled")
+RUN_STATES = (QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, CANCELED)
 RESUMABLE = (QUEUED, RUNNING, INTERRUPTED)
 log = get_logger("runs")
 

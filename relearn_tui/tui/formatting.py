@@ -34,6 +34,8 @@ def days_left_text(days: int) -> Text:
     return Text(f"{days}d")
 
 
+# a style per request state (workflow.STATES) and run state (runs.RUN_STATES); a test keeps
+# the keys equal to those lists
 STATE_STYLES = {
     "submitted": "",
     "augmented": "cyan",
@@ -43,10 +45,11 @@ STATE_STYLES = {
     "failed": "bold red",
     "denied": "dim",
     "canceled": "dim",
-    # runs
+    # runs (failed and canceled as above)
     "queued": "",
     "running": "bold cyan",
     "completed": "green",
+    "interrupted": "yellow",
 }
 
 
