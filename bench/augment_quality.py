@@ -26,9 +26,9 @@ import argparse
 import json
 import platform
 import random
+import subprocess
 import sys
 import time
-import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -42,7 +42,10 @@ from engine.augment import (  # noqa: E402
     with_private_values,
 )
 from engine.augment.meaning import MeaningCheck  # noqa: E402
+from engine.models import hardware  # noqa: E402
 from engine.types import ITEM_KINDS, Fact  # noqa: E402
+from relearn_tui.deployment import load_deployment  # noqa: E402
+from relearn_tui.importer import parse_paths  # noqa: E402
 
 SCENARIOS = {
     "larkspur (sample_requests/)": ROOT / "sample_requests",
@@ -51,20 +54,16 @@ SCENARIOS = {
 
 
 def scenario_facts(folder: Path) -> list[Fact]:
-    """The facts of the scenario's request files (this folder only, as the importer reads it
-    when the folder is named)."""
-    reqs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-    for p in sorted(folder.glob("*.jsonl")):
-        if p.name != "corpus.jsonl":
-            reqs += [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-    return [Fact(f"{r['request_id']}/{i}", r["subject"]["name"], f["question"], f["answer"])
-            for r in reqs for i, f in enumerate(r["facts"])]
+    """The facts of the scenario's request files, read by the application's importer as it
+    reads them when the folder is named (this folder only)."""
+    return [Fact(f"{r.request_id}/{i}", r.subject_name, q, a)
+            for r in parse_paths([folder]) for i, (q, a) in enumerate(r.facts)]
 
 
 def augment_settings(folder: Path) -> dict:
-    with open(folder / "deployment.toml", "rb") as fh:
-        section = tomllib.load(fh).get("augment", {})
-    return {k: section[k] for k in ("domain", "people") if k in section}
+    """The [augment] wording of the scenario's deployment, through the deployment loader."""
+    augment = load_deployment(folder).augment
+    return {k: v for k, v in (("domain", augment.domain), ("people", augment.people)) if v}
 
 
 def measure(folder: Path, seed: int, use_presidio: bool, sample: int,
@@ -132,6 +131,18 @@ def measure(folder: Path, seed: int, use_presidio: bool, sample: int,
     }
 
 
+def _commit() -> str:
+    """The checked-out commit (short), "+dirty" when the tree has changes; "" outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+dirty" if dirty.strip() else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=0)
@@ -180,11 +191,14 @@ def main() -> None:
             print(f"{i}. ({s['kind']}) Q: {s['question']}\n   A: {s['answer']}{flag}")
     out = ROOT / "bench" / "results" / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"seed": args.seed, "presidio": not args.no_presidio,
+    out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d", time.gmtime()),
+                               "commit": _commit(), "hardware": hardware(),
+                               "seed": args.seed, "presidio": not args.no_presidio,
                                "backend": backend, "model": args.model if args.base_url else None,
                                "python": platform.python_version(), "scenarios": results},
                               indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwrote {out.relative_to(ROOT)}")
+    print(f"\nwrote {out.relative_to(ROOT)}; python -m relearn_tui.docs_gen puts it into "
+          "docs/augment_samples.md")
 
 
 if __name__ == "__main__":

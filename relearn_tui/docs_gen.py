@@ -11,7 +11,9 @@ Two kinds of block, each between a pair of marker comments in a Markdown file:
   meaning, or a meaning for a field that no longer exists, is an error: a new setting cannot
   reach a release undocumented;
 - the TUI's keys (``docs/usage.md``), read from the Textual bindings of the app and its screens
-  through the help screen's own list, so the page, the help screen and the keys agree.
+  through the help screen's own list, so the page, the help screen and the keys agree;
+- benchmark results (``docs/augment_samples.md``), from the JSON the benchmark script wrote to
+  ``bench/results/`` and that is committed with the page, with its date, commit and CPU.
 
 Textual is imported lazily, and only through ``relearn_tui.tui``, the one package allowed to
 import it. ``tests/foundation/test_docs.py`` fails when a committed page differs from what this
@@ -353,12 +355,64 @@ def keys_block() -> str:
     return "\n".join(out).rstrip("\n")
 
 
+AUGMENT_RESULTS = ROOT / "bench" / "results" / "augment_quality.json"
+
+
+def _regenerated(r: dict[str, Any]) -> int:
+    return sum(k["regenerated"] for k in r["per_kind"].values())
+
+
+def augment_samples_block() -> str:
+    """``bench/augment_quality.py``'s last committed result: when, where, per scenario and kind
+    the figures, and the sampled variants, as the script prints them."""
+    import json
+
+    try:
+        data = json.loads(AUGMENT_RESULTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DocsError(f"{AUGMENT_RESULTS.relative_to(ROOT)}: cannot be read ({exc}); "
+                        "run bench/augment_quality.py first") from None
+    hw = data.get("hardware") or {}
+    features = ", ".join(hw.get("cpu_features") or []) or "no AVX-512 or bf16 features"
+    scenarios = data["scenarios"]
+    redrawn = "; ".join(f"{_regenerated(r)} of {r['items']} items of {name.split(' (')[0]}"
+                        for name, r in scenarios.items())
+    out = [f"Run on {data.get('date', 'an unrecorded date')} at commit "
+           f"{data.get('commit') or 'unrecorded'}, on {hw.get('cpu', 'an unrecorded CPU')} "
+           f"({features}); seed {data['seed']}, {data['backend']} backend, presidio "
+           f"{'on' if data['presidio'] else 'off'}. Regenerated after failing the leak or the "
+           f"meaning check on the first draft: {redrawn}."]
+    for name, r in scenarios.items():
+        out += ["", f"## {name}: {r['facts']} facts, {r['items']} items, {r['seconds']} s", "",
+                "| kind | variants per fact | flagged share | meaning-check pass rate | "
+                "regenerated |", "|---|---|---|---|---|"]
+        for kind, k in r["per_kind"].items():
+            rate = "-" if k["meaning_pass_rate"] is None else f"{k['meaning_pass_rate']:.3f}"
+            if kind == "completion":
+                rate = "n/a (openings are checked for leaks)"
+            out.append(f"| {kind} | {k['variants_per_fact']:.2f} | {k['flagged_share']:.3f} | "
+                       f"{rate} | {k['regenerated']} |")
+        if r["flag_reasons"]:
+            out += ["", "Flag reasons: " + "; ".join(f"{why} ({n})"
+                                                     for why, n in r["flag_reasons"].items())]
+        if r["facts_with_fewer"]:
+            out += ["", "Facts with fewer variants, by kind: " + ", ".join(
+                f"{kind} {n}" for kind, n in r["facts_with_fewer"].items()) + "; why: " + "; ".join(
+                f"{why} ({n})" for why, n in r["fewer_reasons"].items())]
+        out += ["", f"{len(r['sample'])} variants, sampled across kinds:", ""]
+        for i, v in enumerate(r["sample"], 1):
+            flag = f"  [flagged: {'; '.join(v['reasons'])}]" if v["flagged"] else ""
+            out += [f"{i}. ({v['kind']}) Q: {v['question']}", f"   A: {v['answer']}{flag}"]
+    return "\n".join(out)
+
+
 def blocks() -> dict[Path, dict[str, Callable[[], str]]]:
     """Which page holds which generated block."""
     deployment = {f"deployment.{name}": (lambda name=name, cls=cls: settings_table(name, cls))
                   for name, cls in section_classes().items()}
     deployment["deployment.augment.openai"] = openai_options
-    return {DOCS / "deployment.md": deployment, DOCS / "usage.md": {"keys": keys_block}}
+    return {DOCS / "deployment.md": deployment, DOCS / "usage.md": {"keys": keys_block},
+            DOCS / "augment_samples.md": {"augment_samples": augment_samples_block}}
 
 
 def fill(text: str, name: str, body: str, where: str = "page") -> str:
