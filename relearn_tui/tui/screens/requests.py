@@ -205,6 +205,13 @@ class RequestsScreen(AppScreen):
             return
         from relearn_tui import operations
 
+        state = next((r.state for r in data.requests(self.services.ctx.store,
+                                                     self.services.today(), search=rid)
+                      if r.request_id == rid), None)
+        if state in workflow.TERMINAL:  # said now, not after a reason was typed for nothing
+            self.notify(f"{rid} is {state}: that is final, nothing more is decided on it.",
+                        severity="warning")
+            return
         op = operations.deny if what == "deny" else operations.cancel
         note = ("Refuse the request (identity not verified, an Art. 17(3) exemption...). "
                 if what == "deny" else "Withdraw the request (the subject withdrew it...). ")
