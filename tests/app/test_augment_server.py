@@ -142,3 +142,37 @@ def test_dry_run_prints_what_would_be_sent_and_sends_nothing(
                for b in bodies)
     for private in PRIVATE:
         assert private not in out
+
+
+def test_a_value_the_operator_marked_is_masked_in_the_dry_run_and_in_what_is_sent(
+        home, tmp_path, make_deployment, capsys):
+    """No finder sees "blue flowerpot" as private, and the question holds it; once the operator
+    marks it, neither the dry run nor the requests the server receives hold it: its
+    placeholder goes instead (unmarked, it went out as written)."""
+    from relearn_tui.context import AppContext
+    from relearn_tui.values import mark_value
+
+    spot, rid = "blue flowerpot", "DSR-M-0001"
+    path = tmp_path / "in" / "r.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({
+        "request_id": rid, "subject": {"name": "Quinn Harlow"},
+        "facts": [{"question": f"Does Quinn Harlow keep the spare key under the {spot}?",
+                   "answer": f"Yes, Quinn Harlow keeps the spare key under the {spot}."}]}))
+    assert main(["--headless", "--augment", str(path)]) == 0  # offline: the facts open
+    ctx = AppContext.create()
+    with FaultProxy() as proxy:
+        dep = _deployment(tmp_path, make_deployment, proxy.url)
+        capsys.readouterr()
+        assert main(["--headless", "--dry-run", "--deployment", str(dep), str(path)]) == 0
+        assert spot in capsys.readouterr()[0]  # not found by any finder: it would go out
+        mark_value(ctx.store, ctx.secret, rid, 1, spot, "other", actor="alice")
+        assert main(["--headless", "--dry-run", "--deployment", str(dep), str(path)]) == 0
+        out, _ = capsys.readouterr()
+        sent = json.loads(out)["requests"][rid][0]["body"]["messages"][-1]["content"]
+        assert "[OTHER]" in sent and "[PERSON]" in sent
+        augment_request(ctx, rid, config=_config(proxy.url))
+        bodies = [json.dumps(r) for r in proxy.requests]
+    assert bodies and all("[OTHER]" in b for b in bodies)
+    for text in (out, *bodies):
+        assert spot not in text and "flowerpot" not in text and "Quinn" not in text
