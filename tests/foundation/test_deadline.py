@@ -82,6 +82,12 @@ def test_days_left() -> None:
     assert days_left(received, 1, today=date(2026, 3, 3)) == 28  # due 31 March
 
 
+# the requests here are received on 2026-11-02 (support.request_obj) and due on 2026-12-02; an
+# extension is decided on this day, within the first month, whatever today's date is (CI ran
+# these on 2026-12-03, when the real date made every extension a late one)
+IN_TIME = date(2026, 11, 20)
+
+
 def _events(store: Store, rid: str, action: str) -> list[Event]:
     with store.session() as s:
         return list(s.exec(select(Event).where(Event.request_id == rid,
@@ -91,7 +97,8 @@ def _events(store: Store, rid: str, action: str) -> list[Event]:
 def test_extension_is_an_event_with_its_reason(store: Store, tmp_path: Path) -> None:
     rid = add_request(store, tmp_path, "augmented")  # received 2026-11-02
     new = operations.extend_deadline(store, rid, months=1, actor="alice",
-                                     reason="complex request: many systems to search")
+                                     reason="complex request: many systems to search",
+                                     today=IN_TIME)
     assert new == "2027-01-02"
     (ev,) = _events(store, rid, "deadline_extended")
     assert ev.actor == "alice"
@@ -99,7 +106,7 @@ def test_extension_is_an_event_with_its_reason(store: Store, tmp_path: Path) -> 
                          "reason": "complex request: many systems to search"}
     assert (ev.from_state, ev.to_state) == ("augmented", "augmented")
     assert operations.extend_deadline(store, rid, months=1, actor="alice",
-                                      reason="still searching") == "2027-02-02"
+                                      reason="still searching", today=IN_TIME) == "2027-02-02"
     with store.session() as s:
         req = s.get(Request, rid)
         assert req is not None and req.extension_months == 2
@@ -111,10 +118,12 @@ def test_a_third_month_is_refused_and_changes_nothing(store: Store, tmp_path: Pa
                                                       first: int, second: int) -> None:
     rid = add_request(store, tmp_path)
     if first:
-        operations.extend_deadline(store, rid, months=first, actor="alice", reason="busy")
+        operations.extend_deadline(store, rid, months=first, actor="alice", reason="busy",
+                                   today=IN_TIME)
     before = snapshot(store)
     with pytest.raises(workflow.WorkflowError, match="at most 2"):
-        operations.extend_deadline(store, rid, months=second, actor="alice", reason="busier")
+        operations.extend_deadline(store, rid, months=second, actor="alice", reason="busier",
+                                   today=IN_TIME)
     assert snapshot(store) == before
 
 
@@ -122,7 +131,8 @@ def test_a_third_month_is_refused_and_changes_nothing(store: Store, tmp_path: Pa
 def test_extension_needs_a_reason(store: Store, tmp_path: Path, reason: str) -> None:
     rid = add_request(store, tmp_path)
     with pytest.raises(workflow.WorkflowError, match="reason"):
-        operations.extend_deadline(store, rid, months=1, actor="alice", reason=reason)
+        operations.extend_deadline(store, rid, months=1, actor="alice", reason=reason,
+                                   today=IN_TIME)
     assert event_count(store, rid) == 1
 
 
@@ -131,7 +141,8 @@ def test_extension_of_zero_or_fewer_months_is_refused(store: Store, tmp_path: Pa
                                                       months: int) -> None:
     rid = add_request(store, tmp_path)
     with pytest.raises(workflow.WorkflowError, match="at least one month"):
-        operations.extend_deadline(store, rid, months=months, actor="alice", reason="r")
+        operations.extend_deadline(store, rid, months=months, actor="alice", reason="r",
+                                   today=IN_TIME)
     assert event_count(store, rid) == 1
 
 
@@ -140,7 +151,7 @@ def test_closed_request_cannot_be_extended(store: Store, tmp_path: Path, state: 
     rid = add_request(store, tmp_path, state)
     before = snapshot(store)
     with pytest.raises(workflow.WorkflowError, match=state):
-        operations.extend_deadline(store, rid, months=1, actor="alice", reason="r")
+        operations.extend_deadline(store, rid, months=1, actor="alice", reason="r", today=IN_TIME)
     assert snapshot(store) == before
 
 
@@ -150,7 +161,7 @@ def test_request_rows_show_deadline_and_overdue_days(store: Store, tmp_path: Pat
         (row,) = request_rows(s, [rid], today=date(2026, 12, 12))
     assert (row.deadline, row.days_left, row.extension_months) == ("2026-12-02", -10, 0)
     assert row.subject.startswith("S-") and "Isabella" not in str(row.to_dict())
-    operations.extend_deadline(store, rid, months=1, actor="alice", reason="complex")
+    operations.extend_deadline(store, rid, months=1, actor="alice", reason="complex", today=IN_TIME)
     with store.session() as s:
         (row,) = request_rows(s, [rid], today=date(2026, 12, 12))
     assert (row.deadline, row.days_left, row.extension_months) == ("2027-01-02", 21, 1)
