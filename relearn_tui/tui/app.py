@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from textual import events
 from textual.app import App
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
+from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
 from engine.progress import Cancelled, CancelToken, Progress
@@ -50,17 +51,6 @@ class TopLine:
     deployment_known: bool = False
     overdue: int = 0
     due_soon: int = 0
-
-# Errors whose message is written for the operator; anything else is a bug and also gets its
-# traceback written to the error log.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, LookupError)
-
-
-def _expected() -> tuple[type[BaseException], ...]:
-    from relearn_tui.errors import OperatorError
-
-    return (*EXPECTED_ERRORS, OperatorError)
-
 
 class RelearnApp(App[int]):
     """Requests, review, runs, audit, probe console and reports on one database."""
@@ -236,12 +226,15 @@ class RelearnApp(App[int]):
     # -- errors ---------------------------------------------------------------------------------
 
     def report_error(self, error: BaseException, *, doing: str = "") -> None:
-        """Show an error dialog; unexpected errors also go to the error log with a traceback."""
+        """Show an error dialog. An error written for the operator (the one root, or what
+        :func:`errors.as_operator_error` recognises: a busy database, an engine input error)
+        shows its message; anything else is a bug and also goes to the error log with a
+        traceback."""
         from relearn_tui.errors import as_operator_error, scrub
 
-        known = as_operator_error(error)  # a busy or vanished database is not a bug either
+        known = as_operator_error(error)
         message = str(known or error) or type(error).__name__
-        if known is None and not isinstance(error, _expected()):
+        if known is None:
             message = f"{type(error).__name__}: {scrub(message)}"
             where = self._log_traceback(error)
             if where:
@@ -337,8 +330,9 @@ class RelearnApp(App[int]):
     def on_open_audit(self, message: OpenAudit) -> None:
         self.open_audit(message.run_id)
 
-    def open_request(self, request_id: str) -> None:
-        self.push_screen(RequestDetailScreen(request_id))
+    def open_request(self, request_id: str) -> AwaitMount:
+        """Push the request's detail; await the result to act on the mounted screen."""
+        return cast(AwaitMount, self.push_screen(RequestDetailScreen(request_id)))
 
     def _section_base(self, mode: str) -> Screen:
         """Switch to a section and return its base screen (leaving any pushed detail)."""

@@ -203,3 +203,35 @@ async def test_runs_count_the_selected_requests(seeded_ctx, app_factory):
         await pilot.pause()
         assert "1 of 2 selected" in screen_text(app)
         assert app.screen.query_one("#run-requests").selected == ["DSR-T-0002"]
+
+
+async def test_a_bad_form_value_is_the_operators_error_and_a_bug_is_logged(
+        home, tmp_path, app_factory):
+    """The TUI tells the two apart by the one error root alone: a bad lr is the operator's
+    (its message, no traceback written); a plain ValueError from the code is a bug (type
+    named, scrubbed traceback in tui-errors.log). ValueError used to count as expected."""
+    from relearn_tui.errors import OperatorError
+    from relearn_tui.tui.screens.modals import ErrorScreen
+
+    folder = _folder(tmp_path, "shop-bot", 2, "5e-4")
+    ctx = make_ctx(home, folder / "deployment.toml")
+    log = ctx.home / "tui-errors.log"
+    app = app_factory(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        app.screen.query_one("#run-lr").value = "abc"
+        with pytest.raises(OperatorError) as bad:
+            app.screen.settings()
+        app.report_error(bad.value, doing="launch")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert str(app.screen.query_one("#error-message").render()) == (
+            "lr 'abc' is not a number (e.g. 1e-4)")
+        assert not log.exists()
+        await pilot.press("enter")
+        app.report_error(ValueError("boom"), doing="launch")
+        await pilot.pause()
+        message = str(app.screen.query_one("#error-message").render())
+        assert message.startswith("ValueError: boom") and str(log) in message
+        assert "ValueError: boom" in log.read_text()

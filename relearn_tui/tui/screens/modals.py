@@ -18,10 +18,9 @@ from relearn_tui.tui.masking import Part, PrivateInput, PrivateText
 
 def _expected(error: BaseException) -> bool:
     """An error written for the operator (shown in the form) rather than a bug."""
-    from relearn_tui.errors import OperatorError, as_operator_error
+    from relearn_tui.errors import as_operator_error
 
-    return isinstance(error, OperatorError | ValueError | LookupError) or (
-        as_operator_error(error) is not None)
+    return as_operator_error(error) is not None
 
 
 class ErrorScreen(ModalScreen[None]):

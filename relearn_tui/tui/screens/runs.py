@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Label, Select, SelectionList, Stat
 
 from engine.train.config import METHOD_NAMES
 from relearn_tui import workflow
+from relearn_tui.errors import OperatorError
 from relearn_tui.runs import RESUMABLE, RunSettings
 from relearn_tui.tui import data
 from relearn_tui.tui.formatting import state_text
@@ -171,15 +172,15 @@ class RunsScreen(AppScreen):
         lr = self.query_one("#run-lr", Input).value.strip()
         if epochs:
             if not epochs.isdigit() or int(epochs) < 1:
-                raise ValueError("epochs must be a whole number of at least 1")
+                raise OperatorError("epochs must be a whole number of at least 1")
             train["epochs"] = int(epochs)
         if lr:
             try:
                 value = float(lr)
             except ValueError:
-                raise ValueError(f"lr {lr!r} is not a number (e.g. 1e-4)") from None
+                raise OperatorError(f"lr {lr!r} is not a number (e.g. 1e-4)") from None
             if not value > 0:
-                raise ValueError("lr must be above 0")
+                raise OperatorError("lr must be above 0")
             train["lr"] = value
         return RunSettings(method=str(method), train=train)
 
