@@ -275,3 +275,31 @@ async def test_new_request_form_names_facts_as_labelled_and_takes_fast_typing(ct
         assert (q2, a2) == ("What is Lena Fictive's phone?", "")
         error = str(form.query_one("#form-error").render())
         assert "Fact 2" in error and "facts[1]" not in error
+
+
+async def test_palette_reaches_a_requests_detail_actions_from_another_screen(
+        seeded_ctx, app_factory):
+    """The request detail's actions are commands on each request, from any screen: the
+    detail opens, then acts. Augment is offered only where the state allows it, and a closed
+    request is only opened."""
+    from textual.widgets import TabbedContent
+
+    from relearn_tui.tui.commands import detail_commands
+
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")  # Runs: no request detail anywhere on the stack
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await _type(pilot, "request dsr-t-0002: timeline")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RequestDetailScreen)
+        assert app.screen.request_id == "DSR-T-0002"
+        assert app.screen.query_one("#detail-tabs", TabbedContent).active == "timeline"
+    actions = lambda state: {b.action for b in detail_commands(state)}  # noqa: E731
+    assert "augment" in actions("submitted") and "augment" not in actions("trained")
+    assert {"tab('facts')", "tab('timeline')", "tab('metrics')"} <= actions("trained")
+    assert not actions("verified") & {"back", "review", "full_text", "app.toggle_reveal"}
