@@ -6,13 +6,18 @@ The same walk revealed shows them, so the check can fail."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from relearn_tui.tui.screens.modals import (
     ConfirmScreen,
+    ErrorScreen,
     ExtendScreen,
     FullTextScreen,
     ImportScreen,
+    MarkValueScreen,
     PickScreen,
     ReasonScreen,
 )
@@ -64,7 +69,20 @@ class Walk:
         self.seen[label] = _leaks(self.pilot.app)
 
 
-async def _walk(app, pilot, reveal: bool) -> dict[str, list[str]]:
+def _bad_file(folder: Path) -> Path:
+    """A request file refused on import, with private values in the refused field and beside
+    it: the error dialog must name the file and field, not show what they hold."""
+    path = folder / "refused.json"
+    path.write_text(json.dumps({
+        "request_id": "DSR-T-0009", "received_at": "4 May 1988",
+        "subject": {"name": "Ines Halvorsen"},
+        "facts": [{"question": "When was Ines Halvorsen born?",
+                   "answer": "Ines Halvorsen was born on 4 May 1988.",
+                   "note": "Glimmerbank"}]}))
+    return path
+
+
+async def _walk(app, pilot, reveal: bool, bad_file: Path) -> dict[str, list[str]]:
     from relearn_tui.tui.widgets.tables import move_to
 
     w = Walk(pilot, reveal)
@@ -93,8 +111,14 @@ async def _walk(app, pilot, reveal: bool) -> dict[str, list[str]]:
     await w.step("variant full text", "o", dialog=FullTextScreen)
     await w.step("flagged approve confirm", "escape", "a", dialog=ConfirmScreen)
     await w.step("edit (refused masked or dialog)", "n", "e")
-    await w.step("pick request", "escape" if reveal else "r", *(["r"] if reveal else []),
-                 dialog=PickScreen)
+    await w.step("mark value dialog", *(["escape"] if reveal else []), "m",
+                 dialog=MarkValueScreen)
+    app.screen.query_one("#value").value = "12 Lantern Row, Fenwick"  # not in this answer
+    await w.step("mark value dialog, typed")
+    await w.step("mark value refused", "ctrl+s", dialog=MarkValueScreen)
+    refusal = str(app.screen.query_one("#form-error").render())  # the form kept open
+    assert "does not contain" in refusal and not [x for x in SECRETS if x in refusal]
+    await w.step("pick request", "escape", "r", dialog=PickScreen)
     await w.step("runs", "escape", "3")
     await w.step("audit", "4")
     move_to(app.screen.query_one("#audit-table"), "DSR-T-0005")
@@ -111,16 +135,22 @@ async def _walk(app, pilot, reveal: bool) -> dict[str, list[str]]:
     await w.step("help", "question_mark")
     await w.step("palette", "escape", "ctrl+p")
     await w.step("palette search", *"review")
+    await w.step("palette, a request's detail commands", *"backspace" * 6, *"timeline")
+    await w.step("import refused", "escape", "1", "i", dialog=ImportScreen)
+    app.screen.query_one("#path").value = str(bad_file)
+    await w.step("error dialog", "enter", "enter", dialog=ErrorScreen)
+    assert "refused.json" in screen_text(app)
     await pilot.press("escape")
     app.notify(f"{PROBE[0]}", title="a test")  # a toast is on screen too
     await w.step("notification")
     return w.seen
 
 
-async def test_no_private_value_on_any_screen_or_dialog_while_masked(seeded_ctx, app_factory):
+async def test_no_private_value_on_any_screen_or_dialog_while_masked(seeded_ctx, app_factory,
+                                                                    tmp_path):
     app = app_factory(seeded_ctx)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        seen = await _walk(app, pilot, reveal=False)
+        seen = await _walk(app, pilot, reveal=False, bad_file=_bad_file(tmp_path))
     # the notification was sent by the test itself with a question in it: it shows (toasts
     # are plain text); every screen and dialog of the application shows nothing
     leaks = {k: v for k, v in seen.items() if v and k != "notification"}
@@ -128,11 +158,12 @@ async def test_no_private_value_on_any_screen_or_dialog_while_masked(seeded_ctx,
     assert seen["notification"], "the check sees toasts"
 
 
-async def test_the_same_walk_revealed_shows_the_values(seeded_ctx, app_factory):
+async def test_the_same_walk_revealed_shows_the_values(seeded_ctx, app_factory, tmp_path):
     app = app_factory(seeded_ctx)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        seen = await _walk(app, pilot, reveal=True)
+        seen = await _walk(app, pilot, reveal=True, bad_file=_bad_file(tmp_path))
     for step in ("detail facts", "fact full text", "review flagged", "variant full text",
                  "audit failed probes", "probe full text", "probe answers",
-                 "import dialog, name typed", "new request form, typed"):
+                 "import dialog, name typed", "new request form, typed",
+                 "mark value dialog, typed"):
         assert seen[step], f"{step}: revealed, yet no private value on screen"
