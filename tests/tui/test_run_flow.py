@@ -19,7 +19,7 @@ from relearn_tui.tui.screens.audit import AuditScreen
 from relearn_tui.tui.screens.modals import ConfirmScreen, FullTextScreen
 from relearn_tui.tui.screens.runs import RunsScreen
 from relearn_tui.tui.widgets.tables import move_to
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, screen_text, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -179,7 +179,13 @@ async def test_quit_during_run_asks_and_leaves_it_resumable(run_ctx, app_factory
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3", "l")
         await wait_until(pilot, lambda: gate and gate[-1].reached.is_set())
-        await pilot.pause()
+        # the Runs screen with a run in progress, masked: its progress and none of the
+        # request's private values or its subject's name
+        await wait_until(pilot, lambda: "step 1/" in screen_text(app), timeout=60)
+        shown = screen_text(app)
+        assert "Run RUN-" in shown and "train" in shown, shown
+        private = ("Lena", "Fictive", "lena.fictive@example.org", "+1-555-010-0100")
+        assert [v for v in private if v in shown] == []
         await pilot.press("q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
