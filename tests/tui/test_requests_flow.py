@@ -31,6 +31,15 @@ async def _type(pilot, text: str) -> None:
     await pilot.press(*[c if c != " " else "space" for c in text])
 
 
+async def _palette(pilot, text: str) -> None:
+    """Open the command palette, type ``text`` and run the first hit."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await _type(pilot, text)
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+
+
 async def _import(pilot, path: Path) -> None:
     await pilot.press("i")
     await pilot.pause()
@@ -165,11 +174,7 @@ async def test_palette_jumps_to_a_requests_review(seeded_ctx, app_factory):
 
     app = app_factory(seeded_ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await _type(pilot, "review request dsr-t-0001")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await _palette(pilot, "review request dsr-t-0001")
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
         assert app.screen.request_id == "DSR-T-0001"
@@ -219,11 +224,7 @@ async def test_palette_reaches_another_screens_action(seeded_ctx, app_factory):
 
     app = app_factory(seeded_ctx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await _type(pilot, "choose the run to show")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await _palette(pilot, "choose the run to show")
         await settle(pilot)
         assert app.current_mode == "audit"  # switched there, then acted
         assert isinstance(app.screen, PickScreen)
@@ -290,11 +291,7 @@ async def test_palette_reaches_a_requests_detail_actions_from_another_screen(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")  # Runs: no request detail anywhere on the stack
         await settle(pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await _type(pilot, "request dsr-t-0002: timeline")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await _palette(pilot, "request dsr-t-0002: timeline")
         await settle(pilot)
         assert isinstance(app.screen, RequestDetailScreen)
         assert app.screen.request_id == "DSR-T-0002"
