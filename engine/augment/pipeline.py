@@ -72,7 +72,6 @@ class AugmentConfig:
             raise ValueError("AugmentConfig.completions and max_attempts must not be negative")
 
 
-UNUSABLE_FACTS_IN_A_ROW = 3
 # question kinds that ask about the person (a reverse question asks back with the value)
 FORWARD_KINDS = ("simple", "contextual", "noise")
 
@@ -375,7 +374,7 @@ def augment_facts(
     todo = [f for f in facts if f.fact_id not in done]
     total = len(todo)
     started = time.monotonic()
-    unusable_in_a_row = 0
+    fallbacks = 0  # facts without a usable reply from a model-backed backend
     progress(Progress("augment", 0, total, f"augmenting {total} facts with {backend.name}"
                       + (f" ({len(facts) - total} done earlier)" if len(facts) > total else "")))
     for i, fact in enumerate(todo, start=1):
@@ -390,22 +389,17 @@ def augment_facts(
         out.extend(variants)
         if on_fact is not None:
             on_fact(fact, variants)
-        # a reply that is not the JSON asked for, not a short or poor one: the server, not
-        # the model's writing, is what is failing
-        unusable_in_a_row = unusable_in_a_row + 1 if unusable else 0
-        if unusable_in_a_row >= UNUSABLE_FACTS_IN_A_ROW and i < total:
-            # a server that answers nothing usable fact after fact is not helping: stop with
-            # the facts done so far stored, instead of writing the rest from templates
-            raise BackendUnavailable(
-                f"{backend.name} backend: no usable reply for {unusable_in_a_row} facts in a "
-                "row (they were written by the offline generator and are kept); check the "
-                "server and its model"
-            )
+        # a fact the server gave nothing usable for is written by the offline generator and
+        # marked (its variants' backend says so); the batch goes on, and the progress line
+        # counts such facts so that an operator sees a server that is not helping
+        fallbacks += bool(unusable)
         elapsed = time.monotonic() - started
         flagged = sum(not v.verification.ok for v in out)
+        fell_back = f", {fallbacks} by the offline generator" if fallbacks else ""
         progress(
             Progress(
-                "augment", i, total, f"fact {i}/{total}: {len(out)} items, {flagged} flagged",
+                "augment", i, total,
+                f"fact {i}/{total}: {len(out)} items, {flagged} flagged{fell_back}",
                 eta_s=elapsed / i * (total - i),
             )
         )

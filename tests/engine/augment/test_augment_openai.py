@@ -234,18 +234,24 @@ def test_a_fact_whose_replies_are_unusable_falls_back_to_the_offline_generator_m
     assert all("openai+offline" in n for n in notes.values())
 
 
-def test_three_facts_in_a_row_without_a_usable_reply_stop_the_batch_keeping_what_is_done(serve):
+def test_facts_without_a_usable_reply_never_stop_the_batch_and_are_counted(serve):
     server = serve([("pass",)])
     server.after, server.then = 1, ("chat", "no json at all")
     facts = [with_private_values(f, use_presidio=False) for f in request_facts()[0][:5]]
     stored: list[str] = []
+    events = []
     config = AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
                            max_attempts=0, kinds=("simple",), per_kind=1,
                            backend_options={"base_url": server.url, "max_retries": 0,
                                             "malformed_retries": 0})
-    with pytest.raises(BackendUnavailable, match="no usable reply for 3 facts in a row"):
-        augment_facts(facts, config, on_fact=lambda f, _v: stored.append(f.fact_id))
-    assert stored == [f.fact_id for f in facts[:4]]  # the first from the server, 3 fallbacks
+    variants = augment_facts(facts, config, progress=events.append,
+                             on_fact=lambda f, _v: stored.append(f.fact_id))
+    assert stored == [f.fact_id for f in facts]  # every fact, each stored as it was done
+    by_fact = {f.fact_id: {v.backend for v in variants
+                           if v.fact_id == f.fact_id and v.kind == "simple"} for f in facts}
+    assert by_fact[facts[0].fact_id] == {"openai"}
+    assert all(by_fact[f.fact_id] == {"openai+offline"} for f in facts[1:])
+    assert events[-1].message.endswith("4 by the offline generator")
 
 
 def test_a_retry_after_a_stop_sends_other_seeds(serve):
