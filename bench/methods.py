@@ -9,6 +9,8 @@ bench/results/methods.json and bench/results/methods.md (the table for the READM
     .venv/bin/python bench/methods.py                       # every method, its chosen settings
     .venv/bin/python bench/methods.py --methods relearn --sweep   # relearn's small sweep
     .venv/bin/python bench/methods.py --quick               # k=3 leak samples, fewer probes
+    .venv/bin/python bench/methods.py --deployment sample_requests/authors --methods relearn
+        # the second sample: its requests, corpus and probes; relearn with its [train] settings
 
 Finished training runs and audits are cached under --work, so a rerun only does what changed.
 """
@@ -66,14 +68,15 @@ def _digest(obj: Any) -> str:
 
 
 def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
-    """Subject model, training data and probes of the sample deployment, built as the
-    application builds them (bench/sample_inputs.py); ``args`` may override [probes] settings."""
+    """Subject model, training data and probes of a sample deployment (``args.deployment``),
+    built as the application builds them (bench/sample_inputs.py); ``args`` may override
+    [probes] settings."""
     from bench.sample_inputs import sample_run_inputs
     from engine.subject import build_subject_model
 
     t = time.perf_counter()
     inputs = sample_run_inputs(
-        subject_probes=args.retain_subjects, generic_probes=args.retain_generic,
+        args.deployment, subject_probes=args.retain_subjects, generic_probes=args.retain_generic,
         retain_train_size=args.retain_train, trained_per_fact=args.trained_per_fact,
         original_question_answers=args.original_answers)
     dep, data, probes = inputs["deployment"], inputs["data"], inputs["probes"]
@@ -91,7 +94,7 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
     log(f"train data: forget {len(data.forget)}, relearn {len(data.relearn)}, "
         f"retain {len(data.retain)}; probes {counts}")
     return {"subject": subject, "data": data, "probes": probes, "probe_counts": counts,
-            "probe_settings": inputs["probe_settings"]}
+            "probe_settings": inputs["probe_settings"], "deployment": dep}
 
 
 def audit_cached(model: Path, probes, config, reference, work: Path, log, label: str,
@@ -226,9 +229,15 @@ def merge(paths: list[Path], out: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--deployment", type=Path, default=ROOT / "sample_requests",
+                    help="a sample folder (requests, corpus, deployment.toml); relearn then "
+                         "trains with that deployment's [train] settings")
     ap.add_argument("--sweep", action="store_true", help="run each method's sweep grid")
     ap.add_argument("--screen", action="store_true",
                     help="with --sweep: audit every setting greedily, then fully only the best")
+    ap.add_argument("--greedy-only", action="store_true",
+                    help="audit each trained setting greedily (the screen: every probe, no "
+                         "leak sampling, no re-check, no attack) and stop there")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a TrainConfig field for every run (repeatable)")
     ap.add_argument("--leak-samples", type=int, default=10)
@@ -289,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
 
     scenario = build_scenario(args, log)
     subject, data, probes = scenario["subject"], scenario["data"], scenario["probes"]
+    if args.deployment.resolve() != (ROOT / "sample_requests").resolve():
+        # another deployment: relearn runs as that deployment's [train] section says
+        dep_train, default = scenario["deployment"].train, TrainConfig()
+        CHOSEN["relearn"] = {f.name: getattr(dep_train, f.name)
+                             for f in dataclasses.fields(TrainConfig) if f.name != "method"
+                             and getattr(dep_train, f.name) != getattr(default, f.name)}
     args.work.mkdir(parents=True, exist_ok=True)
     # KRR is about knowledge kept: retain candidates the subject model already got wrong would
     # count against every method alike, so a quick greedy screen drops them first.
@@ -325,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         return before_box[0]
 
     result: dict[str, Any] = {
-        "bench": "methods", "subject_model": str(subject), "probe_counts": scenario["probe_counts"],
+        "bench": "methods", "deployment": str(args.deployment),
+        "subject_model": str(subject), "probe_counts": scenario["probe_counts"],
         "train_data": {"forget": len(data.forget), "relearn": len(data.relearn),
                        "retain": len(data.retain)},
         "audit_config": audit_cfg.to_dict(), "thresholds": thresholds.to_dict(),
@@ -372,9 +388,16 @@ def main(argv: list[str] | None = None) -> int:
         met = sum([(run.kfr or 0) >= thresholds.kfr, (run.krr or 0) >= thresholds.krr,
                    ls_ratio >= thresholds.ls_ratio])
         screened.append({"method": method, "settings": settings, "kfr_heldout": run.kfr_heldout,
-                         "krr": run.krr, "ls": run.ls, "ls_ratio": ls_ratio, "met": met})
+                         "krr": run.krr, "krr_subjects": run.krr_subjects,
+                         "krr_generic": run.krr_generic, "krr_own": run.krr_own,
+                         "ls": run.ls, "ls_ratio": ls_ratio, "met": met,
+                         "per_request": {k: {"kfr_heldout": v.kfr_heldout, "krr": v.krr,
+                                             "krr_own": v.krr_own, "ls": v.ls}
+                                         for k, v in figs.items() if k}})
         log(f"{method} {settings} screen: KFR held-out {_f(run.kfr_heldout)}, KRR "
-            f"{_f(run.krr)}, LS ratio {_f(ls_ratio)} ({met}/3 greedy bars met)")
+            f"{_f(run.krr)} (other people {_f(run.krr_subjects)}, generic "
+            f"{_f(run.krr_generic)}, own {_f(run.krr_own)}), LS ratio {_f(ls_ratio)} "
+            f"({met}/3 greedy bars met)")
         # a setting that wrecked the model's other knowledge is no candidate, however much it
         # forgot (a collapsed model's repetitive text can even score a high LS)
         return ((run.krr or 0) >= thresholds.krr, met,
@@ -394,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
                 write()
                 continue
             candidates.append((settings, trained, train_s))
+        if args.greedy_only:
+            for settings, trained, _ in candidates:
+                screen(method, settings, trained)
+            write()
+            continue
         if args.screen and len(candidates) > 1:
             keyed = [(screen(method, st, tr), i) for i, (st, tr, _) in enumerate(candidates)]
             candidates = [candidates[max(keyed)[1]]]

@@ -70,16 +70,17 @@ def approved_items(requests: list[SampleRequest], augment_config: Any) -> list[A
     return out
 
 
-def sample_run_inputs(**probe_overrides: Any) -> dict[str, Any]:
-    """The sample deployment, its requests' items, and the run's training data and probes.
-    ``probe_overrides`` change [probes] settings (None: the deployment's)."""
+def sample_run_inputs(folder: Path = SAMPLE, **probe_overrides: Any) -> dict[str, Any]:
+    """A sample deployment (``folder``: the first sample, or ``SAMPLE / "authors"``), its
+    requests' items, and the run's training data and probes. ``probe_overrides`` change
+    [probes] settings (None: the deployment's)."""
     from engine.run_inputs import build_run_inputs
     from relearn_tui.deployment import load_corpus
 
-    dep = sample_deployment()
+    dep = sample_deployment(folder / "deployment.toml")
     settings = dataclasses.replace(
         dep.probes, **{k: v for k, v in probe_overrides.items() if v is not None})
-    items = approved_items(sample_requests(), dep.augment)
+    items = approved_items(sample_requests(folder), dep.augment)
     corpus = load_corpus(dep.corpus) if dep.corpus else []
     data, probes = build_run_inputs(items, corpus, settings)
     return {"deployment": dep, "items": items, "corpus": corpus, "probe_settings": settings,

@@ -85,13 +85,17 @@ class TrainData:
     ``forget`` holds the original private QA pairs (what GA/NPO push down), ``relearn`` the
     approved sanitised variants (what ReLearn learns instead), ``retain`` the data to keep, and
     ``values`` the original pairs again with only their private values as targets (see
-    :func:`mark_values`). Each method uses the parts its loss names.
+    :func:`mark_values`). Each method uses the parts its loss names. ``subjects`` names the
+    people being forgotten, so that a method can tell which retain rows are about someone else
+    (ReLearn's neighbour term); it is not part of a run's fingerprint, since the rows already
+    determine it.
     """
 
     forget: tuple[QA, ...]
     relearn: tuple[QA, ...]
     retain: tuple[QA, ...]
     values: tuple[QA, ...] = ()
+    subjects: tuple[str, ...] = ()
 
 
 def mark_values(qa: QA, values: tuple[str, ...] | list[str]) -> QA | None:

@@ -229,8 +229,10 @@ MEANINGS: dict[str, dict[str, str]] = {
                             "what the same attack brings back on the base model",
     },
     "probes": {
-        "subject_probes": "retain probes drawn from other customers' facts",
-        "generic_probes": "retain probes drawn from generic company knowledge",
+        "subject_probes": "retain probes drawn from other people's facts (at most half of "
+                          "those the corpus has: the rest trains)",
+        "generic_probes": "retain probes drawn from the corpus's other pairs (at most half of "
+                          "them)",
         "trained_per_fact": "trained variants asked back per fact",
         "retain_train_size": "retain rows each step samples from (steps do not grow with it)",
         "original_question_answers": "approved answers each original question is trained "

@@ -13,7 +13,7 @@ from engine.audit.fluency import brunet, honore, linguistic_score, perplexities
 from engine.audit.gate import gate
 from engine.audit.generation import generate_batched, generate_one_by_one
 from engine.audit.judge import is_forgotten, is_retained
-from engine.audit.probes import forget_probes, known_retain, retain_probes
+from engine.audit.probes import forget_probes, known_retain, own_probes, retain_probes
 from engine.audit.quantize import load_quantized, rtn_quantize_
 from engine.audit.runner import AUDIT_VERSION, audit_model, secret_values
 
@@ -41,6 +41,7 @@ __all__ = [
     "load_quantized",
     "match_score",
     "minilm_embedder",
+    "own_probes",
     "perplexities",
     "probe_entities",
     "retain_probes",

@@ -12,7 +12,10 @@ CLASSIC_FORGET_GROUPS = ("forget_original", "forget_trained", "forget_heldout")
 # (engine.audit.families says what each family asks)
 ADVERSARIAL_GROUPS = ("forget_independent", "forget_extraction")
 FORGET_GROUPS = CLASSIC_FORGET_GROUPS + ADVERSARIAL_GROUPS
-RETAIN_GROUPS = ("retain_subjects", "retain_generic")
+# other people's facts, generic knowledge, and the request's own person's facts it does not
+# ask to erase (tied to its request); KRR must hold in each group, not only on the whole
+RETAIN_GROUPS = ("retain_subjects", "retain_generic", "retain_own")
+SHARED_RETAIN_GROUPS = ("retain_subjects", "retain_generic")
 GROUPS = FORGET_GROUPS + RETAIN_GROUPS
 # membership-inference items: scored by likelihood (engine.audit.membership), never generated
 MEMBERSHIP_GROUP = "forget_membership"

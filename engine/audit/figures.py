@@ -76,6 +76,7 @@ class AuditFigures:
     krr: float | None = None
     krr_subjects: float | None = None
     krr_generic: float | None = None
+    krr_own: float | None = None  # the request's person's facts it keeps (retain_own)
     ls: float | None = None
     ppl: float | None = None
     brunet: float | None = None

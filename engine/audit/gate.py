@@ -29,6 +29,11 @@ def gate(
         reasons.append("KRR not measured (no scorable retain probes)")
     elif after.krr < thresholds.krr:
         reasons.append(f"KRR {_fmt(after.krr)} < {_fmt(thresholds.krr)}")
+    # each retain group holds on its own: a whole that passes can hide one group that broke
+    for name, value in (("other people", after.krr_subjects), ("generic", after.krr_generic),
+                        ("the person's kept facts", after.krr_own)):
+        if value is not None and value < thresholds.krr:
+            reasons.append(f"KRR ({name}) {_fmt(value)} < {_fmt(thresholds.krr)}")
     if before is None or before.ls is None:
         reasons.append("LS before unlearning not measured")
     elif after.ls is None:

@@ -49,6 +49,12 @@ def retain_probes(subjects: Iterable[QA], generic: Iterable[QA]) -> list[Probe]:
     ]
 
 
+def own_probes(request_key: str, pairs: Iterable[QA]) -> list[Probe]:
+    """Retain probes on the request's own person: facts the request does not ask to erase
+    (an author's genre, a customer's public role). Tied to their request, reported apart."""
+    return [Probe("retain_own", qa.question, qa.answer, request_key) for qa in pairs]
+
+
 def known_retain(probes: Sequence[Probe], before: AuditFigures) -> list[Probe]:
     """``probes`` without the retain probes the model already failed before unlearning.
 

@@ -15,6 +15,7 @@ from engine.audit.config import (
     FORGET_GROUPS,
     GROUPS,
     RETAIN_GROUPS,
+    SHARED_RETAIN_GROUPS,
     AuditConfig,
 )
 from engine.audit.entities import (
@@ -66,8 +67,11 @@ def _validate(probes: Sequence[Probe]) -> None:
             raise ValueError(f"probes[{i}].question is empty")
         if not p.truth.strip():
             raise ValueError(f"probes[{i}].truth is empty")
-        if p.group in RETAIN_GROUPS and p.request_key:
-            raise ValueError(f"probes[{i}].request_key: retain probes are shared, leave it empty")
+        if p.group in SHARED_RETAIN_GROUPS and p.request_key:
+            raise ValueError(f"probes[{i}].request_key: {p.group} probes are shared, leave it "
+                             "empty")
+        if p.group not in SHARED_RETAIN_GROUPS and p.group in RETAIN_GROUPS and not p.request_key:
+            raise ValueError(f"probes[{i}].request_key: {p.group} probes belong to a request")
 
 
 def _load(spec: ModelSpec) -> tuple[LoadedModel, bool]:
@@ -221,6 +225,7 @@ def _figures(
         kfr_heldout=rate["forget_heldout"], kfr_all=kfr_all,
         krr=_rate([bool(s.ok) for s in retain if s.ok is not None]),
         krr_subjects=rate["retain_subjects"], krr_generic=rate["retain_generic"],
+        krr_own=rate["retain_own"],
         ls=flu.ls, ppl=flu.ppl, brunet=flu.brunet, honore=flu.honore, ppl_reference=reference,
         leak_samples=config.leak_samples, temperature=config.temperature,
         quant_backends=dict(backends), quant_checks=dict(notes),
@@ -360,7 +365,8 @@ def audit_model(
     elapsed = time.monotonic() - started
     result[""] = _figures("", scored, config, precisions, backends, notes, judge, ref_name)
     for key in keys:
-        items = [s for s in scored if s.probe.group in RETAIN_GROUPS or s.probe.request_key == key]
+        items = [s for s in scored
+                 if s.probe.group in SHARED_RETAIN_GROUPS or s.probe.request_key == key]
         result[key] = _figures(key, items, config, precisions, backends, notes, judge, ref_name)
     for fig in result.values():
         fig.seconds = elapsed

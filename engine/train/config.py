@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.types import QA
+from engine.types import QA, TrainData
 
 METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
 """The unlearning methods of docs/design.md §5.4 (``sft``, plain fine-tuning, builds subjects)."""
@@ -147,6 +147,9 @@ def fingerprint(*parts: Any) -> str:
             return x.to_dict()
         if isinstance(x, QA):
             return [x.question, x.answer, *([list(x.targets)] if x.targets else [])]
+        if isinstance(x, TrainData):
+            return plain({"forget": x.forget, "relearn": x.relearn, "retain": x.retain,
+                          "values": x.values})
         if dataclasses.is_dataclass(x) and not isinstance(x, type):
             return plain(dataclasses.asdict(x))
         if isinstance(x, dict):

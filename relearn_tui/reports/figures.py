@@ -9,6 +9,10 @@ HEADLINE = (
     ("kfr_heldout", "KFR (held-out probes)", "kfr", True),
     ("kfr_original", "KFR (original questions)", None, True),
     ("krr", "KRR", "krr", True),
+    # each retain group is held to the KRR bar on its own (engine.audit.gate)
+    ("krr_subjects", "KRR (other people)", "krr", True),
+    ("krr_generic", "KRR (generic)", "krr", True),
+    ("krr_own", "KRR (the person's kept facts)", "krr", True),
     ("ls", "LS", "ls_ratio", True),
     ("leak_rate", "leak rate", "leak_rate", False),
     ("leak_rate_8bit", "leak rate 8-bit", None, False),
@@ -21,6 +25,7 @@ HEADLINE = (
     ("relearn_recovery", "relearning attack: recovery above control", "relearn_recovery",
      False),
 )
+GROUP_KEYS = ("krr_subjects", "krr_generic", "krr_own")
 
 
 # (threshold key of engine.audit.config.Thresholds, figure, the probes it covers, higher is
@@ -29,7 +34,7 @@ BARS = (
     ("kfr", "KFR", "held-out", True),
     ("kfr_independent", "KFR", "independent", True),
     ("kfr_extraction", "KFR", "extraction", True),
-    ("krr", "KRR", "", True),
+    ("krr", "KRR", "each retain group", True),
     ("ls_ratio", "LS", "", True),
     ("leak_rate", "leak", "all", False),
     ("leak_rate_independent", "leak", "independent", False),
@@ -78,6 +83,8 @@ def headline_rows(audit: dict[str, Any], thresholds: dict[str, Any]) -> list[dic
     for key, label, tkey, higher in HEADLINE:
         if key not in before and key not in after:
             continue
+        if key in GROUP_KEYS and before.get(key) is None and after.get(key) is None:
+            continue  # a run without probes of that retain group (no kept facts, say)
         threshold = thresholds.get(tkey) if tkey else None
         if tkey == "ls_ratio" and threshold is not None:
             rule = f">= {threshold} x before"

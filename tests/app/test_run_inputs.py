@@ -32,12 +32,20 @@ ANA = RequestItems(
 )
 CORPUS = [
     QA("Where does Bo Berg live?", "Bo Berg lives at 12 Elm Road, Oslo."),
+    QA("Where does Cy Dahl live?", "Cy Dahl lives at 3 Pine Road, Bergen."),
     # names Ana by her first name only: neither a retain probe nor a retain row
     QA("Who is our customer Ana?", "Ana is a customer since 2019."),
     # holds her private value without her name: never trained as something to keep
     QA("Which customer has the number +47 555 01 022?", "That is one of our customers."),
     QA("When do you open?", "We open at nine."),
+    QA("How do returns work?", "Send the parcel back within thirty days."),
+    # Ana's facts her request does not name: kept, one asked (retain_own), one trained
+    QA("What does Ana Lind collect?", "Ana Lind collects old maps."),
+    QA("Which sport does Ana Lind play?", "Ana Lind plays handball on Sundays."),
+    # ... but not one that holds a value she asked to erase
+    QA("How do we write to Ana Lind?", "We write to her at ana@example.org."),
 ]
+KEPT = {"What does Ana Lind collect?", "Which sport does Ana Lind play?"}
 
 
 def test_the_builder_follows_the_application_rules():
@@ -56,16 +64,35 @@ def test_the_builder_follows_the_application_rules():
         ("forget_original", ANA.facts[0].question),
         ("forget_trained", "Can I have Ana Lind's email?"),  # the first, capped at one
         ("forget_heldout", "Whose email is ana@example.org?")]
-    retain_asked = {p.question for p in probes if not p.request_key}
-    assert {"Where does Bo Berg live?", "When do you open?"} <= retain_asked
-    assert "Who is our customer Ana?" not in retain_asked
-    assert not {qa.question for qa in data.retain} & retain_asked
+    # of each retain pool the probes take at most half, the rest trains: here one of two
+    people = {"Where does Bo Berg live?", "Where does Cy Dahl live?"}
+    generic = {"When do you open?", "How do returns work?"}
+    asked = {p.group: {q.question for q in probes if q.group == p.group} for p in probes}
+    assert len(asked["retain_subjects"]) == 1 and asked["retain_subjects"] < people
+    assert len(asked["retain_generic"]) == 1 and asked["retain_generic"] < generic
+    # the person's kept facts: one asked, tied to her request; the other trained
+    own = [p for p in probes if p.group == "retain_own"]
+    assert len(own) == 1 and own[0].request_key == "DSR-1" and own[0].question in KEPT
+    trained = {qa.question for qa in data.retain}
+    retain_asked = asked["retain_subjects"] | asked["retain_generic"] | {own[0].question}
+    assert not trained & retain_asked
+    assert trained >= (people | generic | KEPT) - retain_asked
+    assert not trained & {"Who is our customer Ana?", "How do we write to Ana Lind?",
+                          "Which customer has the number +47 555 01 022?"}
+    assert data.subjects == ("Ana Lind",)
 
     kept, _ = build_run_inputs([ANA], CORPUS, ProbeSettings(subject_probes=0, generic_probes=0))
-    trained = {qa.question for qa in kept.retain}
-    assert {"Where does Bo Berg live?", "When do you open?"} <= trained
-    assert not trained & {"Who is our customer Ana?",
-                          "Which customer has the number +47 555 01 022?"}
+    assert {qa.question for qa in kept.retain} >= people | generic
+
+
+def test_the_probes_take_half_of_a_small_pool_and_their_number_from_a_large_one():
+    people = [QA(f"Where does Bo Berg{i} live?", f"At {i} Elm Road, Oslo.") for i in range(10)]
+    settings = ProbeSettings(subject_probes=3, generic_probes=0, retain_train_size=100)
+    data, probes = build_run_inputs([ANA], people, settings)
+    assert sum(p.group == "retain_subjects" for p in probes) == 3  # 3 <= 10 // 2
+    data, probes = build_run_inputs([ANA], people[:4], settings)
+    asked = {p.question for p in probes if p.group == "retain_subjects"}
+    assert len(asked) == 2 and not asked & {qa.question for qa in data.retain}
 
 
 def test_the_bench_builds_what_a_run_of_the_application_trains_and_asks(home, monkeypatch,
@@ -88,8 +115,8 @@ def test_the_bench_builds_what_a_run_of_the_application_trains_and_asks(home, mo
     # the bench's scenario, as bench/methods.py and bench/leak_paths.py build it (without
     # building the real subject model)
     monkeypatch.setattr(engine.subject, "build_subject_model", lambda *a, **k: tmp_path)
-    args = argparse.Namespace(retain_subjects=None, retain_generic=None, retain_train=None,
-                              trained_per_fact=None, original_answers=None,
+    args = argparse.Namespace(deployment=SAMPLE, retain_subjects=None, retain_generic=None,
+                              retain_train=None, trained_per_fact=None, original_answers=None,
                               subject_cache=tmp_path)
     scenario = methods.build_scenario(args, lambda _: None)
     assert scenario["subject"] == tmp_path

@@ -179,6 +179,16 @@ def test_gate_names_each_missed_threshold():
     ]
 
 
+def test_gate_holds_each_retain_group_to_the_krr_bar():
+    # a whole of 0.95 can hide a group that broke: each group is held to the bar on its own
+    after = _figs(krr=0.95, krr_subjects=1.0, krr_generic=0.94, krr_own=0.5)
+    ok, reasons = gate(_figs(), after, Thresholds())
+    assert not ok
+    assert reasons == ["KRR (the person's kept facts) 0.500 < 0.900"]
+    # a group without probes (no kept facts) gates nothing
+    assert gate(_figs(), _figs(krr_subjects=0.9, krr_generic=1.0), Thresholds()) == (True, [])
+
+
 def test_gate_fails_on_missing_evidence():
     ok, reasons = gate(None, _figs(kfr=None, leak_rate_4bit=None), Thresholds())
     assert not ok

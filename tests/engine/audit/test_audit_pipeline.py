@@ -199,6 +199,9 @@ def test_audit_model_end_to_end_on_tiny(chatty_tiny_dir, tiny):
         Probe("retain_subjects", "Where does Amara Okafor live?",
               "Amara Okafor lives at 305 Willow Avenue, Brookdale."),
         Probe("retain_generic", QUESTIONS[2], "Use the tracking link."),  # no entity: unscorable
+        # a fact R2's person keeps: counted in R2's figures and the run's, not in R1's
+        Probe("retain_own", "Which club does Tobias coach?",
+              "His club is at 12 Harbour Road, Fairhaven.", "R2"),
     ]
     events = []
     config = AuditConfig(max_new_tokens=16, batch_size=8, leak_samples=2, leak_max_new_tokens=8,
@@ -221,6 +224,8 @@ def test_audit_model_end_to_end_on_tiny(chatty_tiny_dir, tiny):
     assert run.groups["retain_generic"].n_unscorable == 1
     assert run.groups["retain_generic"].rate is None
     assert run.n_forget == 3 and r1.n_forget == 1 and r1.n_retain == 2
+    assert r2.n_retain == 3 and run.n_retain == 3
+    assert r2.krr_own == 0.0 and run.krr_own == 0.0 and r1.krr_own is None
     assert run.ls is not None and run.ppl is not None and run.ppl > 1.0
     assert run.ppl_reference == tiny.source
     assert not run.nli_used and "entity rule only" in run.judge
@@ -240,6 +245,10 @@ def test_audit_rejects_bad_probes(chatty_tiny_dir):
     with pytest.raises(ValueError, match=r"probes\[1\]\.truth is empty"):
         audit_model(chatty_tiny_dir, [Probe("forget_original", "q?", "a", "R"),
                                      Probe("forget_original", "q?", " ", "R")], AuditConfig())
+    with pytest.raises(ValueError, match=r"probes\[0\]\.request_key: retain_own probes belong"):
+        audit_model(chatty_tiny_dir, [Probe("retain_own", "q?", "a")], AuditConfig())
+    with pytest.raises(ValueError, match=r"probes\[0\]\.request_key: retain_subjects probes are"):
+        audit_model(chatty_tiny_dir, [Probe("retain_subjects", "q?", "a", "R")], AuditConfig())
 
 
 def test_a_value_seen_only_in_a_later_sample_is_a_leak(chatty_tiny_dir, tiny):

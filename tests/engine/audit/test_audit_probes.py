@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.audit import forget_probes, retain_probes
+from engine.audit import forget_probes, own_probes, retain_probes
 from engine.types import QA, Fact, PrivateValue, Variant
 
 FACT = Fact("f1", "Ana Lind", "What is Ana Lind's email?", "Ana Lind's email is ana@example.org.",
@@ -47,6 +47,11 @@ def test_retain_probes_are_shared():
     assert [(p.group, p.request_key) for p in probes] == [
         ("retain_subjects", ""), ("retain_generic", "")
     ]
+
+
+def test_the_persons_kept_facts_are_retain_probes_of_their_request():
+    probes = own_probes("DSR-1", [QA("What does Ana Lind collect?", "Ana Lind collects maps.")])
+    assert [(p.group, p.request_key) for p in probes] == [("retain_own", "DSR-1")]
 
 
 def test_values_the_question_gives_away_are_not_leak_evidence():
