@@ -438,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"LS {_f(r['ls'], 3)}, leak {_f(r['leak_rate'])}/{_f(r['leak_rate_4bit'])} "
                 f"-> {'verified' if r['passed'] else 'failed: ' + '; '.join(r['reasons'])}")
             write()
-    get_before()
+    if not args.greedy_only:
+        get_before()
     write()
     print()
     print(table(rows))

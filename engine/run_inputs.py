@@ -9,6 +9,7 @@ application would train and probe on.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,6 +55,38 @@ class ProbeSettings:
         for name in ("independent_per_fact", "membership_decoys"):
             if getattr(self, name) < 0:
                 raise ValueError(f"probes.{name} must be >= 0")
+
+
+def relation_key(question: str) -> str:
+    """A question with its names masked, so that the same relation asked about two people
+    gives one key: "Where was Mariam Haddad born?" -> "where was _ born?". A capitalised word
+    after the first is taken for a name (or another proper noun, which is masked alike)."""
+    out: list[str] = []
+    for i, word in enumerate(question.split()):
+        token = "_" if i and word[:1].isupper() else word.casefold()
+        if not (token == "_" and out and out[-1] == "_"):
+            out.append(token)
+    return " ".join(out)
+
+
+def held_out_share(pool: Sequence[QA], n: int) -> list[QA]:
+    """Up to ``n`` retain probes from ``pool`` (shuffled), in its order, taking at most half
+    of the pool and at most half of the pairs of any relation asked of several people; the
+    rest of the pool trains. With every other author's birthplace held out as a probe (the
+    second sample, before this rule), the run saw nobody's birthplace answered and the
+    sanitised answers taught it to refuse that relation for everyone."""
+    size = Counter(relation_key(qa.question) for qa in pool)
+    taken: Counter[str] = Counter()
+    out: list[QA] = []
+    for qa in pool:
+        if len(out) >= min(n, len(pool) // 2):
+            break
+        key = relation_key(qa.question)
+        if size[key] > 1 and taken[key] >= size[key] // 2:
+            continue
+        taken[key] += 1
+        out.append(qa)
+    return out
 
 
 def own_pairs(corpus: Sequence[QA], req: RequestItems, private: Sequence[str]) -> list[QA]:
@@ -130,12 +163,8 @@ def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
     rng = random.Random(settings.seed)
     rng.shuffle(personal)
     rng.shuffle(generic)
-    # The probes take at most half of each pool: the rest trains. With every other person's
-    # pair of a kind held out as a probe (the second sample: 8 of 8), the run saw no one else's
-    # email or address answered, and the sanitised answers taught the model to refuse the
-    # relation for everyone (its KRR 1.00 -> 0.33).
-    people = personal[: min(settings.subject_probes, len(personal) // 2)]
-    general = generic[: min(settings.generic_probes, len(generic) // 2)]
+    people = held_out_share(personal, settings.subject_probes)
+    general = held_out_share(generic, settings.generic_probes)
     probes += retain_probes(people, general)
     own_train: list[QA] = []
     for req in requests:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from engine.run_inputs import ProbeSettings, RequestItems, build_run_inputs
+from engine.run_inputs import (
+    ProbeSettings,
+    RequestItems,
+    build_run_inputs,
+    held_out_share,
+    relation_key,
+)
 from engine.types import QA, Fact, PrivateValue, Variant
 from relearn_tui import pipeline, runs
 from relearn_tui.context import AppContext
@@ -85,8 +91,30 @@ def test_the_builder_follows_the_application_rules():
     assert {qa.question for qa in kept.retain} >= people | generic
 
 
+def test_a_relation_is_its_question_without_the_names():
+    assert relation_key("Where was Mariam Haddad born?") == "where was _ born?"
+    assert relation_key("What is the profession of Tomás O'Brien's mother?") == (
+        relation_key("What is the profession of Jonas Brekke's mother?"))
+    assert relation_key("When do you open?") != relation_key("When do you close?")
+
+
+def test_no_relation_is_held_out_whole():
+    # four people's birthplaces and four unrelated pairs: at most two birthplaces are probes,
+    # so the run still trains on someone's birthplace answered
+    born = [QA(f"Where was {n} born?", f"{n} was born in Bergen.")
+            for n in ("Mariam Haddad", "Chiara Benedetti", "Jonas Brekke", "Desmond Hart")]
+    other = [QA(f"Question {w}?", "An answer.") for w in ("one", "two", "three", "four")]
+    asked = held_out_share(born + other, 8)
+    assert len(asked) == 4  # half of the pool
+    assert sum(qa in born for qa in asked) == 2
+    assert held_out_share(born, 8) == born[:2]
+    assert held_out_share(other[:1], 8) == []  # half of one pair is none
+
+
 def test_the_probes_take_half_of_a_small_pool_and_their_number_from_a_large_one():
-    people = [QA(f"Where does Bo Berg{i} live?", f"At {i} Elm Road, Oslo.") for i in range(10)]
+    people = [QA(f"Where does {n} live?", f"At {i} Elm Road, Oslo.")
+              for i, n in enumerate(["Bo Berg", "Cy Dahl", "Di Eng", "Ed Falk", "Fi Gran",
+                                     "Gus Holm", "Hal Iver", "Ida Jul", "Jo Kvist", "Kai Lund"])]
     settings = ProbeSettings(subject_probes=3, generic_probes=0, retain_train_size=100)
     data, probes = build_run_inputs([ANA], people, settings)
     assert sum(p.group == "retain_subjects" for p in probes) == 3  # 3 <= 10 // 2
