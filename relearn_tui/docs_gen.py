@@ -148,6 +148,8 @@ MEANINGS: dict[str, dict[str, str]] = {
         "kl_weight": "weight of the KL term to the model with its adapter switched off",
         "value_weight": "weight of the value term (`relearn` only; 0: off), see "
                         "[The value term](#the-value-term)",
+        "neighbour_weight": "weight of the neighbour term (`relearn` only; 0: off), see "
+                            "[The neighbour term](#the-neighbour-term)",
         "value_nats": "the value term stops pushing once a value's log-probability is below "
                       "minus this",
         "npo_beta": "NPO's beta",

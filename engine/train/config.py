@@ -16,7 +16,7 @@ METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "y
 
 LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0,
                 "reference_cache_mb": 1024, "early_stop": False, "early_stop_ce_ratio": 1.1,
-                "early_stop_kl": 0.05}
+                "early_stop_kl": 0.05, "neighbour_weight": 0.0}
 """Fields added after runs and models were cached under hashes of this dict: at their defaults
 they are left out of it, so those fingerprints (subject models, resumable runs) still match."""
 
@@ -53,6 +53,9 @@ class TrainConfig:
     # answer until it is below -value_nats (our addition to ReLearn, which has no such term); 0: off
     value_weight: float = 0.0
     value_nats: float = 20.0
+    # relearn: weight of the true answer of each relearn row's nearest retain row, trained in
+    # the same step (engine.train.relearn); 0: off
+    neighbour_weight: float = 0.0
     npo_beta: float = 0.1
     yao_ga_weight: float = 0.5
     yao_random_weight: float = 1.0
@@ -101,6 +104,7 @@ class TrainConfig:
             ("max_length", self.max_length >= 8, ">= 8"),
             ("value_weight", self.value_weight >= 0, ">= 0"),
             ("value_nats", self.value_nats > 0, "> 0"),
+            ("neighbour_weight", self.neighbour_weight >= 0, ">= 0"),
             ("npo_beta", self.npo_beta > 0, "> 0"),
             ("icu_ma_threshold", 0 <= self.icu_ma_threshold <= 1, "in [0, 1]"),
             ("stop_when_memorised",

