@@ -178,7 +178,9 @@ def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
                                      settings.independent_per_fact)
         if settings.extraction:
             # the few-shot turns are other customers' facts, answered as the corpus answers
-            probes += extraction_probes(req.request_key, req.facts, req.items, people)
+            # (those held out as probes; with a corpus too small to hold any out, the pool's)
+            probes += extraction_probes(req.request_key, req.facts, req.items,
+                                        people or personal)
         probes += membership_items(req.request_key, req.facts, settings.membership_decoys,
                                    settings.seed)
         # the relearning attack's rows: the request's own facts, other customers' of the kinds
