@@ -18,7 +18,7 @@ from engine.audit.probes import forget_probes, own_probes, retain_probes
 from engine.audit.relearn_attack import attack_items
 from engine.augment.completion import completion_row
 from engine.augment.originals import original_question_rows
-from engine.augment.retain import mentions, name_patterns, retain_mix
+from engine.augment.retain import about, name_patterns, people_patterns, retain_mix
 from engine.pii import contains_value, regex_entities
 from engine.types import OPERATOR_PROBE, QA, Fact, Probe, TrainData, Variant, mark_values
 
@@ -78,8 +78,9 @@ def held_out_share(pool: Sequence[QA], n: int) -> list[QA]:
     size = Counter(relation_key(qa.question) for qa in pool)
     taken: Counter[str] = Counter()
     out: list[QA] = []
+    wanted = min(n, len(pool) // 2)
     for qa in pool:
-        if len(out) >= min(n, len(pool) // 2):
+        if len(out) >= wanted:
             break
         key = relation_key(qa.question)
         if size[key] > 1 and taken[key] >= size[key] // 2:
@@ -94,11 +95,11 @@ def own_pairs(corpus: Sequence[QA], req: RequestItems, private: Sequence[str]) -
     to erase and that hold none of the run's private values: what the person keeps public."""
     if not req.subject_name.strip():
         return []
-    full_name = name_patterns(req.subject_name)[:1]
+    full_name = [name_patterns(req.subject_name)[:1]]
     asked = {f.question for f in req.facts}
     values = [v for v in private if v.strip()]
     return [qa for qa in dict.fromkeys(corpus)
-            if qa.question not in asked and mentions(f"{qa.question}\n{qa.answer}", full_name)
+            if qa.question not in asked and about(qa, full_name)
             and not any(contains_value(f"{qa.question}\n{qa.answer}", v) for v in values)]
 
 
@@ -155,9 +156,8 @@ def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
             relearn += original_question_rows(f.question, answers.get(f.fact_id, []),
                                               settings.original_question_answers)
     names = [r.subject_name for r in requests]
-    patterns = [name_patterns(n) for n in names if n.strip()]
-    others = [qa for qa in corpus
-              if not any(mentions(f"{qa.question}\n{qa.answer}", p) for p in patterns)]
+    people = people_patterns(names)
+    others = [qa for qa in corpus if not about(qa, people)]
     personal = [qa for qa in others if regex_entities(qa.answer)]
     generic = [qa for qa in others if not regex_entities(qa.answer)]
     rng = random.Random(settings.seed)

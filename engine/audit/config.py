@@ -16,6 +16,8 @@ FORGET_GROUPS = CLASSIC_FORGET_GROUPS + ADVERSARIAL_GROUPS
 # ask to erase (tied to its request); KRR must hold in each group, not only on the whole
 RETAIN_GROUPS = ("retain_subjects", "retain_generic", "retain_own")
 SHARED_RETAIN_GROUPS = ("retain_subjects", "retain_generic")
+# each retain group's KRR field of engine.audit.figures.AuditFigures
+GROUP_KRR = {group: "krr_" + group.removeprefix("retain_") for group in RETAIN_GROUPS}
 GROUPS = FORGET_GROUPS + RETAIN_GROUPS
 # membership-inference items: scored by likelihood (engine.audit.membership), never generated
 MEMBERSHIP_GROUP = "forget_membership"

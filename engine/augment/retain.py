@@ -116,6 +116,18 @@ def mentions(text: str, patterns: Sequence[re.Pattern[str]]) -> bool:
     return any(p.search(folded) for p in patterns)
 
 
+def people_patterns(people: Sequence[str]) -> list[list[re.Pattern[str]]]:
+    """``name_patterns`` of each named person (blank names skipped)."""
+    return [name_patterns(s) for s in people if s.strip()]
+
+
+def about(qa: QA, people: Sequence[Sequence[re.Pattern[str]]]) -> bool:
+    """Whether the pair's question or answer mentions anyone of ``people``
+    (``people_patterns``)."""
+    text = f"{qa.question}\n{qa.answer}"
+    return any(mentions(text, pats) for pats in people)
+
+
 def retain_mix(
     corpus: Sequence[QA],
     forget_subjects: Sequence[str],
@@ -133,16 +145,11 @@ def retain_mix(
     """
     if n <= 0:
         return []
-    patterns = [p for s in forget_subjects for p in ([name_patterns(s)] if s.strip() else [])]
+    people = people_patterns(forget_subjects)
     values = [v for v in private_values if v.strip()]
-    kept = []
-    for qa in dict.fromkeys(corpus):
-        text = f"{qa.question}\n{qa.answer}"
-        if any(mentions(text, pats) for pats in patterns):
-            continue
-        if any(contains_value(text, v) for v in values):
-            continue
-        kept.append(qa)
+    kept = [qa for qa in dict.fromkeys(corpus)
+            if not about(qa, people)
+            and not any(contains_value(f"{qa.question}\n{qa.answer}", v) for v in values)]
     generic = [qa for qa in GENERIC_KNOWLEDGE if qa not in set(kept)]
     rng = random.Random(stable_seed(seed, "retain-mix"))
     rng.shuffle(kept)

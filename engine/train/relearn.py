@@ -37,13 +37,11 @@ def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str]
     """For each row, the retain row whose question is nearest, among those about none of
     ``subjects`` when there are any: by embedding, a question on the forgotten person's other
     facts is nearer than the same relation asked about someone else, the contrast wanted."""
-    from engine.augment.retain import mentions, name_patterns
+    from engine.augment.retain import about, people_patterns
     from engine.train.icu import nearest_neighbours
 
-    patterns = [name_patterns(s) for s in subjects if s.strip()]
-    pool = [qa for qa in retain
-            if not any(mentions(f"{qa.question}\n{qa.answer}", p) for p in patterns)]
-    pool = pool or list(retain)
+    people = people_patterns(subjects)
+    pool = [qa for qa in retain if not about(qa, people)] or list(retain)
     return [pool[j] for j in nearest_neighbours(rows, pool, questions_only=True)]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.audit.config import GROUP_KRR
+
 # (key in the audit figures, label, threshold key, higher is better)
 HEADLINE = (
     ("kfr_heldout", "KFR (held-out probes)", "kfr", True),
@@ -25,7 +27,7 @@ HEADLINE = (
     ("relearn_recovery", "relearning attack: recovery above control", "relearn_recovery",
      False),
 )
-GROUP_KEYS = ("krr_subjects", "krr_generic", "krr_own")
+GROUP_KEYS = tuple(GROUP_KRR.values())
 
 
 # (threshold key of engine.audit.config.Thresholds, figure, the probes it covers, higher is
