@@ -55,12 +55,30 @@ def completion(content: str, model: str, finish: str = "stop") -> bytes:
     }).encode()
 
 
+def shortened(reply: bytes) -> bytes:
+    """A chat completion whose content keeps only the first variant of each kind (content
+    that is not such JSON is left as it is): a server that writes fewer than asked."""
+    data = json.loads(reply)
+    message = data["choices"][0]["message"]
+    text = message.get("content") or ""
+    start, end = text.find("{"), text.rfind("}")
+    try:
+        variants = json.loads(text[start:end + 1])
+    except ValueError:
+        return reply
+    if isinstance(variants, dict):
+        variants = {k: v[:1] if isinstance(v, list) else v for k, v in variants.items()}
+        message["content"] = json.dumps(variants)
+    return json.dumps(data).encode()
+
+
 class FaultProxy:
     """Plays ``script`` one step per request (the last step repeats; ``after`` switches to
     ``then`` once that many requests have passed). Steps: ``("pass",)`` forward upstream (or
     answer with :func:`fake_model`), ``("status", code)``, ``("garbage", content_type)``,
     ``("empty",)``, ``("sleep", seconds)`` then pass, ``("chat", text)``,
-    ``("refuse_schema",)`` a 422 for a ``json_schema`` response_format, else pass."""
+    ``("refuse_schema",)`` a 422 for a ``json_schema`` response_format, else pass,
+    ``("short",)`` pass, then cut the reply's JSON to the first variant of each kind."""
 
     def __init__(self, script: list[tuple] | None = None, upstream: str | None = None,
                  after: int | None = None, then: tuple | None = None) -> None:
@@ -104,11 +122,12 @@ class FaultProxy:
                 else:
                     if kind == "sleep":
                         time.sleep(step[1])
-                    self._forward(raw, body)
+                    self._forward(raw, body, cut=kind == "short")
 
-            def _forward(self, raw: bytes, body: dict) -> None:
+            def _forward(self, raw: bytes, body: dict, cut: bool = False) -> None:
                 if proxy.upstream is None:
-                    self._send(200, completion(fake_model(body), body.get("model", "m")), {})
+                    data = completion(fake_model(body), body.get("model", "m"))
+                    self._send(200, shortened(data) if cut else data, {})
                     return
                 req = urllib.request.Request(proxy.upstream + self.path, data=raw,
                                              headers={"Content-Type": "application/json"})
@@ -117,7 +136,7 @@ class FaultProxy:
                         data = resp.read()
                         with proxy.lock:
                             proxy.replies.append(data)
-                        self._send(resp.status, data, {})
+                        self._send(resp.status, shortened(data) if cut else data, {})
                 except urllib.error.HTTPError as exc:
                     self._send(exc.code, exc.read(), {})
 

@@ -1,8 +1,8 @@
 """Augmenting a request with the openai backend when its server fails: finished facts are kept
 and a rerun sends only the rest, with other seeds; a server that cannot be used is one line
 and exit 3 (also under --json, and in the log), with every request unchanged. The server here
-is chat_server.FaultProxy with its stand-in model; test_augment_llama_server.py puts the same
-proxy in front of a real llama.cpp server (slow tier)."""
+is chat_server.FaultProxy with its stand-in model, and for the failure midway also in front of
+a real llama.cpp server (slow tier, like test_augment_llama_server.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from chat_server import FaultProxy, free_port
+from chat_server import FaultProxy, LlamaServer, free_port, llama_server_missing
 from sqlmodel import select
 
 from engine.augment import AugmentConfig
@@ -32,18 +32,34 @@ def imported(ctx, requests_dir):
     return ctx
 
 
-@pytest.fixture
-def proxy():
-    with FaultProxy() as p:
+REAL = pytest.param("llama", marks=[
+    pytest.mark.slow,
+    pytest.mark.skipif(llama_server_missing() is not None, reason=llama_server_missing() or "")])
+
+
+@pytest.fixture(scope="module")
+def llama():
+    with LlamaServer(threads=1) as server:  # one thread: see test_augment_llama_server.py
+        yield server
+
+
+@pytest.fixture(params=["stand-in", REAL])
+def proxy(request):
+    """The fault proxy with its stand-in model, or in front of the real server."""
+    upstream = (request.getfixturevalue("llama").url.removesuffix("/v1")
+                if request.param == "llama" else None)
+    with FaultProxy(upstream=upstream) as p:
         yield p
 
 
 def _config(url: str) -> AugmentConfig:
-    # one question variant per fact, no regeneration: one request per fact
+    # one question variant per fact, no regeneration: one request per fact. JSON mode with
+    # the schema from the start: llama-cpp-python refuses type json_schema, and the step down
+    # would add a request to count
     return AugmentConfig(backend="openai", kinds=("simple",), per_kind=1, max_attempts=0,
                          meaning_check=False, completions=1,
                          backend_options={"base_url": url, "max_retries": 0,
-                                          "malformed_retries": 0})
+                                          "malformed_retries": 0, "json_schema": False})
 
 
 def _state(ctx, rid=RID):
@@ -56,11 +72,13 @@ def _facts_with_variants(ctx, rid=RID) -> set[int]:
         return {v.fact_id for v in s.exec(select(Variant).where(Variant.request_id == rid))}
 
 
+@pytest.mark.parametrize("code", [503, 429])
 def test_a_failure_midway_keeps_the_finished_facts_and_a_rerun_sends_only_the_rest(
-        imported, proxy):
+        imported, proxy, code):
     ctx = imported
-    proxy.after, proxy.then = 3, ("status", 503)
-    with pytest.raises(AugmentationStopped, match=r"stopped after 3 of 6 facts.*HTTP 503") as e:
+    proxy.after, proxy.then = 3, ("status", code)
+    with pytest.raises(AugmentationStopped,
+                       match=rf"stopped after 3 of 6 facts.*HTTP {code} .*after 1 try") as e:
         augment_request(ctx, RID, config=_config(proxy.url))
     assert e.value.exit_code == EXIT_UNAVAILABLE
     assert not any(p in str(e.value) for p in PRIVATE)

@@ -11,6 +11,7 @@ reason, where the server or the model package is not installed.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from augment_samples import request_facts
@@ -43,8 +44,8 @@ def _config(url: str, **kw) -> AugmentConfig:
     options = {"base_url": url, "model": "smollm2", "timeout": 300, "max_retries": 0,
                "malformed_retries": 1, **kw.pop("options", {})}
     return AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
-                         completions=0, max_attempts=0, per_kind=1,
-                         **{"kinds": ("simple", "logical"), **kw}, backend_options=options)
+                         completions=0, **{"kinds": ("simple", "logical"), "max_attempts": 0,
+                                           "per_kind": 1, **kw}, backend_options=options)
 
 
 def test_the_real_server_writes_variants_as_json_and_sees_nothing_private(llama):
@@ -109,3 +110,54 @@ def test_a_slow_reply_stops_at_the_timeout_without_a_retry(llama):
     assert len(proxy.requests) == 1
     assert json.loads(proxy.requests[0]["body"]["messages"][-1]["content"])["subject"] == \
         "[PERSON]"
+
+
+def test_a_server_that_writes_one_variant_a_kind_is_asked_again_then_never_silently_short(
+        llama):
+    # every reply of the real server cut to its first variant of each kind (after the format
+    # step-down), where two of each were asked for: the "one variant per call" server
+    with FaultProxy([("pass",), ("short",)], upstream=llama.url.removesuffix("/v1")) as proxy:
+        notes: dict = {}
+        variants = augment_fact(FACTS[3], _config(proxy.url, per_kind=2, max_attempts=1),
+                                notes=notes)
+    asked = [json.loads(r["body"]["messages"][-1]["content"])["write"] for r in proxy.requests]
+    assert {k: v["count"] for k, v in asked[1].items()} == {"simple": 2, "logical": 2}
+    # the cut reply is not the end: asked again (a malformed retry, or each short kind alone)
+    assert len(proxy.requests) >= 3
+    # no request is sent again as it was: each asks other kinds or with another seed
+    sent = [(tuple(a), r["body"]["seed"]) for a, r in zip(asked, proxy.requests, strict=True)]
+    assert len(set(sent[1:])) == len(sent) - 1
+    for kind in ("simple", "logical"):
+        got = [v for v in variants if v.kind == kind]
+        # two variants, the ones the server did not write made offline and marked, or a
+        # note the reviewer sees: never one variant and silence
+        assert len(got) == 2 or kind in notes, (kind, len(got), notes)
+        if len(got) == 2 and all(v.backend == "openai" for v in got):
+            assert [kind] in [list(a) for a in asked[2:]]  # a re-ask for this kind alone
+    for v in variants:
+        # a forward question naming neither name of the person is flagged
+        if v.kind == "simple" and not re.search(r"\b(Isabella|Marquez)\b", v.question):
+            assert "the question does not name the person" in v.verification.reasons
+    for private in PRIVATE:
+        assert private not in proxy.sent()
+
+
+def test_rate_limits_past_the_retries_stop_the_batch_and_a_rerun_sends_other_seeds(llama):
+    def config(url: str) -> AugmentConfig:
+        return _config(url, kinds=("simple",), options={"malformed_retries": 0,
+                                                        "max_retries": 1})
+
+    stored: list[str] = []
+    with (FaultProxy(upstream=llama.url.removesuffix("/v1"), after=2,
+                     then=("status", 429)) as proxy,
+          pytest.raises(BackendUnavailable, match=r"HTTP 429 \(RateLimitError\) after 2 tries")):
+        augment_facts(FACTS[:3], config(proxy.url),
+                      on_fact=lambda f, _v: stored.append(f.fact_id))
+    assert stored == [FACTS[0].fact_id]
+    # the format step-down, the first fact, the second fact and its one retry
+    assert len(proxy.requests) == 4
+    stopped = proxy.requests[2]["body"]["seed"]
+    with FaultProxy(upstream=llama.url.removesuffix("/v1")) as proxy:
+        variants = augment_facts(FACTS[1:3], config(proxy.url), retry=1)
+    assert {v.fact_id for v in variants} == {FACTS[1].fact_id, FACTS[2].fact_id}
+    assert proxy.requests[1]["body"]["seed"] != stopped
