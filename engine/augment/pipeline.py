@@ -24,7 +24,7 @@ from engine.augment.completion import completion_pairs
 from engine.augment.meaning import Embedder, MeaningCheck
 from engine.augment.offline import OfflineBackend, build_plan, question_key
 from engine.augment.verify import names_person, verify_item
-from engine.pii import extract_private_values
+from engine.pii import contains_value, extract_private_values
 from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
 from engine.types import VARIANT_KINDS, Fact, Variant, Verification
 
@@ -74,6 +74,7 @@ class AugmentConfig:
 
 # question kinds that ask about the person (a reverse question asks back with the value)
 FORWARD_KINDS = ("simple", "contextual", "noise")
+REVERSE_KINDS = tuple(k for k in VARIANT_KINDS if k not in FORWARD_KINDS)
 
 
 def fallback_mark(backend_name: str) -> str:
@@ -130,6 +131,12 @@ class _Verifier:
         reasons = found.reasons
         if kind in FORWARD_KINDS and not names_person(question, self.fact.subject_name):
             reasons = (*reasons, "the question does not name the person")
+        # a reverse question asks whose a detail is: without the detail it asks nothing
+        # the forgetting needs ("Who is the customer?"), and a model server may write that.
+        # The meaning check holds it to the fact's main value; without that check, to any
+        if kind in REVERSE_KINDS and self.meaning is None and self.fact.private_values and not any(
+                contains_value(question, pv.value) for pv in self.fact.private_values):
+            reasons = (*reasons, "the reverse question holds none of the fact's private values")
         if self.meaning is not None:
             reasons = (*reasons, *self.meaning.reasons(kind, question))
         return Verification(not reasons, tuple(reasons))

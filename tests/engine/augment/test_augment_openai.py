@@ -289,6 +289,22 @@ def test_a_forward_question_that_does_not_name_the_person_is_flagged(serve):
     assert "the question does not name the person" in variant.verification.reasons
 
 
+def test_a_reverse_question_without_the_value_is_flagged_and_one_with_it_is_not(serve):
+    vague = json.dumps({"variants": [
+        {"kind": "logical", "question": "Who is this customer?",
+         "answer": "I can't say who that is."},
+        {"kind": "logical", "question": "Whose address is [EMAIL ADDRESS]?",
+         "answer": "I can't say whose address that is."}]})
+    server = serve([("chat", vague)])
+    config = AugmentConfig(backend="openai", use_presidio=False, meaning_check=False,
+                           kinds=("logical",), per_kind=2, completions=0, max_attempts=0,
+                           backend_options={"base_url": server.url})
+    vague_one, with_value = augment_fact(FACT, config)
+    assert "the reverse question holds none of the fact's private values" in \
+        vague_one.verification.reasons
+    assert EMAIL in with_value.question and with_value.verification.ok
+
+
 def test_the_removed_local_backend_says_what_to_use_instead():
     with pytest.raises(AugmentError, match=r"backend = \"openai\".*base_url"):
         make_backend("local")

@@ -46,8 +46,10 @@ class LeakyBackend:
             for i in range(per_kind):
                 answer = (f"Sure, it is {value}." if leak
                           else "I'm sorry, but that contact detail is private.")
-                out.append((kind, f"Question {kind} {i} try {attempt} about "
-                                  f"{fact.subject_name}?", answer))
+                # a reverse question asks back with the value, the others name the person
+                about = value if kind == "logical" else fact.subject_name
+                out.append((kind, f"Question {kind} {i} try {attempt} about {about}?",
+                            answer))
         return out
 
 
