@@ -72,13 +72,22 @@ def test_the_real_server_writes_variants_as_json_and_sees_nothing_private(llama)
         assert private not in proxy.sent()
 
 
-def test_what_a_request_of_six_facts_sends_holds_no_private_value(llama):
+# the second request's facts include a job, an employer and a health detail in account notes,
+# which the extractor's patterns do not all find: they went out in full before masking did
+AMARA = ("Amara", "Okafor", "amara.okafor@example.org", "555-016-9034", "305 Willow Avenue",
+         "23 November 1992", "pharmacist", "Bluefern", "LO-61290", "latex", "allergic")
+
+
+@pytest.mark.parametrize("request_no, private", [(0, PRIVATE), (1, AMARA)],
+                         ids=["DSR-2026-0041", "DSR-2026-0042"])
+def test_what_a_request_of_six_facts_sends_holds_no_private_value(llama, request_no, private):
+    facts = [with_private_values(f, use_presidio=False) for f in request_facts()[request_no]]
     with FaultProxy(upstream=llama.url.removesuffix("/v1")) as proxy:
-        variants = augment_facts(FACTS, _config(proxy.url, kinds=("simple",)))
+        variants = augment_facts(facts, _config(proxy.url, kinds=("simple",)))
     assert len({v.fact_id for v in variants}) == 6
     sent = proxy.sent()
-    for private in PRIVATE:
-        assert private not in sent, private
+    for value in private:
+        assert value not in sent, value
 
 
 def test_a_server_that_fails_midway_stops_the_batch_keeping_the_facts_done(llama):
