@@ -26,7 +26,6 @@ import argparse
 import json
 import platform
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stamp import stamp  # noqa: E402
 from engine.augment import (  # noqa: E402
     AugmentConfig,
     augment_facts,
@@ -42,7 +42,6 @@ from engine.augment import (  # noqa: E402
     with_private_values,
 )
 from engine.augment.meaning import MeaningCheck  # noqa: E402
-from engine.models import hardware  # noqa: E402
 from engine.types import ITEM_KINDS, Fact  # noqa: E402
 from relearn_tui.deployment import load_deployment  # noqa: E402
 from relearn_tui.importer import parse_paths  # noqa: E402
@@ -131,18 +130,6 @@ def measure(folder: Path, seed: int, use_presidio: bool, sample: int,
     }
 
 
-def _commit() -> str:
-    """The checked-out commit (short), "+dirty" when the tree has changes; "" outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return head + ("+dirty" if dirty.strip() else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=0)
@@ -191,9 +178,7 @@ def main() -> None:
             print(f"{i}. ({s['kind']}) Q: {s['question']}\n   A: {s['answer']}{flag}")
     out = ROOT / "bench" / "results" / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d", time.gmtime()),
-                               "commit": _commit(), "hardware": hardware(),
-                               "seed": args.seed, "presidio": not args.no_presidio,
+    out.write_text(json.dumps({**stamp(), "seed": args.seed, "presidio": not args.no_presidio,
                                "backend": backend, "model": args.model if args.base_url else None,
                                "python": platform.python_version(), "scenarios": results},
                               indent=2, ensure_ascii=False) + "\n")

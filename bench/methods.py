@@ -177,6 +177,17 @@ def row_of(method: str, settings: dict[str, Any], figs, before, train_s: float |
     }
 
 
+def greedy_figures(fig) -> dict[str, Any]:
+    """The figures a greedy-only audit gives (no sampling, no quantised re-check)."""
+    return {"kfr_heldout": fig.kfr_heldout, "kfr_original": fig.kfr_original,
+            "kfr_trained": fig.kfr_trained, "krr": fig.krr, "krr_subjects": fig.krr_subjects,
+            "krr_generic": fig.krr_generic, "krr_own": fig.krr_own, "ls": fig.ls,
+            "ppl": fig.ppl, "brunet": fig.brunet, "honore": fig.honore,
+            "kfr_independent": fig.families.get("independent", {}).get("kfr"),
+            "kfr_extraction": fig.families.get("extraction", {}).get("kfr"),
+            "kfr_worst": fig.kfr_worst}
+
+
 def _f(x: float | None, digits: int = 2) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
@@ -276,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from bench.stamp import stamp
     from engine.audit import RETAIN_GROUPS, AuditConfig, Thresholds, known_retain
     from engine.models import default_gguf_path
     from engine.train import TrainConfig, run_unlearning
@@ -283,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
+    run_stamp = stamp()
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.0f}s] {msg}", flush=True)
@@ -340,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         return before_box[0]
 
     result: dict[str, Any] = {
-        "bench": "methods", "deployment": str(args.deployment),
+        "bench": "methods", **run_stamp, "deployment": str(args.deployment),
         "subject_model": str(subject), "probe_counts": scenario["probe_counts"],
         "train_data": {"forget": len(data.forget), "relearn": len(data.relearn),
                        "retain": len(data.retain)},
@@ -375,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{method}: trained in {train_s:.0f}s")
         return trained, train_s
 
-    def screen(method: str, settings: dict[str, Any], trained) -> tuple:
+    def screen(method: str, settings: dict[str, Any], trained, train_s: float | None = None
+               ) -> tuple:
         """Greedy answers only (no leak sampling, no quantised re-check): cheap enough to try
         every setting of a sweep; returns a sort key, the largest best: KRR kept first, then
         the number of greedy bars met, then KFR + KRR + LS ratio."""
@@ -387,10 +401,14 @@ def main(argv: list[str] | None = None) -> int:
         ls_ratio = (run.ls or 0.0) / ref.ls if ref.ls else 0.0
         met = sum([(run.kfr or 0) >= thresholds.kfr, (run.krr or 0) >= thresholds.krr,
                    ls_ratio >= thresholds.ls_ratio])
-        screened.append({"method": method, "settings": settings, "kfr_heldout": run.kfr_heldout,
-                         "krr": run.krr, "krr_subjects": run.krr_subjects,
-                         "krr_generic": run.krr_generic, "krr_own": run.krr_own,
-                         "ls": run.ls, "ls_ratio": ls_ratio, "met": met,
+        if not any(e["method"] == "(before)" for e in screened):
+            screened.insert(0, {"method": "(before)", "settings": {}, **greedy_figures(ref),
+                                "ls_ratio": None, "met": None, "train_s": None,
+                                "bf16_autocast": None, "per_request": {}})
+        screened.append({"method": method, "settings": settings, **greedy_figures(run),
+                         "ls_ratio": ls_ratio, "met": met, "train_s": train_s,
+                         "bf16_autocast": trained.record.get("hardware", {}).get(
+                             "bf16_autocast"),
                          "per_request": {k: {"kfr_heldout": v.kfr_heldout, "krr": v.krr,
                                              "krr_own": v.krr_own, "ls": v.ls}
                                          for k, v in figs.items() if k}})
@@ -418,8 +436,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             candidates.append((settings, trained, train_s))
         if args.greedy_only:
-            for settings, trained, _ in candidates:
-                screen(method, settings, trained)
+            for settings, trained, train_s in candidates:
+                screen(method, settings, trained, train_s)
             write()
             continue
         if args.screen and len(candidates) > 1:

@@ -1,0 +1,33 @@
+"""When and where a benchmark ran, written into its JSON so that a generated docs table can say
+so: the date, the checked-out commit and the hardware (CPU model and features)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def commit() -> str:
+    """The checked-out commit (short), "+dirty" when tracked files have changes; "" outside
+    git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def stamp() -> dict[str, Any]:
+    """``date``, ``commit`` and ``hardware`` of this run (taken at its start: a tree edited
+    while a long bench runs does not change what it measured)."""
+    from engine.models import hardware
+
+    return {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": commit(),
+            "hardware": hardware()}
