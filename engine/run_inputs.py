@@ -18,8 +18,8 @@ from engine.audit.probes import forget_probes, own_probes, retain_probes
 from engine.audit.relearn_attack import attack_items
 from engine.augment.completion import completion_row
 from engine.augment.originals import original_question_rows
-from engine.augment.retain import about, name_patterns, people_patterns, retain_mix
-from engine.pii import contains_value, regex_entities
+from engine.augment.retain import about, holds_any, name_patterns, people_patterns, retain_mix
+from engine.pii import regex_entities
 from engine.types import OPERATOR_PROBE, QA, Fact, Probe, TrainData, Variant, mark_values
 
 
@@ -97,10 +97,8 @@ def own_pairs(corpus: Sequence[QA], req: RequestItems, private: Sequence[str]) -
         return []
     full_name = [name_patterns(req.subject_name)[:1]]
     asked = {f.question for f in req.facts}
-    values = [v for v in private if v.strip()]
     return [qa for qa in dict.fromkeys(corpus)
-            if qa.question not in asked and about(qa, full_name)
-            and not any(contains_value(f"{qa.question}\n{qa.answer}", v) for v in values)]
+            if qa.question not in asked and about(qa, full_name) and not holds_any(qa, private)]
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,12 @@ def about(qa: QA, people: Sequence[Sequence[re.Pattern[str]]]) -> bool:
     return any(mentions(text, pats) for pats in people)
 
 
+def holds_any(qa: QA, values: Sequence[str]) -> bool:
+    """Whether the pair's question or answer holds any of ``values`` (blank ones ignored)."""
+    text = f"{qa.question}\n{qa.answer}"
+    return any(contains_value(text, v) for v in values if v.strip())
+
+
 def retain_mix(
     corpus: Sequence[QA],
     forget_subjects: Sequence[str],
@@ -146,10 +152,8 @@ def retain_mix(
     if n <= 0:
         return []
     people = people_patterns(forget_subjects)
-    values = [v for v in private_values if v.strip()]
     kept = [qa for qa in dict.fromkeys(corpus)
-            if not about(qa, people)
-            and not any(contains_value(f"{qa.question}\n{qa.answer}", v) for v in values)]
+            if not about(qa, people) and not holds_any(qa, private_values)]
     generic = [qa for qa in GENERIC_KNOWLEDGE if qa not in set(kept)]
     rng = random.Random(stable_seed(seed, "retain-mix"))
     rng.shuffle(kept)
