@@ -236,7 +236,7 @@ def run_loop(
     total_steps = sum(len(epoch_batches(lengths, snap.active, config.batch_size, config.seed, e,
                                         buckets=config.length_buckets, min_rows=world))
                       for e in range(snap.epochs_done, config.epochs)) + snap.steps_done
-    step = snap.steps_done
+    step = start_step = snap.steps_done
     tokens_run = 0
     loop_start = time.perf_counter()
     remote_cancel = False
@@ -295,7 +295,9 @@ def run_loop(
                 sums[k] = sums.get(k, 0.0) + v
             curve.append(round(losses["loss"], 6))
             elapsed = time.perf_counter() - loop_start
-            done_here = step - snap.steps_done
+            # this session's steps against this session's time (a snapshot per epoch moves
+            # snap.steps_done on; a resumed run's earlier steps ran in another session)
+            done_here = step - start_step
             report(Progress(
                 stage, step, total_steps, epoch=epoch + 1, epochs=config.epochs, losses=losses,
                 tokens_per_s=tokens_run / elapsed if elapsed > 0 else 0.0,

@@ -109,3 +109,31 @@ def test_progress_reports_steps_epochs_terms_speed_and_eta(tiny_model_dir, tiny_
     assert steps[-1].eta_s == 0 and all(e.eta_s is not None and e.eta_s >= 0 for e in steps)
     saved = [e.message for e in events if e.message.endswith("saved")]
     assert saved == ["epoch 1 saved", "epoch 2 saved", "epoch 3 saved"]
+
+
+def test_the_eta_follows_the_pace_of_every_step_so_far_across_epochs(
+        tiny_model_dir, tiny_data, tmp_path, monkeypatch):
+    """On a clock where every step takes the same time, the ETA is that time per remaining
+    step, in the last epoch as in the first (it once counted only the current epoch's steps
+    against the whole run's time, and grew from epoch to epoch)."""
+    import time as real_time
+    import types
+
+    from engine.train import loop
+
+    ticks = [0.0]
+
+    def perf_counter() -> float:
+        ticks[0] += 1.0
+        return ticks[0]
+
+    clock = types.SimpleNamespace(**{k: getattr(real_time, k) for k in dir(real_time)
+                                     if not k.startswith("__")})
+    clock.perf_counter = perf_counter
+    monkeypatch.setattr(loop, "time", clock)
+    events = []
+    run_unlearning(tiny_model_dir, tiny_data, CONFIG, tmp_path, progress=events.append)
+    steps = [e for e in events if e.losses and not e.message and e.done < e.total]
+    per_step = [e.eta_s / (e.total - e.done) for e in steps]
+    assert {e.epoch for e in steps} == {1, 2, 3}
+    assert max(per_step) <= 2 * min(per_step), per_step
