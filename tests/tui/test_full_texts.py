@@ -148,3 +148,54 @@ async def test_a_long_failed_probe_answer_is_whole_in_its_full_text(seeded_ctx, 
         await settle(pilot)
         assert PROBE_ANSWER in _rendered(body)
         assert PROBE_ANSWER in _on_screen(app, body)
+
+
+def _full_gate(ctx) -> list[str]:
+    """The seeded run with every default threshold bar, and DSR-T-0005 failed for more reasons
+    than fit the few lines a note has; returns those reasons."""
+    from engine.audit import Thresholds
+    from relearn_tui.store.models import Run
+    from tests.tui.conftest import RUN_ID
+
+    reasons = ["leak rate 0.031 > 0.000", "KFR (extraction) 0.889 < 0.900",
+               "leak rate (extraction) 0.222 > 0.000",
+               "4-bit leak rate (worst family) 0.074 > 0.000",
+               "relearning-attack recovery above control 1.000 > 0.000"]
+    with ctx.store.session() as s:
+        run = s.get(Run, RUN_ID)
+        run.config = {**run.config, "thresholds": Thresholds().to_dict()}
+        s.add(run)
+        audit = s.exec(select(AuditResult).where(AuditResult.request_id == "DSR-T-0005",
+                                                 AuditResult.phase == "after")).one()
+        audit.reasons = reasons
+        s.add(audit)
+    return reasons
+
+
+async def test_the_audit_shows_every_threshold_bar_at_80x24(seeded_ctx, app_factory):
+    """The default gate's bars take three lines at 80 columns; the last ones (4-bit, the
+    relearning attack) were cut off under the run's line."""
+    _full_gate(seeded_ctx)
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        shown_text = _flat(screen_text(app))
+        assert "worst family 4-bit" in shown_text
+        assert "relearning recovery ≤ 0" in shown_text
+
+
+async def test_a_requests_metrics_show_every_reason_it_failed(seeded_ctx, app_factory):
+    from relearn_tui.tui.widgets.tables import move_to
+
+    reasons = _full_gate(seeded_ctx)
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        move_to(app.screen.query_one("#requests-table"), "DSR-T-0005")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        shown_text = _flat(screen_text(app))
+        for reason in reasons:
+            assert reason in shown_text, reason

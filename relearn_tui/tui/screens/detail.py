@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from relearn_tui import workflow
@@ -104,7 +105,9 @@ class RequestDetailScreen(AppScreen):
                     metrics.add_column(label, width=5)
                 metrics.add_column("result", width=6)
                 yield metrics
-                yield Static("", id="metrics-reasons", classes="note")
+                # every reason of every run, scrollable: a decision is read from them
+                with VerticalScroll(id="metrics-reasons-box"):
+                    yield Static("", id="metrics-reasons")
 
     def on_mount(self) -> None:
         super().on_mount()
