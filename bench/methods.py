@@ -379,8 +379,17 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = args.work / "runs" / f"{method}-{_digest([config.to_dict(), data])}"
         log(f"{method} {settings}: training")
         t = time.perf_counter()
+        last = [t]
+
+        def progress(p) -> None:
+            now = time.perf_counter()
+            if p.total and (now - last[0] > 60 or p.done == p.total):
+                last[0] = now
+                log(f"  {method}: {p.stage} step {p.done}/{p.total}"
+                    + (f", {p.tokens_per_s:.0f} tokens/s" if p.tokens_per_s else ""))
+
         try:
-            trained = run_unlearning(subject, data, config, run_dir)
+            trained = run_unlearning(subject, data, config, run_dir, progress=progress)
         except Exception as exc:  # a failing baseline is a result, not the end of the bench
             log(f"{method} failed: {type(exc).__name__}: {exc}")
             return None, str(exc)
