@@ -366,24 +366,32 @@ def _regenerated(r: dict[str, Any]) -> int:
     return sum(k["regenerated"] for k in r["per_kind"].values())
 
 
-def augment_samples_block() -> str:
-    """``bench/augment_quality.py``'s last committed result: when, where, per scenario and kind
-    the figures, and the sampled variants, as the script prints them."""
+def bench_result(path: Path) -> tuple[dict[str, Any], str]:
+    """A committed bench result and its opening words: "Run on <date> at commit <c>, on <CPU>
+    (<features>)"."""
     import json
 
     try:
-        data = json.loads(AUGMENT_RESULTS.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DocsError(f"{AUGMENT_RESULTS.relative_to(ROOT)}: cannot be read ({exc}); "
-                        "run bench/augment_quality.py first") from None
+        where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        raise DocsError(f"{where}: cannot be read ({exc}); run bench/{path.stem}.py "
+                        "first") from None
     hw = data.get("hardware") or {}
     features = ", ".join(hw.get("cpu_features") or []) or "no AVX-512 or bf16 features"
+    return data, (f"Run on {data.get('date', 'an unrecorded date')} at commit "
+                  f"{data.get('commit') or 'unrecorded'}, on "
+                  f"{hw.get('cpu', 'an unrecorded CPU')} ({features})")
+
+
+def augment_samples_block() -> str:
+    """``bench/augment_quality.py``'s last committed result: when, where, per scenario and kind
+    the figures, and the sampled variants, as the script prints them."""
+    data, opening = bench_result(AUGMENT_RESULTS)
     scenarios = data["scenarios"]
     redrawn = "; ".join(f"{_regenerated(r)} of {r['items']} items of {name.split(' (')[0]}"
                         for name, r in scenarios.items())
-    out = [f"Run on {data.get('date', 'an unrecorded date')} at commit "
-           f"{data.get('commit') or 'unrecorded'}, on {hw.get('cpu', 'an unrecorded CPU')} "
-           f"({features}); seed {data['seed']}, {data['backend']} backend, presidio "
+    out = [f"{opening}; seed {data['seed']}, {data['backend']} backend, presidio "
            f"{'on' if data['presidio'] else 'off'}. Regenerated after failing the leak or the "
            f"meaning check on the first draft: {redrawn}."]
     for name, r in scenarios.items():
@@ -410,13 +418,71 @@ def augment_samples_block() -> str:
     return "\n".join(out)
 
 
+METHOD_RESULTS = ROOT / "bench" / "results" / "methods.json"
+
+
+def _num(x: Any, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _settings(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in settings.items()) or "-"
+
+
+def methods_block() -> str:
+    """``bench/methods.py``'s last committed result: when, where, on what data and probes; the
+    greedy screen of every method (figures that need no sampling) and, where the run audited
+    them fully, the sampled leak rates, the adversarial figures and the verdict."""
+    data, opening = bench_result(METHOD_RESULTS)
+    bf16 = {e.get("bf16_autocast") for e in data.get("screen", []) if e["method"] != "(before)"}
+    bf16_words = {frozenset({True}): "on", frozenset({False}): "off"}.get(
+        frozenset(bf16), "on for some methods, off for others")
+    td, probes = data["train_data"], data["probe_counts"]
+    out = [f"{opening}, {data.get('torch_threads')} torch threads; training's bf16 "
+           f"autocast {bf16_words}. Deployment `{Path(data['deployment']).name}`; training "
+           f"data: {td['forget']} forget, {td['relearn']} relearn and {td['retain']} retain "
+           f"rows; probes: " + ", ".join(f"{g} {n}" for g, n in probes.items()) + "."]
+    if data.get("screen"):
+        out += ["", "Greedy answers only (no sampled leak probes, no quantised re-check):", "",
+                "| method | settings | KFR held-out | KFR orig | KFR indep | KFR extr | "
+                "KFR worst | KRR | KRR other people | KRR generic | LS | LS / before | PPL | "
+                "train s |", "|" + "---|" * 14]
+        for e in data["screen"]:
+            out.append("| " + " | ".join([
+                e["method"], _settings(e["settings"]),
+                *(_num(e.get(k)) for k in ("kfr_heldout", "kfr_original", "kfr_independent",
+                                           "kfr_extraction", "kfr_worst", "krr",
+                                           "krr_subjects", "krr_generic")),
+                _num(e.get("ls"), 3), _num(e.get("ls_ratio")), _num(e.get("ppl"), 1),
+                _num(e.get("train_s"), 0)]) + " |")
+    if data.get("rows"):
+        out += ["", f"Audited fully ({data['audit_config'].get('leak_samples')} samples a "
+                "leak probe; every probe family; the relearning attack against the base "
+                "model), gated with the default thresholds:", "",
+                "| method | settings | KFR held-out | KRR | LS | leak | leak 4-bit | "
+                "leak extr | leak 4-bit worst | MIA AUC | relearn recovery | train s | "
+                "verified |", "|" + "---|" * 13]
+        for r in data["rows"]:
+            verified = "-" if r.get("passed") is None else ("yes" if r["passed"] else "no")
+            out.append("| " + " | ".join([
+                r["method"], _settings(r["settings"]), _num(r.get("kfr_heldout")),
+                _num(r.get("krr")), _num(r.get("ls"), 3),
+                *(_num(r.get(k)) for k in ("leak_rate", "leak_rate_4bit", "leak_extraction",
+                                           "leak_rate_4bit_worst", "mia_auc",
+                                           "relearn_recovery")),
+                _num(r.get("train_s"), 0), verified]) + " |")
+    return "\n".join(out)
+
+
 def blocks() -> dict[Path, dict[str, Callable[[], str]]]:
     """Which page holds which generated block."""
     deployment = {f"deployment.{name}": (lambda name=name, cls=cls: settings_table(name, cls))
                   for name, cls in section_classes().items()}
     deployment["deployment.augment.openai"] = openai_options
     return {DOCS / "deployment.md": deployment, DOCS / "usage.md": {"keys": keys_block},
-            DOCS / "augment_samples.md": {"augment_samples": augment_samples_block}}
+            DOCS / "augment_samples.md": {"augment_samples": augment_samples_block},
+            DOCS / "benchmarks.md": {"methods": methods_block}}
 
 
 def fill(text: str, name: str, body: str, where: str = "page") -> str:

@@ -148,3 +148,26 @@ def test_every_headless_flag_is_in_the_usage_table() -> None:
     options = {s for a in main_parser()._actions for s in a.option_strings
                if s.startswith("--") and s != "--help"}
     assert documented == options - {"--headless"}
+
+
+def test_the_methods_block_shows_the_greedy_screen_and_full_audits(tmp_path, monkeypatch):
+    """Both parts of bench/methods.py's JSON reach the page: the greedy screen and, where a
+    method was audited fully, its leak figures and verdict; a missing file names the script."""
+    import json
+
+    data = json.loads(docs_gen.METHOD_RESULTS.read_text(encoding="utf-8"))
+    data["rows"] = [{"method": "relearn", "settings": {"epochs": 6}, "kfr_heldout": 1.0,
+                     "krr": 0.96, "ls": 0.08, "leak_rate": 0.0, "leak_rate_4bit": 0.0,
+                     "leak_extraction": 0.15, "leak_rate_4bit_worst": 0.07, "mia_auc": 0.9,
+                     "relearn_recovery": 1.0, "train_s": 1580.0, "passed": False}]
+    path = tmp_path / "methods.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(docs_gen, "METHOD_RESULTS", path)
+    block = docs_gen.methods_block()
+    assert "| method | settings | KFR held-out | KFR orig |" in block
+    assert "| relearn | epochs=6 | 1.00 | 0.96 | 0.080 | 0.00 | 0.00 | 0.15 | 0.07 | 0.90 | " \
+           "1.00 | 1580 | no |" in block
+    assert f"commit {data['commit']}" in block
+    monkeypatch.setattr(docs_gen, "METHOD_RESULTS", tmp_path / "missing" / "methods.json")
+    with pytest.raises(docs_gen.DocsError, match=r"run bench/methods\.py first"):
+        docs_gen.methods_block()
