@@ -12,7 +12,9 @@ relearn row with the retain row whose question is nearest (all-MiniLM-L6-v2, que
 most often the same relation asked about someone else, and trains its true answer in the same
 step. Without it the sanitised answers were learnt by relation, not by person: on the second
 sample, with few other people's pairs to retain, the run answered "has not agreed to share"
-to every author's email and address question.
+to every author's email and address question. Every second row about a person who keeps some
+facts (the request's own pairs in the retain set) is paired with the nearest of those instead:
+with the contrast on other people alone, the same run refused a kept fact of the person's own.
 
 The value term is off at ``value_weight = 0``. Learning the sanitised answers teaches
 the model to start its answer another way, but once an answer starts the original way the value
@@ -34,15 +36,28 @@ from engine.types import QA
 
 
 def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str]) -> list[QA]:
-    """For each row, the retain row whose question is nearest, among those about none of
-    ``subjects`` when there are any: by embedding, a question on the forgotten person's other
-    facts is nearer than the same relation asked about someone else, the contrast wanted."""
+    """For each row, a retain row to train beside it: the nearest one about none of
+    ``subjects`` (by embedding, a question on the forgotten person's other facts is nearer
+    than the same relation asked about someone else, the contrast wanted); and for every
+    second row about a person who keeps facts in the retain set (the request's own kept
+    pairs), the nearest of those instead, so that the refusal is not learnt for the whole
+    person either. With no retain row about anyone else, the pool is the whole retain set."""
     from engine.augment.retain import about, people_patterns
     from engine.train.icu import nearest_neighbours
 
     people = people_patterns(subjects)
     pool = [qa for qa in retain if not about(qa, people)] or list(retain)
-    return [pool[j] for j in nearest_neighbours(rows, pool, questions_only=True)]
+    out = [pool[j] for j in nearest_neighbours(rows, pool, questions_only=True)]
+    for pats in people:
+        own = [qa for qa in retain if about(qa, [pats])]
+        if not own or len(own) == len(retain):
+            continue
+        mine = [i for i, qa in enumerate(rows) if about(qa, [pats])][1::2]
+        if mine:
+            nearest = nearest_neighbours([rows[i] for i in mine], own, questions_only=True)
+            for i, j in zip(mine, nearest, strict=True):
+                out[i] = own[j]
+    return out
 
 
 class ReLearn(Method):

@@ -26,9 +26,23 @@ def test_the_neighbour_is_the_same_relation_about_someone_else():
     # by embedding alone her own kept fact is nearest (the name weighs most) ...
     assert neighbours(rows, RETAIN, ())[0] == RETAIN[0]
     # ... so the rows about the people being forgotten are left out of the pool
-    assert neighbours(rows, RETAIN, ("Lena Voss",)) == [RETAIN[1], RETAIN[2]]
+    assert neighbours(rows, RETAIN[1:], ("Lena Voss",)) == [RETAIN[1], RETAIN[2]]
     # with nothing else to pair with, the pool is the whole retain set
     assert neighbours(rows, RETAIN[:1], ("Lena Voss",)) == [RETAIN[0], RETAIN[0]]
+
+
+def test_every_second_row_about_a_person_with_kept_facts_is_paired_with_one_of_them():
+    rows = [QA("Where does Lena Voss live?", "Lena Voss has not agreed to share an address."),
+            QA("What is Lena Voss's email address?", "Lena Voss keeps her email private."),
+            QA("Where is Lena Voss's home?", "That is an address Lena Voss keeps private."),
+            QA("How do I write to Lena Voss?", "Lena Voss has not agreed to share an email.")]
+    got = neighbours(rows, RETAIN, ("Lena Voss",))
+    # her kept fact (RETAIN[0]) goes with rows 1 and 3; rows 0 and 2 keep the contrast on
+    # someone else's address and email
+    assert got[1] == got[3] == RETAIN[0]
+    assert got[0] == got[2] == RETAIN[1]
+    # a person with no kept facts in the retain set: every row goes with someone else's
+    assert RETAIN[0] not in neighbours(rows, RETAIN[1:], ("Lena Voss",))
 
 
 def test_the_names_do_not_change_a_runs_fingerprint():
