@@ -36,6 +36,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+from relearn_tui.reports.figures import fmt, settings_text  # noqa: E402
+
 # the baselines the table compares ReLearn with (of engine.train.config.METHOD_NAMES)
 BASELINES = ("ga", "gd", "npo", "npo_gdr", "yao", "icu")
 
@@ -189,7 +191,7 @@ def greedy_figures(fig) -> dict[str, Any]:
 
 
 def _f(x: float | None, digits: int = 2) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
+    return fmt(x, digits)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -199,11 +201,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             "relearn", "train s", "audit s", "verified"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                             for k, v in r["settings"].items())
         verified = "-" if r["passed"] is None else ("yes" if r["passed"] else "no")
         lines.append("| " + " | ".join([
-            r["method"], settings or "-", _f(r["kfr_heldout"]), _f(r["kfr_original"]),
+            r["method"], settings_text(r["settings"]), _f(r["kfr_heldout"]), _f(r["kfr_original"]),
             _f(r["krr"]), _f(r["ls"], 3), _f(r["ppl"], 1), _f(r["brunet"], 1),
             _f(r["honore"], 0), _f(r["leak_rate"]), _f(r["leak_rate_8bit"]),
             _f(r["leak_rate_4bit"]), *(_f(r.get(k)) for k in (

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.train.config import METHOD_NAMES
+from relearn_tui.reports.figures import fmt, settings_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -422,12 +423,7 @@ METHOD_RESULTS = ROOT / "bench" / "results" / "methods.json"
 
 
 def _num(x: Any, digits: int = 2) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
-
-
-def _settings(settings: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in settings.items()) or "-"
+    return fmt(x, digits)
 
 
 def methods_block() -> str:
@@ -450,7 +446,7 @@ def methods_block() -> str:
                 "train s |", "|" + "---|" * 14]
         for e in data["screen"]:
             out.append("| " + " | ".join([
-                e["method"], _settings(e["settings"]),
+                e["method"], settings_text(e["settings"]),
                 *(_num(e.get(k)) for k in ("kfr_heldout", "kfr_original", "kfr_independent",
                                            "kfr_extraction", "kfr_worst", "krr",
                                            "krr_subjects", "krr_generic")),
@@ -466,7 +462,7 @@ def methods_block() -> str:
         for r in data["rows"]:
             verified = "-" if r.get("passed") is None else ("yes" if r["passed"] else "no")
             out.append("| " + " | ".join([
-                r["method"], _settings(r["settings"]), _num(r.get("kfr_heldout")),
+                r["method"], settings_text(r["settings"]), _num(r.get("kfr_heldout")),
                 _num(r.get("krr")), _num(r.get("ls"), 3),
                 *(_num(r.get(k)) for k in ("leak_rate", "leak_rate_4bit", "leak_extraction",
                                            "leak_rate_4bit_worst", "mia_auc",

@@ -70,12 +70,20 @@ def bar_groups(thresholds: dict[str, Any], ge: str = ">=", le: str = "<=") -> li
     return out
 
 
-def fmt(value: Any) -> str:
+def fmt(value: Any, digits: int = 3) -> str:
+    """A figure for a report, a table or the docs: '-' when it was not measured, a float to
+    ``digits`` places, anything else as it is (a count stays a whole number)."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{value:.{digits}f}"
     return str(value)
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    """Training settings as one cell: "epochs=6, lr=0.001, forget_weight=3"; '-' when none."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in settings.items()) or "-"
 
 
 def headline_rows(audit: dict[str, Any], thresholds: dict[str, Any]) -> list[dict[str, Any]]:
