@@ -16,6 +16,7 @@ class LiveRun:
     run_id: str | None = None
     last: Progress | None = None
     losses: dict[str, list[float]] = field(default_factory=dict)
+    loss_stage: str | None = None  # the stage whose training drew ``losses``
     outcome: str | None = None  # None while it runs; then completed|failed|stopped|error
     stopping: bool = False
 
@@ -25,6 +26,11 @@ class LiveRun:
 
     def update(self, progress: Progress) -> None:
         self.last = progress
+        if progress.losses and progress.stage != self.loss_stage:
+            # another training began (the audit's relearning attack after the run's own): its
+            # terms are not the last one's, so the plots start again rather than mix the two
+            self.losses = {}
+            self.loss_stage = progress.stage
         for name, value in progress.losses.items():
             if value is None or not math.isfinite(value):
                 continue

@@ -40,7 +40,12 @@ class RunMonitor(Vertical):
         bar.display = True
         p = live.last
         state = live.outcome or ("stopping" if live.stopping else "running")
-        title.update(f"Run {live.run_id or '…'} · {state}" + (f" · {p.stage}" if p else ""))
+        # a finished run's last stage is history: the title says only how it ended, and where
+        # it was when it did not complete
+        stage = p.stage if p and live.outcome != "completed" else None
+        if stage and live.outcome:
+            stage = f"during {stage}"
+        title.update(f"Run {live.run_id or '…'} · {state}" + (f" · {stage}" if stage else ""))
         if p is not None and p.total:
             bar.update(total=p.total, progress=p.done)
         parts = []
@@ -51,7 +56,8 @@ class RunMonitor(Vertical):
                 parts.append(f"epoch {p.epoch}/{p.epochs}")
             if p.tokens_per_s:
                 parts.append(f"{p.tokens_per_s:,.0f} tok/s")
-            parts.append(f"ETA {duration(p.eta_s)}")
+            if live.running:
+                parts.append(f"ETA {duration(p.eta_s)}")
             if p.message:
                 parts.append(p.message)
         stats.update(" · ".join(parts))
