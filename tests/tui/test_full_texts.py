@@ -199,3 +199,39 @@ async def test_a_requests_metrics_show_every_reason_it_failed(seeded_ctx, app_fa
         shown_text = _flat(screen_text(app))
         for reason in reasons:
             assert reason in shown_text, reason
+
+
+async def test_the_figures_dialog_keeps_its_columns_at_80x24(seeded_ctx, app_factory):
+    """At 80 columns the dialog wrapped the LS bar's "before", the families' "leak <= 0.0" and
+    the relearning attack's row onto lines of their own (tui_walkthrough, screens 43-44)."""
+    from engine.audit.families import FAMILIES
+    from relearn_tui.tui.screens.audit import FIGURES_WIDTH
+
+    _full_gate(seeded_ctx)
+    fams = {f: {"n": 27, "kfr": 0.889, "leak_rate": 0.222, "leak_rate_4bit": 0.074}
+            for f in FAMILIES}
+    with seeded_ctx.store.session() as s:
+        for audit in s.exec(select(AuditResult).where(AuditResult.request_id == "DSR-T-0005")):
+            audit.figures = {**audit.figures, "families": fams, "relearn_recovery": 1.0,
+                             "leak_rate_4bit_worst": 0.074, "mia_auc": 0.958}
+            s.add(audit)
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        from relearn_tui.tui.widgets.tables import move_to
+
+        await pilot.press("4")
+        await settle(pilot)
+        move_to(app.screen.query_one("#audit-table"), "DSR-T-0005")
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, FullTextScreen)
+        body = app.screen.query_one("#full-text", PrivateText)
+        width, height = body.size
+        rendered = [strip.text.strip() for strip in body.render_lines(Region(0, 0, width,
+                                                                             height))]
+        text = body.plain()
+        assert "relearning attack: recovery above control" in text
+        assert "KFR >= 0.9, leak <= 0.0" in text
+        for line in text.splitlines():
+            assert len(line) <= FIGURES_WIDTH, line
+            assert line.strip() in rendered, line  # on one line of the dialog, not wrapped

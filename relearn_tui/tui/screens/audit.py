@@ -65,25 +65,36 @@ def summary_line(before: dict[str, Any], after: data.AuditView) -> Text:
     return text
 
 
+# the figures dialog's text width at 80 columns (its frame, padding and scroll bar take the
+# rest): a longer line wraps and breaks the columns
+FIGURES_WIDTH = 72
+LABEL_WIDTH = 36
+
+
 def figures_text(before: dict[str, Any], after: data.AuditView,
                  thresholds: dict[str, Any]) -> str:
     """Every figure of one audit row, before -> after, with its bar; the probe families; the
-    reasons the gate gave. Figures only: no probe text, so nothing here is private."""
+    reasons the gate gave. Figures only: no probe text, so nothing here is private. Lines fit
+    ``FIGURES_WIDTH``: a label longer than its column gets a line of its own."""
     audit = {"before": before, "after": after.figures}
-    lines = [f"{'figure':<40} {'before':>7} {'after':>7}  bar"]
+    lines = [f"{'figure':<{LABEL_WIDTH}} {'before':>6} {'after':>6}  bar"]
     for row in headline_rows(audit, thresholds):
-        lines.append(f"{row['label']:<40} {fmt(row['before']):>7} {fmt(row['after']):>7}  "
-                     f"{row['rule']}")
+        label = row["label"]
+        if len(label) > LABEL_WIDTH:
+            lines.append(label)
+            label = ""
+        lines.append(f"{label:<{LABEL_WIDTH}} {fmt(row['before']):>6} {fmt(row['after']):>6}  "
+                     f"{row['rule']}".rstrip())
     families = family_rows(audit, thresholds)
     if families:
-        lines += ["", f"{'probe family':<13} {'n':>4} {'KFR b->a':>15} {'leak b->a':>15} "
-                      f"{'4-bit':>6}  bar"]
+        lines += ["", f"{'family':<11} {'n':>3} {'KFR b->a':>12} {'leak b->a':>12} "
+                      f"{'4-bit':>5}  bar"]
         for r in families:
             lines.append(
-                f"{r['family']:<13} {fmt(r['n']):>4} "
-                f"{fmt(r['kfr_before']) + '->' + fmt(r['kfr_after']):>15} "
-                f"{fmt(r['leak_before']) + '->' + fmt(r['leak_after']):>15} "
-                f"{fmt(r['leak_4bit_after']):>6}  {r['rule']}")
+                f"{r['family']:<11} {fmt(r['n']):>3} "
+                f"{fmt(r['kfr_before']) + '->' + fmt(r['kfr_after']):>12} "
+                f"{fmt(r['leak_before']) + '->' + fmt(r['leak_after']):>12} "
+                f"{fmt(r['leak_4bit_after']):>5}  {r['rule']}".rstrip())
     lines += ["", "Reasons it failed:" if after.reasons else "No reason to fail."]
     lines += [f"- {r}" for r in after.reasons]
     return "\n".join(lines)
