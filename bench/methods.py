@@ -123,6 +123,39 @@ def audit_cached(model: Path, probes, config, reference, work: Path, log, label:
         return _audit_and_store(model, probes, config, reference, path, log, label, control)
 
 
+def attack_cached(model: Path, control: Path, probes, config, work: Path, log,
+                  label: str) -> tuple[dict[str, Any], float]:
+    """The application's relearning attack alone (engine.audit.relearn_attack) on ``model``
+    with ``control``, cached like an audit; its figures per request key and "" for the run."""
+    from engine.audit import AUDIT_VERSION
+    from engine.audit.config import RELEARN_GROUP
+    from engine.audit.relearn_attack import relearn_attack
+    from engine.models import model_identity
+
+    items = [p for p in probes if p.group == RELEARN_GROUP]
+    key = _digest([AUDIT_VERSION, model_identity(model), model_identity(control),
+                   [p.__dict__ for p in items], config.to_dict()])
+    path = work / "audits" / f"{label}-attack-{key}.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        return data["figures"], data["seconds"]
+    t = time.perf_counter()
+    last = [0.0]
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 60:
+            last[0] = now
+            log(f"  {label}: relearning attack, {p.message or p.stage} {p.done}/{p.total}")
+
+    figures = relearn_attack(model, control, items, config, workdir=work / "attack",
+                             progress=progress)
+    seconds = time.perf_counter() - t
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"seconds": seconds, "figures": figures}, indent=1))
+    return figures, seconds
+
+
 def _audit_and_store(model, probes, config, reference, path: Path, log, label: str,
                      control=None):
     from engine.audit.stages import audit_families
@@ -249,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--greedy-only", action="store_true",
                     help="audit each trained setting greedily (the screen: every probe, no "
                          "leak sampling, no re-check, no attack) and stop there")
+    ap.add_argument("--attack", action="store_true",
+                    help="with --greedy-only: also the relearning attack (the application's, "
+                         "on the unlearned model and on the base model as control)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a TrainConfig field for every run (repeatable)")
     ap.add_argument("--leak-samples", type=int, default=10)
@@ -421,6 +457,15 @@ def main(argv: list[str] | None = None) -> int:
                          "per_request": {k: {"kfr_heldout": v.kfr_heldout, "krr": v.krr,
                                              "krr_own": v.krr_own, "ls": v.ls}
                                          for k, v in figs.items() if k}})
+        if args.attack:
+            attack_cfg = AuditConfig(seed=args.seed, batch_size=args.audit_batch,
+                                     leak_samples=args.leak_samples)
+            attack, attack_s = attack_cached(trained.merged_dir, default_gguf_path(), probes,
+                                             attack_cfg, args.work, log, method)
+            screened[-1].update(relearn_recovery=attack.get("", {}).get("relearn_recovery"),
+                                relearn_attack=attack, attack_s=attack_s)
+            log(f"{method} {settings} relearning attack: recovery above control "
+                f"{_f(screened[-1]['relearn_recovery'])} ({attack.get('', {})})")
         log(f"{method} {settings} screen: KFR held-out {_f(run.kfr_heldout)}, KRR "
             f"{_f(run.krr)} (other people {_f(run.krr_subjects)}, generic "
             f"{_f(run.krr_generic)}, own {_f(run.krr_own)}), LS ratio {_f(ls_ratio)} "
