@@ -99,28 +99,60 @@ def build_scenario(args: argparse.Namespace, log) -> dict[str, Any]:
             "probe_settings": inputs["probe_settings"], "deployment": dep}
 
 
+def _logged(log, label: str):
+    """A progress listener that logs a stage's step every 30 s and at its end."""
+    last = [0.0]
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 30 or p.done == p.total:
+            last[0] = now
+            log(f"  {label}: {p.stage}" + (f", {p.message}" if p.message else "")
+                + f" {p.done}/{p.total}")
+
+    return progress
+
+
+def _stored(path: Path, compute, load):
+    """``compute()``'s result and seconds, kept in ``path`` as JSON: ``compute`` returns the
+    result and its JSON form, ``load`` makes the result again from that form. Two bench
+    processes (say relearn and the baselines) wait for each other's entry instead of both
+    computing it."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            data = json.loads(path.read_text())
+            return load(data["figures"]), data["seconds"]
+        t = time.perf_counter()
+        result, as_json = compute()
+        seconds = time.perf_counter() - t
+        path.write_text(json.dumps({"seconds": seconds, "figures": as_json}, indent=1))
+        return result, seconds
+
+
 def audit_cached(model: Path, probes, config, reference, work: Path, log, label: str,
                  control=None):
     """The application's staged audit (every probe family; with ``control``, the relearning
     attack too), cached by model hash, probes, audit config and control."""
-    import fcntl
-
     from engine.audit import AUDIT_VERSION, AuditFigures
+    from engine.audit.stages import audit_families
     from engine.models import model_identity
 
     key = _digest([AUDIT_VERSION, model_identity(model), [p.__dict__ for p in probes],
                    config.to_dict(), model_identity(reference) if reference else None,
                    model_identity(control) if control else None])
-    path = work / "audits" / f"{label}-{key}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # two bench processes (say relearn and the baselines) share one "before" audit
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.is_file():
-            data = json.loads(path.read_text())
-            figs = {k: AuditFigures.from_dict(v) for k, v in data["figures"].items()}
-            return figs, data["seconds"]
-        return _audit_and_store(model, probes, config, reference, path, log, label, control)
+
+    def compute():
+        figs = audit_families(model, probes, config, reference=reference,
+                              progress=_logged(log, label), control=control)
+        # the bench's cache is local and holds fictional data: keep the failing probes for study
+        return figs, {k: v.to_dict(include_private=True) for k, v in figs.items()}
+
+    return _stored(work / "audits" / f"{label}-{key}.json", compute,
+                   lambda figures: {k: AuditFigures.from_dict(v) for k, v in figures.items()})
 
 
 def attack_cached(model: Path, control: Path, probes, config, work: Path, log,
@@ -135,47 +167,13 @@ def attack_cached(model: Path, control: Path, probes, config, work: Path, log,
     items = [p for p in probes if p.group == RELEARN_GROUP]
     key = _digest([AUDIT_VERSION, model_identity(model), model_identity(control),
                    [p.__dict__ for p in items], config.to_dict()])
-    path = work / "audits" / f"{label}-attack-{key}.json"
-    if path.is_file():
-        data = json.loads(path.read_text())
-        return data["figures"], data["seconds"]
-    t = time.perf_counter()
-    last = [0.0]
 
-    def progress(p) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 60:
-            last[0] = now
-            log(f"  {label}: relearning attack, {p.message or p.stage} {p.done}/{p.total}")
+    def compute():
+        figures = relearn_attack(model, control, items, config, workdir=work / "attack",
+                                 progress=_logged(log, label))
+        return figures, figures
 
-    figures = relearn_attack(model, control, items, config, workdir=work / "attack",
-                             progress=progress)
-    seconds = time.perf_counter() - t
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"seconds": seconds, "figures": figures}, indent=1))
-    return figures, seconds
-
-
-def _audit_and_store(model, probes, config, reference, path: Path, log, label: str,
-                     control=None):
-    from engine.audit.stages import audit_families
-
-    t = time.perf_counter()
-    last = [0.0]
-
-    def progress(p) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 30 or p.done == p.total:
-            last[0] = now
-            log(f"  {label}: {p.stage} {p.done}/{p.total}")
-
-    figs = audit_families(model, probes, config, reference=reference, progress=progress,
-                          control=control)
-    seconds = time.perf_counter() - t
-    # the bench's cache is local and holds fictional data: keep the failing probes for study
-    path.write_text(json.dumps({"seconds": seconds, "figures": {
-        k: v.to_dict(include_private=True) for k, v in figs.items()}}, indent=1))
-    return figs, seconds
+    return _stored(work / "audits" / f"{label}-attack-{key}.json", compute, lambda f: f)
 
 
 def row_of(method: str, settings: dict[str, Any], figs, before, train_s: float | None,
