@@ -11,7 +11,9 @@ from engine.run_inputs import (
     RequestItems,
     build_run_inputs,
     held_out_share,
+    names_in,
     relation_key,
+    split_others,
 )
 from engine.types import QA, Fact, PrivateValue, Variant
 from relearn_tui import pipeline, runs
@@ -168,3 +170,30 @@ def test_a_run_does_not_resume_on_a_changed_corpus(ctx):
     corpus.write_text(corpus.read_text().replace("Larkspur", "Lorkspur", 1))
     with pytest.raises(runs.RunError, match="changed since the run was created"):
         runs.build_inputs(ctx, run)
+
+
+def test_other_peoples_facts_without_a_detected_value_are_not_generic_knowledge():
+    # Ana's request forgets where she works; nothing in "Bo Berg works at the harbour" is a
+    # value the regexes know, nor in Bo's hobby, but both are another person's facts
+    works = Fact("2", "Ana Lind", "Where does Ana Lind work?", "Ana Lind works at Nordbank.",
+                 (PrivateValue("organization", "Nordbank"),))
+    ana = RequestItems("DSR-1", "Ana Lind", (works,), ())
+    corpus = [QA("Where does Bo Berg work?", "Bo Berg works at the harbour."),
+              QA("What does Bo Berg collect?", "Bo Berg collects stamps."),
+              QA("When do you open?", "We open at nine."),
+              QA("What does a harbour master do?", "A harbour master runs a port.")]
+    personal, generic = split_others(corpus, {relation_key(works.question)})
+    assert [qa.question for qa in generic] == ["When do you open?",
+                                               "What does a harbour master do?"]
+    _, probes = build_run_inputs([ana], corpus, ProbeSettings(subject_probes=5, generic_probes=5))
+    groups = {p.question: p.group for p in probes if p.group.startswith("retain")}
+    assert set(groups.values()) == {"retain_subjects", "retain_generic"}
+    assert all(groups.get(qa.question, "retain_subjects") == "retain_subjects"
+               for qa in personal)
+
+
+def test_names_are_the_capitalised_runs_of_a_question():
+    assert names_in("What is the profession of Tomás O'Brien's mother?") == ["Tomás O'Brien"]
+    assert names_in("Does Mariam Haddad know James' sister Ada?") == [
+        "Mariam Haddad", "James", "Ada"]
+    assert names_in("When do you open?") == []
