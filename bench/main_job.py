@@ -35,7 +35,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import types
@@ -58,17 +57,6 @@ FIGURES = ("kfr", "kfr_original", "krr", "ls", "ppl", "leak_rate", "leak_rate_8b
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return out + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def fresh_home(folder: Path, subject_cache: Path) -> Path:
@@ -317,7 +305,8 @@ def combine(files: list[Path], out: Path | None) -> int:
     parts = [json.loads(f.read_text()) for f in files]
     cols = {name: col for p in parts for name, col in p["columns"].items()}
     lines = report(cols)
-    result = {**parts[0], "columns": cols, "table": lines, "combined_from": [str(f) for f in files],
+    result = {**parts[0], "columns": cols, "table": lines, "figures_table": figures_lines(cols),
+              "combined_from": [str(f) for f in files],
               "runs": {f.name: {"date": p["date"], "commit": p["commit"]}
                        for f, p in zip(files, parts, strict=True)},
               "merged_identical": len({c["merged_sha256"] for c in cols.values()}) == 1}
@@ -354,7 +343,7 @@ def main() -> int:
 
     import torch
 
-    from engine.models import hardware
+    from bench.stamp import stamp
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -370,6 +359,7 @@ def main() -> int:
     if args.epochs:
         train["epochs"] = args.epochs
     started = datetime.now(UTC)
+    run_stamp = stamp()  # the commit and hardware at the start: the tree may change meanwhile
     cols: dict[str, dict[str, Any]] = {}
     for name in args.columns.split(","):
         if name not in ("today", "new"):
@@ -386,10 +376,11 @@ def main() -> int:
     result = {
         "bench": "main_job", "mode": ("quick" if args.quick else "full")
         + ("-before-only" if args.before_only else ""),
-        "date": started.strftime("%Y-%m-%d %H:%M UTC"), "commit": commit(),
-        "hardware": hardware("cpu"), "threads": torch.get_num_threads(),
+        **run_stamp, "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "threads": torch.get_num_threads(),
         "requests": [f.stem for f in files], "train_overrides": train,
         "columns": cols, "merged_identical": same, "table": lines,
+        "figures_table": figures_lines(cols),
     }
     out = args.out or ROOT / "bench" / "results" / f"main_job{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
