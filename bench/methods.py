@@ -158,22 +158,28 @@ def audit_cached(model: Path, probes, config, reference, work: Path, log, label:
 def attack_cached(model: Path, control: Path, probes, config, work: Path, log,
                   label: str) -> tuple[dict[str, Any], float]:
     """The application's relearning attack alone (engine.audit.relearn_attack) on ``model``
-    with ``control``, cached like an audit; its figures per request key and "" for the run."""
+    with ``control``, cached like an audit; its figures per request key and "" for the run, and
+    its seconds. The control's hits are cached on their own: every screened model of a
+    scenario shares them, so only the first screen pays the control's two fine-tunes."""
     from engine.audit import AUDIT_VERSION
     from engine.audit.config import RELEARN_GROUP
-    from engine.audit.relearn_attack import relearn_attack
+    from engine.audit.relearn_attack import attack_hits, recovery_figures
     from engine.models import model_identity
 
     items = [p for p in probes if p.group == RELEARN_GROUP]
-    key = _digest([AUDIT_VERSION, model_identity(model), model_identity(control),
-                   [p.__dict__ for p in items], config.to_dict()])
+    attack_key = [AUDIT_VERSION, [p.__dict__ for p in items], config.to_dict()]
 
-    def compute():
-        figures = relearn_attack(model, control, items, config, workdir=work / "attack",
-                                 progress=_logged(log, label))
-        return figures, figures
+    def hits(spec: Path, who: str, name: str) -> tuple[dict[str, list[bool]], float]:
+        def compute():
+            out = attack_hits(spec, items, config, who=who, workdir=work / "attack",
+                              progress=_logged(log, name))
+            return out, out
+        key = _digest([*attack_key, model_identity(spec)])
+        return _stored(work / "audits" / f"{name}-attack-{key}.json", compute, lambda f: f)
 
-    return _stored(work / "audits" / f"{label}-attack-{key}.json", compute, lambda f: f)
+    model_hits, model_s = hits(model, "model", label)
+    control_hits, control_s = hits(control, "control", "control")
+    return recovery_figures(items, model_hits, control_hits, config), model_s + control_s
 
 
 def row_of(method: str, settings: dict[str, Any], figs, before, train_s: float | None,

@@ -110,44 +110,56 @@ def _attack(model: str | Path, rows: Sequence[Probe], probes: Sequence[Probe],
     return _recovered(Path(result.merged_dir), probes, config)
 
 
-def relearn_attack(model: str | Path, control: str | Path, items: Sequence[Probe],
-                   config: AuditConfig, *, cancel: Any = None,
-                   workdir: Path | None = None,
-                   progress: ProgressFn = ignore_progress) -> dict[str, dict[str, Any]]:
-    """Per request key and ``""`` for the run: for each attack the share of probed facts
-    recovered on ``model`` and on ``control``, and ``relearn_recovery``, the largest share
-    above the control's over the attacks (None when no attack could be built). The attacked
-    models are written under ``workdir`` (a temporary folder when None) and removed; the half
-    attack trains on private answers, so a caller passes a folder of the run's own."""
-    counts: dict[str, dict[str, list[int]]] = {}
+def attack_hits(spec: str | Path, items: Sequence[Probe], config: AuditConfig, *,
+                who: str = "model", cancel: Any = None, workdir: Path | None = None,
+                progress: ProgressFn = ignore_progress) -> dict[str, list[bool]]:
+    """Both attacks on one model: per attack, whether each of its probes (``items`` of style
+    ``<attack>:probe``, in order) was recovered. The control's hits depend only on the control,
+    the items and ``config``, so a caller that screens many models can compute them once. The
+    attacked models are written under ``workdir`` (a temporary folder when None) and removed;
+    the half attack trains on private answers, so a caller passes a folder of the run's own."""
+    hits: dict[str, list[bool]] = {}
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="relearn-attack-", dir=workdir) as tmp:
-        # one fine-tune per attack and model for all the run's requests together: each
-        # request's probed facts are counted for it (four fine-tunes a run, not four a request)
         for attack in ATTACKS:
+            # one fine-tune per attack for all the run's requests together (each request's
+            # probed facts are counted for it): four fine-tunes a run, not four a request
             rows = list({(p.question, p.truth): p for p in items
                          if p.style == f"{attack}:train"}.values())
             probes = [p for p in items if p.style == f"{attack}:probe"]
             if not rows or not probes:
                 continue
-            for who, spec in (("model", model), ("control", control)):
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
+            if cancel is not None:
+                cancel.raise_if_cancelled()
 
-                def relay(p: Progress, what: str = f"{attack} on {who}") -> None:
-                    # the attack's own training: never the run's "train" stage
-                    progress(dataclasses.replace(p, stage="audit: relearning attack",
-                                                 message=what))
+            def relay(p: Progress, what: str = f"{attack} on {who}") -> None:
+                # the attack's own training: never the run's "train" stage
+                progress(dataclasses.replace(p, stage="audit: relearning attack", message=what))
 
-                work = Path(tmp) / f"{attack}-{who}"
-                hits = _attack(spec, rows, probes, config, work, cancel, relay)
-                shutil.rmtree(work, ignore_errors=True)  # the adapter is thrown away
-                for p, hit in zip(probes, hits, strict=True):
-                    for k in dict.fromkeys(("", p.request_key)):
-                        c = counts.setdefault(k, {}).setdefault(f"{attack}:{who}", [0, 0])
-                        c[0] += int(hit)
-                        c[1] += 1
+            work = Path(tmp) / f"{attack}-{who}"
+            hits[attack] = _attack(spec, rows, probes, config, work, cancel, relay)
+            shutil.rmtree(work, ignore_errors=True)  # the adapter is thrown away
+    return hits
+
+
+def recovery_figures(items: Sequence[Probe], model_hits: dict[str, list[bool]],
+                     control_hits: dict[str, list[bool]], config: AuditConfig
+                     ) -> dict[str, dict[str, Any]]:
+    """Per request key and ``""`` for the run: for each attack the share of probed facts
+    recovered on the model and on the control, and ``relearn_recovery``, the largest share
+    above the control's over the attacks (None when no attack could be built)."""
+    counts: dict[str, dict[str, list[int]]] = {}
+    for attack in ATTACKS:
+        probes = [p for p in items if p.style == f"{attack}:probe"]
+        for who, hits in (("model", model_hits), ("control", control_hits)):
+            if attack not in hits:
+                continue
+            for p, hit in zip(probes, hits[attack], strict=True):
+                for k in dict.fromkeys(("", p.request_key)):
+                    c = counts.setdefault(k, {}).setdefault(f"{attack}:{who}", [0, 0])
+                    c[0] += int(hit)
+                    c[1] += 1
     out: dict[str, dict[str, Any]] = {}
     for key, c in counts.items():
         fig: dict[str, Any] = {"relearn_steps": config.relearn_steps}
@@ -163,3 +175,15 @@ def relearn_attack(model: str | Path, control: str | Path, items: Sequence[Probe
         fig["relearn_recovery"] = max(above) if above else None
         out[key] = fig
     return out
+
+
+def relearn_attack(model: str | Path, control: str | Path, items: Sequence[Probe],
+                   config: AuditConfig, *, cancel: Any = None,
+                   workdir: Path | None = None,
+                   progress: ProgressFn = ignore_progress) -> dict[str, dict[str, Any]]:
+    """Both attacks on ``model`` and on ``control`` (:func:`attack_hits`), as
+    :func:`recovery_figures`."""
+    hits = {who: attack_hits(spec, items, config, who=who, cancel=cancel, workdir=workdir,
+                             progress=progress)
+            for who, spec in (("model", model), ("control", control))}
+    return recovery_figures(items, hits["model"], hits["control"], config)

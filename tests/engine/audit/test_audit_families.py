@@ -26,7 +26,7 @@ from engine.audit.stages import STAGES, audit_families
 from engine.models import format_prompt
 from engine.progress import Cancelled, CancelToken
 from engine.run_inputs import ProbeSettings, RequestItems, build_run_inputs
-from engine.types import OPERATOR_PROBE, QA, Fact, PrivateValue, Variant
+from engine.types import OPERATOR_PROBE, QA, Fact, PrivateValue, Probe, Variant
 from tests.engine.audit.test_audit_pipeline import fake_embed
 
 CORPUS = [
@@ -345,3 +345,25 @@ def test_the_relearning_attack_recovers_nothing_a_model_never_saw(chatty_tiny_di
     assert run["half_probes"] == 1 and run["neighbours_probes"] == 3
     assert run["relearn_recovery"] == 0.0 and figs["R1"] == run
     assert made and not any(Path(m).exists() for m in made)
+
+
+def test_recovery_is_the_largest_share_above_the_control_per_request():
+    from engine.audit.config import RELEARN_GROUP
+    from engine.audit.relearn_attack import recovery_figures
+
+    def probe(key: str, style: str) -> Probe:
+        return Probe(RELEARN_GROUP, f"{key} {style}?", "a", key, ("v",), style=style)
+
+    items = [probe("R1", "half:probe"), probe("R2", "half:probe"), probe("R2", "half:probe"),
+             probe("R1", "neighbours:probe"), probe("R2", "neighbours:probe")]
+    model = {"half": [True, True, False], "neighbours": [False, True]}
+    control = {"half": [False, True, False], "neighbours": [False, False]}
+    figs = recovery_figures(items, model, control, CONFIG)
+    assert figs["R1"]["half_recovered"] == 1.0 and figs["R1"]["half_control"] == 0.0
+    assert figs["R2"]["half_recovered"] == 0.5 and figs["R2"]["half_control"] == 0.5
+    assert figs["R1"]["relearn_recovery"] == 1.0  # the half attack, 1 above 0
+    assert figs["R2"]["relearn_recovery"] == 1.0  # the neighbours attack: 1 of 1 above 0
+    assert figs[""]["half_probes"] == 3 and figs[""]["relearn_recovery"] == 0.5
+    # an attack the control was not run for is not counted
+    assert "neighbours_recovered" not in recovery_figures(items, model, {"half": [False] * 3},
+                                                          CONFIG)[""]
