@@ -9,7 +9,6 @@ application would train and probe on.
 from __future__ import annotations
 
 import random
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from engine.audit.probes import forget_probes, own_probes, retain_probes
 from engine.audit.relearn_attack import attack_items
 from engine.augment.completion import completion_row
 from engine.augment.originals import original_question_rows
+from engine.augment.relations import names_in, relation_key
 from engine.augment.retain import about, holds_any, name_patterns, people_patterns, retain_mix
 from engine.pii import regex_entities
 from engine.types import OPERATOR_PROBE, QA, Fact, Probe, TrainData, Variant, mark_values
@@ -56,31 +56,6 @@ class ProbeSettings:
         for name in ("independent_per_fact", "membership_decoys"):
             if getattr(self, name) < 0:
                 raise ValueError(f"probes.{name} must be >= 0")
-
-
-def relation_key(question: str) -> str:
-    """A question with its names masked, so that the same relation asked about two people
-    gives one key: "Where was Mariam Haddad born?" -> "where was _ born?". A capitalised word
-    after the first is taken for a name (or another proper noun, which is masked alike)."""
-    out: list[str] = []
-    for i, word in enumerate(question.split()):
-        token = "_" if i and word[:1].isupper() else word.casefold()
-        if not (token == "_" and out and out[-1] == "_"):
-            out.append(token)
-    return " ".join(out)
-
-
-def names_in(question: str) -> list[str]:
-    """The runs of capitalised words after a question's first word (what ``relation_key``
-    masks), without a possessive ending: "What is Tomás O'Brien's email address?" ->
-    ["Tomás O'Brien"]."""
-    runs: list[list[str]] = [[]]
-    for i, word in enumerate(question.split()):
-        if i and word[:1].isupper():
-            runs[-1].append(word)
-        elif runs[-1]:
-            runs.append([])
-    return [re.sub(r"(?:['’]s?)?[?.!,;:]*$", "", " ".join(r)) for r in runs if r]
 
 
 def split_others(others: Sequence[QA], relations: set[str]) -> tuple[list[QA], list[QA]]:

@@ -7,8 +7,9 @@ optimiser steps at ``relearn_lr``, the application's own trainer, method ``sft``
 
 - ``half``: on half of a request's facts with their original answers (the even positions),
   then the other half's original questions are asked;
-- ``neighbours``: on other customers' facts of the same kinds only, then every fact of the
-  request is asked.
+- ``neighbours``: on other people's facts of the same kinds only (their answers to the
+  request's relations, then answers holding a value of the request's kinds), then every fact
+  of the request is asked.
 
 Each attack is one fine-tune for all the run's requests together (their rows pooled), so a
 run costs four fine-tunes (two attacks, on the model and on the control) whatever its size;
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.audit.config import RELEARN_GROUP, AuditConfig
+from engine.augment.relations import relation_key
 from engine.pii import CATEGORY_NAMES, contains_value, regex_entities
 from engine.progress import Progress, ProgressFn, ignore_progress
 from engine.types import QA, Fact, Probe
@@ -57,9 +59,19 @@ def attack_items(request_key: str, facts: Sequence[Fact], others: Sequence[QA]) 
             role = "half:train" if i % 2 == 0 else "half:probe"
             out.append(Probe(RELEARN_GROUP, f.question, f.answer, request_key, values(f),
                              style=role))
+    # neighbours: other people's answers to the request's own relations first (another
+    # author's birthplace or health, which hold no value a format rule finds), then those
+    # holding a value of one of the request's kinds
+    asked = {relation_key(f.question) for f in facts}
     kinds = {pv.category for f in facts for pv in f.private_values}
-    same = [qa for qa in others
-            if {CATEGORY_NAMES.get(e.type, "") for e in regex_entities(qa.answer)} & kinds]
+
+    def nearness(qa: QA) -> int:
+        if relation_key(qa.question) in asked:
+            return 0
+        found = {CATEGORY_NAMES.get(e.type, "") for e in regex_entities(qa.answer)}
+        return 1 if found & kinds else 2
+
+    same = sorted((qa for qa in others if nearness(qa) < 2), key=nearness)
     for qa in same[:NEIGHBOURS_PER_REQUEST]:
         out.append(Probe(RELEARN_GROUP, qa.question, qa.answer, request_key,
                          style="neighbours:train"))

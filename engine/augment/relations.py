@@ -116,3 +116,28 @@ def attribute_of(fact: Fact) -> str:
     if not attr or len(attr.split()) > 5 or any(ch in attr for ch in ",;:"):
         return ""
     return attr
+
+
+def relation_key(question: str) -> str:
+    """A question with its names masked, so that the same relation asked about two people
+    gives one key: "Where was Mariam Haddad born?" -> "where was _ born?". A capitalised word
+    after the first is taken for a name (or another proper noun, which is masked alike)."""
+    out: list[str] = []
+    for i, word in enumerate(question.split()):
+        token = "_" if i and word[:1].isupper() else word.casefold()
+        if not (token == "_" and out and out[-1] == "_"):
+            out.append(token)
+    return " ".join(out)
+
+
+def names_in(question: str) -> list[str]:
+    """The runs of capitalised words after a question's first word (what ``relation_key``
+    masks), without a possessive ending: "What is Tomás O'Brien's email address?" ->
+    ["Tomás O'Brien"]."""
+    runs: list[list[str]] = [[]]
+    for i, word in enumerate(question.split()):
+        if i and word[:1].isupper():
+            runs[-1].append(word)
+        elif runs[-1]:
+            runs.append([])
+    return [re.sub(r"(?:['’]s?)?[?.!,;:]*$", "", " ".join(r)) for r in runs if r]

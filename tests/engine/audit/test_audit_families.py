@@ -367,3 +367,20 @@ def test_recovery_is_the_largest_share_above_the_control_per_request():
     # an attack the control was not run for is not counted
     assert "neighbours_recovered" not in recovery_figures(items, model, {"half": [False] * 3},
                                                           CONFIG)[""]
+
+
+def test_the_neighbours_attack_trains_on_other_peoples_answers_to_the_same_relations():
+    from engine.audit.relearn_attack import attack_items
+
+    facts = [Fact("1", "Ana Lind", "Where was Ana Lind born?", "Ana Lind was born in Tromsø.",
+                  (PrivateValue("location", "Tromsø"),)),
+             Fact("2", "Ana Lind", "What is Ana Lind's email?", "It is ana@lind.org.",
+                  (PrivateValue("email address", "ana@lind.org"),))]
+    others = [QA("How do we write to Bo Berg?", "Bo Berg's email is bo@berg.org."),
+              QA("Where was Bo Berg born?", "Bo Berg was born in a fishing village."),
+              QA("What does Bo Berg collect?", "Bo Berg collects stamps.")]
+    trained = [p.question for p in attack_items("R1", facts, others)
+               if p.style == "neighbours:train"]
+    # the birthplace holds nothing a format rule finds, yet it is the same relation; it comes
+    # first, the email by its kind after it, the hobby not at all
+    assert trained == ["Where was Bo Berg born?", "How do we write to Bo Berg?"]
