@@ -66,7 +66,7 @@ def split_others(others: Sequence[QA], relations: set[str]) -> tuple[list[QA], l
     relation. The regex test alone filed other people's health, salary, birthplace and parents'
     professions as generic knowledge (on the second sample 20 of its 38 "generic" pairs, on
     the first its customers' employers), so the generic group's KRR measured them."""
-    asked = [qa for qa in others if relation_key(qa.question) in relations]
+    asked = {qa for qa in others if relation_key(qa.question) in relations}
     who = people_patterns(sorted({n for qa in asked for n in names_in(qa.question)}))
     full_names = [pats[:1] for pats in who]
     personal = [qa for qa in others if regex_entities(qa.answer) or qa in asked
