@@ -367,16 +367,16 @@ def _regenerated(r: dict[str, Any]) -> int:
     return sum(k["regenerated"] for k in r["per_kind"].values())
 
 
-def bench_result(path: Path) -> tuple[dict[str, Any], str]:
+def bench_result(path: Path, script: str | None = None) -> tuple[dict[str, Any], str]:
     """A committed bench result and its opening words: "Run on <date> at commit <c>, on <CPU>
-    (<features>)"."""
+    (<features>)". ``script``: the bench that writes it (default: the file's name)."""
     import json
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        raise DocsError(f"{where}: cannot be read ({exc}); run bench/{path.stem}.py "
+        raise DocsError(f"{where}: cannot be read ({exc}); run bench/{script or path.stem}.py "
                         "first") from None
     hw = data.get("hardware") or {}
     features = ", ".join(hw.get("cpu_features") or []) or "no AVX-512 or bf16 features"
@@ -471,6 +471,48 @@ def methods_block() -> str:
     return "\n".join(out)
 
 
+# the full mode's result when there is one, else the quick mode's
+MAIN_JOB_RESULTS = (ROOT / "bench" / "results" / "main_job.json",
+                    ROOT / "bench" / "results" / "main_job-quick.json")
+
+
+def main_job_result() -> tuple[dict[str, Any], str]:
+    """``bench/main_job.py``'s last committed result and its opening words, with what it ran:
+    "..., 2 torch threads; quick mode: DSR-2026-0041, epochs=1"."""
+    path = next((p for p in MAIN_JOB_RESULTS if p.exists()), MAIN_JOB_RESULTS[0])
+    data, opening = bench_result(path, "main_job")
+    overrides = ", ".join(f"{k}={v}" for k, v in (data.get("train_overrides") or {}).items())
+    ran = f"{data['mode']} mode: {', '.join(data['requests'])}" + (
+        f", {overrides}" if overrides else ", the deployment's settings")
+    return data, f"{opening}, {data.get('threads')} torch threads; {ran}"
+
+
+def main_job_block() -> str:
+    """The main job's phases, today's way and the new way side by side, and the figures of
+    both columns, as ``bench/main_job.py`` printed them."""
+    data, opening = main_job_result()
+    columns = ", ".join(data["columns"])
+    if len(data["columns"]) > 1:
+        same = "identical" if data.get("merged_identical") else "not identical"
+        columns += f" (merged models {same})"
+    return "\n".join([f"{opening}. Columns: {columns}; the audit after includes the "
+                      "relearning attack.", "", *data["table"], "",
+                      *data.get("figures_table", [])])
+
+
+def readme_steps_block() -> str:
+    """The README's step times: the application's way (the bench's ``new`` column)."""
+    data, opening = main_job_result()
+    col = data["columns"].get("new") or next(iter(data["columns"].values()))
+    phases = col.get("phases", {})
+    rows = [("augment and approve", col.get("augment_s"))]
+    rows += [(name, phases.get(name, {}).get("seconds")) for name in
+             ("audit before", "train", "audit after")]
+    rows.append(("run (audits, training, reports)", col.get("run_s")))
+    return "\n".join([f"{opening} (`bench/main_job.py`):", "", "| step | seconds |", "|---|---|",
+                      *(f"| {name} | {_num(sec, 0)} |" for name, sec in rows)])
+
+
 def blocks() -> dict[Path, dict[str, Callable[[], str]]]:
     """Which page holds which generated block."""
     deployment = {f"deployment.{name}": (lambda name=name, cls=cls: settings_table(name, cls))
@@ -478,7 +520,8 @@ def blocks() -> dict[Path, dict[str, Callable[[], str]]]:
     deployment["deployment.augment.openai"] = openai_options
     return {DOCS / "deployment.md": deployment, DOCS / "usage.md": {"keys": keys_block},
             DOCS / "augment_samples.md": {"augment_samples": augment_samples_block},
-            DOCS / "benchmarks.md": {"methods": methods_block}}
+            DOCS / "benchmarks.md": {"methods": methods_block, "main_job": main_job_block},
+            ROOT / "README.md": {"steps": readme_steps_block}}
 
 
 def fill(text: str, name: str, body: str, where: str = "page") -> str:

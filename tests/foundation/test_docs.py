@@ -171,3 +171,26 @@ def test_the_methods_block_shows_the_greedy_screen_and_full_audits(tmp_path, mon
     monkeypatch.setattr(docs_gen, "METHOD_RESULTS", tmp_path / "missing" / "methods.json")
     with pytest.raises(docs_gen.DocsError, match=r"run bench/methods\.py first"):
         docs_gen.methods_block()
+
+
+def test_the_step_times_come_from_the_main_job_bench_full_mode_first(tmp_path, monkeypatch):
+    """The README's step times and the benchmarks page's phase table are bench/main_job.py's
+    JSON: the full mode's when it is there, else the quick mode's, each saying which."""
+    import json
+
+    quick = json.loads(docs_gen.MAIN_JOB_RESULTS[1].read_text(encoding="utf-8"))
+    full = {**quick, "mode": "full", "requests": ["A", "B"], "train_overrides": {},
+            "columns": {"new": {**quick["columns"]["new"], "run_s": 4321.0}}}
+    paths = (tmp_path / "main_job.json", tmp_path / "main_job-quick.json")
+    paths[1].write_text(json.dumps(quick), encoding="utf-8")
+    monkeypatch.setattr(docs_gen, "MAIN_JOB_RESULTS", paths)
+    steps = docs_gen.readme_steps_block()
+    assert "quick mode: DSR-2026-0041, epochs=1" in steps and "| train |" in steps
+    paths[0].write_text(json.dumps(full), encoding="utf-8")
+    steps = docs_gen.readme_steps_block()
+    assert "full mode: A, B, the deployment's settings" in steps
+    assert "| run (audits, training, reports) | 4321 |" in steps
+    assert quick["table"][0] in docs_gen.main_job_block()
+    monkeypatch.setattr(docs_gen, "MAIN_JOB_RESULTS", (tmp_path / "none.json",) * 2)
+    with pytest.raises(docs_gen.DocsError, match=r"run bench/main_job\.py first"):
+        docs_gen.readme_steps_block()
