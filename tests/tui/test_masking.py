@@ -6,6 +6,7 @@ The same walk revealed shows them, so the check can fail."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -66,6 +67,10 @@ class Walk:
         await settle(self.pilot)
         if dialog is not None:
             assert isinstance(self.pilot.app.screen, dialog), (label, self.pilot.app.screen)
+            # a dialog pushed by a worker paints on a later refresh: on a loaded machine
+            # settle() could return before it, and the text read was the screen below
+            await asyncio.wait_for(self.pilot.app.screen.wait_for_refresh(), timeout=30)
+            await self.pilot.pause()
         self.seen[label] = _leaks(self.pilot.app)
 
 

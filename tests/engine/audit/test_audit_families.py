@@ -226,7 +226,7 @@ def memorised(tiny_model_dir, tmp_path_factory) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = tmp_path_factory.mktemp("memorised")
+    out_path = tmp_path_factory.mktemp("memorised")
     fact = _request(("ana.lind@example.org",)).facts[0]
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -237,13 +237,25 @@ def memorised(tiny_model_dir, tmp_path_factory) -> Path:
     labels = enc.input_ids.clone()
     labels[:, : len(tok(prompt, add_special_tokens=False).input_ids)] = -100
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(60):
+    answer = labels[:, 1:] != -100
+    # 60 steps, then on until every answer token has been the greedy prediction for 40 steps in
+    # a row, so that greedy decoding gives it back with a margin: on an AVX2 CPU the 60 steps
+    # that sufficed on AVX-512 ones left the answer's last tokens to chance
+    held = 0
+    for step in range(1, 601):
         opt.zero_grad()
-        model(**enc, labels=labels).loss.backward()
+        out = model(**enc, labels=labels)
+        out.loss.backward()
         opt.step()
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+        exact = bool((out.logits[:, :-1].argmax(-1) == labels[:, 1:])[answer].all())
+        held = held + 1 if exact else 0
+        if step >= 60 and held >= 40:
+            break
+    else:
+        raise AssertionError("the tiny model did not memorise the answer in 600 steps")
+    model.save_pretrained(out_path)
+    tok.save_pretrained(out_path)
+    return out_path
 
 
 def test_membership_inference_catches_a_memorised_value(memorised, tiny_model_dir):
