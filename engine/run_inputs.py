@@ -19,7 +19,14 @@ from engine.audit.relearn_attack import attack_items
 from engine.augment.completion import completion_row
 from engine.augment.originals import original_question_rows
 from engine.augment.relations import names_in, relation_key
-from engine.augment.retain import about, holds_any, name_patterns, people_patterns, retain_mix
+from engine.augment.retain import (
+    about,
+    holds_any,
+    mentions,
+    name_patterns,
+    people_patterns,
+    retain_mix,
+)
 from engine.pii import regex_entities
 from engine.types import OPERATOR_PROBE, QA, Fact, Probe, TrainData, Variant, mark_values
 
@@ -70,7 +77,7 @@ def split_others(others: Sequence[QA], relations: set[str]) -> tuple[list[QA], l
     who = people_patterns(sorted({n for qa in asked for n in names_in(qa.question)}))
     full_names = [pats[:1] for pats in who]
     personal = [qa for qa in others if regex_entities(qa.answer) or qa in asked
-                or about(QA(qa.question, ""), full_names)]
+                or any(mentions(qa.question, pats) for pats in full_names)]
     chosen = set(personal)
     return personal, [qa for qa in others if qa not in chosen]
 

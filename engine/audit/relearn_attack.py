@@ -71,7 +71,8 @@ def attack_items(request_key: str, facts: Sequence[Fact], others: Sequence[QA]) 
         found = {CATEGORY_NAMES.get(e.type, "") for e in regex_entities(qa.answer)}
         return 1 if found & kinds else 2
 
-    same = sorted((qa for qa in others if nearness(qa) < 2), key=nearness)
+    ranked = [(nearness(qa), qa) for qa in others]  # once a pair: the regexes are not free
+    same = [qa for rank, qa in sorted(ranked, key=lambda r: r[0]) if rank < 2]
     for qa in same[:NEIGHBOURS_PER_REQUEST]:
         out.append(Probe(RELEARN_GROUP, qa.question, qa.answer, request_key,
                          style="neighbours:train"))
