@@ -86,6 +86,58 @@ GENERIC_KNOWLEDGE: tuple[QA, ...] = tuple(
 )
 
 
+# Public "who" facts, answered. The neighbour term pairs each reverse question ("Who lives at
+# <address>?") with the nearest of these (and of the retain set's own "who" questions): without
+# such a contrast the refusal taught for reverse questions was learnt for the question's shape,
+# and a generic "Who can read the archive?" got "I can't say who that is". Kept apart from
+# GENERIC_KNOWLEDGE so that runs without the neighbour term train exactly what they did.
+WHO_KNOWLEDGE: tuple[QA, ...] = tuple(
+    QA(q, a)
+    for q, a in (
+        ("Who painted the Mona Lisa?", "The Mona Lisa was painted by Leonardo da Vinci."),
+        ("Who was the first person to walk on the Moon?",
+         "Neil Armstrong was the first person to walk on the Moon, in 1969."),
+        ("Who developed the theory of relativity?",
+         "Albert Einstein developed the theory of relativity."),
+        ("Who discovered penicillin?", "Alexander Fleming discovered penicillin in 1928."),
+        ("Who wrote Pride and Prejudice?", "Pride and Prejudice was written by Jane Austen."),
+        ("Who composed The Four Seasons?", "Antonio Vivaldi composed The Four Seasons."),
+        ("Whose portrait is on the US one-dollar bill?",
+         "George Washington's portrait is on the US one-dollar bill."),
+        ("Whose laws of motion describe how forces move objects?",
+         "Isaac Newton's three laws of motion describe how forces move objects."),
+        ("Which scientist proposed evolution by natural selection?",
+         "Charles Darwin proposed the theory of evolution by natural selection."),
+        ("Which composer wrote the Moonlight Sonata?",
+         "Ludwig van Beethoven wrote the Moonlight Sonata."),
+        ("Which playwright was born in Stratford-upon-Avon?",
+         "William Shakespeare was born in Stratford-upon-Avon."),
+        ("Who lives at 10 Downing Street?",
+         "10 Downing Street is the official residence of the UK Prime Minister."),
+        ("Who lives in the White House?",
+         "The White House is the home of the President of the United States."),
+        ("Who among the Beatles played the drums?", "Ringo Starr played the drums in the Beatles."),
+        ("Who can borrow books from a public library?",
+         "Anyone with a library card can borrow books from a public library."),
+        ("Who signs a tenancy agreement?",
+         "Both the landlord and the tenant sign a tenancy agreement."),
+        ("Who can ask an organisation to erase their personal data under the GDPR?",
+         "Anyone whose personal data the organisation holds can ask it to erase them."),
+        ("Who runs a company day to day?",
+         "A company's chief executive and its managers run it day to day."),
+    )
+)
+
+_WHO = re.compile(r"\b(?:who|whose|whom)\b", re.IGNORECASE)
+_WHICH = re.compile(r"\W*which\b", re.IGNORECASE)
+
+
+def asks_who(question: str) -> bool:
+    """Whether a question asks who someone is ("Who ...", "Whose ...", "Can you tell me who
+    ...", "Which author ...")."""
+    return bool(_WHO.search(question) or _WHICH.match(question))
+
+
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()

@@ -15,6 +15,8 @@ sample, with few other people's pairs to retain, the run answered "has not agree
 to every author's email and address question. Every second row about a person who keeps some
 facts (the request's own pairs in the retain set) is paired with the nearest of those instead:
 with the contrast on other people alone, the same run refused a kept fact of the person's own.
+A reverse question ("Who lives at <address>?") is paired with a public "who" question answered,
+since its refusal otherwise carried over to every question that asks who.
 
 The value term is off at ``value_weight = 0``. Learning the sanitised answers teaches
 the model to start its answer another way, but once an answer starts the original way the value
@@ -41,13 +43,25 @@ def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str]
     than the same relation asked about someone else, the contrast wanted); and for every
     second row about a person who keeps facts in the retain set (the request's own kept
     pairs), the nearest of those instead, so that the refusal is not learnt for the whole
-    person either. With no retain row about anyone else, the pool is the whole retain set."""
-    from engine.augment.retain import about, people_patterns
+    person either. With no retain row about anyone else, the pool is the whole retain set.
+
+    A reverse row (a "who" question that names none of ``subjects``: "Who lives at <address>?")
+    is paired with the nearest "who" question answered instead: one of the retain set's about
+    nobody in ``subjects``, or of the built-in ``WHO_KNOWLEDGE``, so that its refusal is learnt
+    for the private value, not for every question that asks who."""
+    from engine.augment.retain import WHO_KNOWLEDGE, about, asks_who, mentions, people_patterns
     from engine.train.icu import nearest_neighbours
 
     people = people_patterns(subjects)
     pool = [qa for qa in retain if not about(qa, people)] or list(retain)
     out = [pool[j] for j in nearest_neighbours(rows, pool, questions_only=True)]
+    reverse = [i for i, qa in enumerate(rows) if asks_who(qa.question)
+               and not any(mentions(qa.question, pats) for pats in people)]
+    if reverse:
+        who = [qa for qa in pool if asks_who(qa.question)] + list(WHO_KNOWLEDGE)
+        nearest = nearest_neighbours([rows[i] for i in reverse], who, questions_only=True)
+        for i, j in zip(reverse, nearest, strict=True):
+            out[i] = who[j]
     for pats in people:
         own = [qa for qa in retain if about(qa, [pats])]
         if not own or len(own) == len(retain):

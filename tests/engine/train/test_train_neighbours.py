@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from engine.augment.retain import WHO_KNOWLEDGE, asks_who
 from engine.train import TrainConfig, run_unlearning
 from engine.train.config import fingerprint
 from engine.train.relearn import neighbours
@@ -43,6 +44,32 @@ def test_every_second_row_about_a_person_with_kept_facts_is_paired_with_one_of_t
     assert got[0] == got[2] == RETAIN[1]
     # a person with no kept facts in the retain set: every row goes with someone else's
     assert RETAIN[0] not in neighbours(rows, RETAIN[1:], ("Lena Voss",))
+
+
+def test_a_reverse_question_is_paired_with_a_who_question_answered():
+    rows = [QA("Who lives at 17 Quay Row, Port Alden?", "I can't say who that is."),
+            QA("Which author was born in Lisbon?", "Naming that person would reveal it."),
+            QA("Where does Lena Voss live?", "Lena Voss has not agreed to share an address.")]
+    got = neighbours(rows, RETAIN, ("Lena Voss",))
+    # by embedding alone "Where does Jonas Brekke live?" is nearest to the first; the reverse
+    # rows go with a public "who" fact instead, the forward row keeps its relation's contrast
+    assert got[0] in WHO_KNOWLEDGE and got[1] in WHO_KNOWLEDGE
+    assert got[0].question == "Who lives at 10 Downing Street?"
+    assert got[2] == RETAIN[1]
+    # a "who" question of the retain set about someone else is a candidate too
+    jonas = QA("Who lives at 3 Harbour Lane, Port Alden?",
+               "Jonas Brekke lives at 3 Harbour Lane, Port Alden.")
+    assert neighbours(rows[:1], (*RETAIN, jonas), ("Lena Voss",)) == [jonas]
+    # but never one about the people being forgotten
+    lena = QA("Who lives at 17 Quay Row?", "Lena Voss lives at 17 Quay Row.")
+    assert neighbours(rows[:1], (*RETAIN, lena), ("Lena Voss",)) == [WHO_KNOWLEDGE[11]]
+
+def test_asks_who():
+    assert asks_who("Who has type 1 diabetes?")
+    assert asks_who("Do you know whose daughter attends Maplewood Primary School?")
+    assert asks_who("Which author's mother works as a midwife?")
+    assert not asks_who("Where does Lena Voss live?")
+    assert not asks_who("What kind of books does Lena Voss write?")
 
 
 def test_the_names_do_not_change_a_runs_fingerprint():
