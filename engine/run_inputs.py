@@ -22,8 +22,8 @@ from engine.augment.relations import names_in, relation_key
 from engine.augment.retain import (
     about,
     holds_any,
-    mentions,
     name_patterns,
+    names_anyone,
     people_patterns,
     retain_mix,
 )
@@ -77,7 +77,7 @@ def split_others(others: Sequence[QA], relations: set[str]) -> tuple[list[QA], l
     who = people_patterns(sorted({n for qa in asked for n in names_in(qa.question)}))
     full_names = [pats[:1] for pats in who]
     personal = [qa for qa in others if regex_entities(qa.answer) or qa in asked
-                or any(mentions(qa.question, pats) for pats in full_names)]
+                or names_anyone(qa.question, full_names)]
     chosen = set(personal)
     return personal, [qa for qa in others if qa not in chosen]
 

@@ -173,11 +173,15 @@ def people_patterns(people: Sequence[str]) -> list[list[re.Pattern[str]]]:
     return [name_patterns(s) for s in people if s.strip()]
 
 
+def names_anyone(text: str, people: Sequence[Sequence[re.Pattern[str]]]) -> bool:
+    """Whether ``text`` mentions anyone of ``people`` (``people_patterns``)."""
+    return any(mentions(text, pats) for pats in people)
+
+
 def about(qa: QA, people: Sequence[Sequence[re.Pattern[str]]]) -> bool:
     """Whether the pair's question or answer mentions anyone of ``people``
     (``people_patterns``)."""
-    text = f"{qa.question}\n{qa.answer}"
-    return any(mentions(text, pats) for pats in people)
+    return names_anyone(f"{qa.question}\n{qa.answer}", people)
 
 
 def holds_any(qa: QA, values: Sequence[str]) -> bool:

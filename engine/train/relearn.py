@@ -50,14 +50,14 @@ def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str]
     is paired with the nearest "who" question answered instead: one of the retain set's about
     nobody in ``subjects``, or of the built-in ``WHO_KNOWLEDGE``, so that its refusal is learnt
     for the private value, not for every question that asks who."""
-    from engine.augment.retain import WHO_KNOWLEDGE, about, asks_who, mentions, people_patterns
+    from engine.augment.retain import WHO_KNOWLEDGE, about, asks_who, names_anyone, people_patterns
     from engine.train.icu import nearest_neighbours
 
     people = people_patterns(subjects)
     pool = [qa for qa in retain if not about(qa, people)] or list(retain)
     out = [pool[j] for j in nearest_neighbours(rows, pool, questions_only=True)]
     reverse = [i for i, qa in enumerate(rows) if asks_who(qa.question)
-               and not any(mentions(qa.question, pats) for pats in people)]
+               and not names_anyone(qa.question, people)]
     if reverse:
         who = [qa for qa in pool if asks_who(qa.question)] + list(WHO_KNOWLEDGE)
         nearest = nearest_neighbours([rows[i] for i in reverse], who, questions_only=True)

@@ -64,6 +64,7 @@ def test_a_reverse_question_is_paired_with_a_who_question_answered():
     lena = QA("Who lives at 17 Quay Row?", "Lena Voss lives at 17 Quay Row.")
     assert neighbours(rows[:1], (*RETAIN, lena), ("Lena Voss",)) == [WHO_KNOWLEDGE[11]]
 
+
 def test_asks_who():
     assert asks_who("Who has type 1 diabetes?")
     assert asks_who("Do you know whose daughter attends Maplewood Primary School?")
