@@ -28,7 +28,15 @@ from engine.augment.retain import (
     retain_mix,
 )
 from engine.pii import regex_entities
-from engine.types import OPERATOR_PROBE, QA, Fact, Probe, TrainData, Variant, mark_values
+from engine.types import (
+    OPERATOR_PROBE,
+    QA,
+    Fact,
+    Probe,
+    TrainData,
+    Variant,
+    mark_values,
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,10 @@ class ProbeSettings:
     # run see other customers' questions of the forgotten relations, which a forget weight of 2
     # otherwise taught the model to refuse too (sample: 152 non-forget pairs, 40 held as probes)
     retain_train_size: int = 160
-    # each fact's original question is also trained, with this many of its approved answers
-    original_question_answers: int = 3
+    # each fact's original question is also trained, with this many of its approved answers:
+    # the original wording is the one the deployed model memorised, and the one that still
+    # leaked (3 of the first sample's 18 original questions) with 3 answers each
+    original_question_answers: int = 6
     seed: int = 0
     # the adversarial families (engine.audit.families): frame questions per fact for
     # `independent` (an operator's own probe questions are always asked too), whether the

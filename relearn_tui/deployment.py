@@ -23,7 +23,7 @@ from engine.bundled import missing_package
 from engine.models import BUNDLED_MODELS
 from engine.run_inputs import ProbeSettings
 from engine.subject import SubjectConfig
-from engine.train.config import METHOD_NAMES, TrainConfig
+from engine.train.config import METHOD_NAMES, TrainConfig, with_method_defaults
 from engine.types import QA
 from relearn_tui.errors import OperatorError
 
@@ -56,7 +56,7 @@ class Deployment:
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # as written, for records
     subject: SubjectConfig = field(default_factory=SubjectConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(**with_method_defaults({})))
     audit: AuditConfig = field(default_factory=AuditConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     probes: ProbeSettings = field(default_factory=ProbeSettings)
@@ -86,7 +86,8 @@ class Deployment:
 
 
 def _typed(*, where: str, sections: dict[str, dict[str, Any]], **top: Any) -> Deployment:
-    configs = {name: build_config(cls, sections.get(name, {}), f"{where}: [{name}]")
+    given = {**sections, "train": with_method_defaults(sections.get("train", {}))}
+    configs = {name: build_config(cls, given.get(name, {}), f"{where}: [{name}]")
                for name, cls in SECTION_CONFIGS.items()}
     if configs["train"].method not in METHOD_NAMES:
         raise DeploymentError(f"{where}: [train]: method: {configs['train'].method!r} is not "

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.train.config import METHOD_NAMES
+from engine.train.config import METHOD_DEFAULTS, METHOD_NAMES, TrainConfig, with_method_defaults
 from relearn_tui.reports.figures import fmt, settings_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,15 +299,28 @@ def settings_table(section: str, cls: type) -> str:
                 missing and f"no meaning for {', '.join(missing)}",
                 stale and f"a meaning for {', '.join(stale)}, which {cls.__name__} lacks"]))
             + f": edit MEANINGS in {Path(__file__).relative_to(ROOT)}")
+    # [train] starts from the default method's own defaults (engine.train.config)
+    own = with_method_defaults({}) if section == "train" else {}
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for f in fields:
-        default = toml_value(field_default(f)).replace("|", "\\|")
+        default = toml_value(own.get(f.name, field_default(f))).replace("|", "\\|")
         rows.append(f"| `{f.name}` | {type_words(f.type)} | `{default}` | "
                     f"{meanings[f.name]} |")
     source = sys.modules[cls.__module__].__file__ or ""
     where = Path(source).resolve().relative_to(ROOT)
     rows.append("")
     rows.append(f"From `{cls.__name__}` in `{where}`.")
+    if own:
+        rows[-1] = (f"From `{cls.__name__}` and `METHOD_DEFAULTS` in `{where}`: a key the "
+                    "section leaves out takes its method's default, then the dataclass's. "
+                    "The defaults above are `relearn`'s; the others':")
+        rows.append("")
+        alike: dict[str, list[str]] = {}
+        for method, values in METHOD_DEFAULTS.items():
+            if method != TrainConfig.method:
+                text = ", ".join(f"`{k} = {toml_value(v)}`" for k, v in values.items())
+                alike.setdefault(text, []).append(f"`{method}`")
+        rows += [f"- {', '.join(methods)}: {text}" for text, methods in alike.items()]
     return "\n".join(rows)
 
 

@@ -22,7 +22,7 @@ from sqlmodel import select
 from engine.audit.config import AuditConfig, Thresholds
 from engine.progress import Cancelled, CancelToken, Progress, ProgressFn, ignore_progress
 from engine.run_inputs import ProbeSettings, RequestItems, build_run_inputs
-from engine.train.config import METHOD_NAMES, TrainConfig
+from engine.train.config import METHOD_NAMES, TrainConfig, with_method_defaults
 from engine.types import Probe, TrainData
 from engine.types import Variant as EngineVariant
 from relearn_tui import audit_cache, workflow
@@ -63,7 +63,7 @@ def train_config(dep: Deployment, settings: RunSettings) -> TrainConfig:
     if values["method"] not in METHOD_NAMES:
         raise RunError(f"unknown method {values['method']!r}; methods: "
                        f"{', '.join(METHOD_NAMES)}")
-    return build_config(TrainConfig, values, dep.where("train"))
+    return build_config(TrainConfig, with_method_defaults(values), dep.where("train"))
 
 
 def new_run_id() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,22 @@ from engine.types import QA, TrainData
 
 METHOD_NAMES = ("relearn", "ga", "gd", "ga_klr", "npo", "npo_gdr", "npo_klr", "yao", "icu")
 """The unlearning methods of docs/design.md §5.4 (``sft``, plain fine-tuning, builds subjects)."""
+
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    # ReLearn's paper rate (1e-4) had barely fitted the sanitised answers after 4 epochs on the
+    # 135M model (their loss still 1.56 a token); at 1e-3, 3 epochs left a leak rate of 0.45 and
+    # 6 (the original questions trained too) 0.05. At forget weight 1 one sampled answer in
+    # about 300 still held a value, at 2 one probe in 60 leaked, at 3 none at full precision;
+    # the quantisation-aware steps took the 4-bit re-check's leaks (email addresses the model
+    # can spell from the name) to none. Chosen on the first sample (docs/benchmarks.md); both
+    # samples run with them.
+    "relearn": {"epochs": 6, "lr": 1e-3, "forget_weight": 3.0, "qat_bits": 4},
+    # the baselines: the best of their sweep in bench/methods.py on the first sample
+    **{m: {"epochs": 4, "lr": 5e-4} for m in METHOD_NAMES if m != "relearn"},
+}
+"""Each method's own defaults, over TrainConfig's, for the keys a [train] section leaves out
+(:func:`with_method_defaults`). TrainConfig's own are ReLearn's paper settings, which the
+engine's tests and the subject-model build rely on."""
 
 
 LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0,
@@ -27,8 +44,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class TrainConfig:
-    """One unlearning run. Defaults follow ReLearn (LoRA r=32, alpha=32, dropout 0.05, lr 1e-4,
-    weight decay 0.01); ``epochs`` is sized for the sample scenario."""
+    """One unlearning run. Defaults follow ReLearn's paper (LoRA r=32, alpha=32, dropout 0.05,
+    lr 1e-4, weight decay 0.01); a deployment's [train] section starts from its method's own
+    defaults instead (``METHOD_DEFAULTS``)."""
 
     method: str = "relearn"
     epochs: int = 4
@@ -141,6 +159,13 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+def with_method_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A [train] section's ``values`` over the defaults of the method it names (relearn when
+    it names none); an unknown method gets none, and the caller says why it is unknown."""
+    method = values.get("method", TrainConfig.method)
+    return {**METHOD_DEFAULTS.get(method, {}), **values}
 
 
 def fingerprint(*parts: Any) -> str:

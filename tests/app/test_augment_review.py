@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from engine.pii import contains_value
+from engine.run_inputs import ProbeSettings
 from relearn_tui import review, workflow
 from relearn_tui.augmenting import augment_request
 from relearn_tui.importer import import_paths
@@ -168,7 +169,7 @@ def test_a_run_trains_each_original_question_with_approved_answers(imported):
             assert (qa.answer[: start - 1], qa.answer[start:end]) in completions
             assert f.answer.startswith(qa.answer[: start - 1])
         rows = [qa for qa in asked if not qa.targets]
-        assert 1 <= len(rows) <= 3
+        assert 1 <= len(rows) <= ProbeSettings().original_question_answers
         assert len({qa.answer for qa in rows}) == len(rows)
         assert {qa.answer for qa in rows} <= approved
         assert all(not contains_value(qa.answer, v["value"])

@@ -43,6 +43,45 @@ def test_settings_are_typed_and_flags_override_the_file(tmp_path, make_deploymen
     assert dep.corpus == other.resolve()
 
 
+def test_keys_a_train_section_leaves_out_take_its_methods_defaults(tmp_path):
+    from engine.train.config import METHOD_DEFAULTS, TrainConfig
+
+    path = tmp_path / "deployment.toml"
+    path.write_text("")
+    relearn = load_deployment(path).train
+    assert (relearn.method, relearn.epochs, relearn.lr, relearn.forget_weight,
+            relearn.qat_bits) == ("relearn", 6, 1e-3, 3.0, 4)
+    assert relearn.lora_r == TrainConfig().lora_r  # the rest are the dataclass's
+    path.write_text('[train]\nmethod = "npo"\nlr = 2e-4\n')
+    npo = load_deployment(path).train
+    assert (npo.epochs, npo.lr, npo.qat_bits) == (METHOD_DEFAULTS["npo"]["epochs"], 2e-4, 0)
+    # --method picks that method's defaults, not the ones of the method the file names
+    path.write_text('[train]\nmethod = "ga"\n')
+    assert load_deployment(path, {"method": "relearn"}).train == relearn
+
+
+def test_a_run_for_another_method_takes_that_methods_defaults(tmp_path):
+    from relearn_tui.runs import RunSettings, train_config
+
+    path = tmp_path / "deployment.toml"
+    path.write_text("[train]\nforget_weight = 2.0\n")
+    dep = load_deployment(path)
+    ga = train_config(dep, RunSettings(method="ga", train={"epochs": 2}))
+    assert (ga.method, ga.epochs, ga.lr, ga.forget_weight, ga.qat_bits) == (
+        "ga", 2, 5e-4, 2.0, 0)
+    assert train_config(dep, RunSettings()) == dep.train
+
+
+def test_both_sample_deployments_run_with_the_same_settings():
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[2] / "sample_requests"
+    first, authors = load_deployment(samples), load_deployment(samples / "authors")
+    assert (first.train, first.probes, first.thresholds, first.audit) == (
+        authors.train, authors.probes, authors.thresholds, authors.audit)
+    assert "train" not in {k for k, v in first.sections.items() if v}
+
+
 def test_reading_the_deployment_writes_nothing(home, tmp_path, make_deployment):
     path = make_deployment(tmp_path / "dep")
     ctx = AppContext.create(deployment=path)
