@@ -29,6 +29,7 @@ from engine.augment.retain import (
 )
 from engine.pii import regex_entities
 from engine.types import (
+    FORWARD_KINDS,
     OPERATOR_PROBE,
     QA,
     Fact,
@@ -172,7 +173,11 @@ def build_run_inputs(requests: Sequence[RequestItems], corpus: Sequence[QA],
                 relearn.append(completion_row(by_id[v.fact_id].question, v.question, v.answer))
             else:
                 relearn.append(QA(v.question, v.answer))
-                answers.setdefault(v.fact_id, []).append(v.answer)
+                if v.kind in FORWARD_KINDS:
+                    # a reverse item's refusal ("I can't say who that is") answers another
+                    # question; trained on the original question it taught the model to
+                    # give that refusal to forward questions (a third of these rows were)
+                    answers.setdefault(v.fact_id, []).append(v.answer)
         for f in req.facts:
             relearn += original_question_rows(f.question, answers.get(f.fact_id, []),
                                               settings.original_question_answers)

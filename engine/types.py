@@ -12,6 +12,12 @@ VARIANT_KINDS = ("simple", "contextual", "noise", "logical")
 """Question-variant kinds (docs/design.md §5.3); ``completion`` items are a fifth, separate
 kind."""
 
+FORWARD_KINDS = ("simple", "contextual", "noise")
+"""The kinds that ask about the person, as the original question does; the others
+(``logical``) ask back with the value ("Who lives at <address>?") and are answered with a
+refusal to name anyone."""
+REVERSE_KINDS = tuple(k for k in VARIANT_KINDS if k not in FORWARD_KINDS)
+
 ITEM_KINDS = (*VARIANT_KINDS, "completion")
 
 OPERATOR_PROBE = "operator"

@@ -26,7 +26,7 @@ from engine.augment.offline import OfflineBackend, build_plan, question_key
 from engine.augment.verify import names_person, verify_item
 from engine.pii import contains_value, extract_private_values
 from engine.progress import CancelToken, Progress, ProgressFn, ignore_progress
-from engine.types import VARIANT_KINDS, Fact, Variant, Verification
+from engine.types import FORWARD_KINDS, REVERSE_KINDS, VARIANT_KINDS, Fact, Variant, Verification
 
 
 @dataclass
@@ -72,9 +72,6 @@ class AugmentConfig:
             raise ValueError("AugmentConfig.completions and max_attempts must not be negative")
 
 
-# question kinds that ask about the person (a reverse question asks back with the value)
-FORWARD_KINDS = ("simple", "contextual", "noise")
-REVERSE_KINDS = tuple(k for k in VARIANT_KINDS if k not in FORWARD_KINDS)
 
 
 def fallback_mark(backend_name: str) -> str:
