@@ -2,7 +2,8 @@
 
 What stays: pseudonym, categories, salted value hashes, figures, the event log. What goes:
 names, references, the request file's name, fact texts, private values, variant texts,
-generated probe answers. On
+generated probe answers, and any text of a run's shared (retain) probe records that holds the
+request's name, reference or a private value. On
 SQLite, secure_delete zeroes freed pages and a WAL checkpoint clears old page images, so the
 values are gone from the file itself, not only from the tables.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from engine.pii import contains_value
 from relearn_tui import workflow
-from relearn_tui.store.models import AuditResult, Event, Fact, Variant
+from relearn_tui.store.models import AuditResult, Event, Fact, Run, Variant
 
 
 class PurgeError(workflow.WorkflowError):
@@ -32,6 +34,9 @@ def purge_request(ctx, request_id: str, *, actor: str) -> dict[str, int]:
         if req.purged_at is not None:
             return {}
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)).all()
+        values = [pv["value"] for f in facts for pv in (f.private_values or [])
+                  if isinstance(pv, dict) and pv.get("value")]
+        values += [v for v in (req.subject_name, req.subject_reference) if v]
         for f in facts:
             f.question = f.answer = None
             f.private_values = None
@@ -44,13 +49,45 @@ def purge_request(ctx, request_id: str, *, actor: str) -> dict[str, int]:
         for a in audits:
             a.probe_records = None
             s.add(a)
+        scrubbed = scrub_shared_records(s, request_id, values)
         req.subject_name = req.subject_reference = req.source = None  # a file name can name them
         req.purged_at = workflow.utcnow()
         s.add(req)
-        counts = {"facts": len(facts), "variants": len(variants), "audit_rows": len(audits)}
+        counts = {"facts": len(facts), "variants": len(variants), "audit_rows": len(audits),
+                  "shared_records_scrubbed": scrubbed}
         workflow.record_event(s, request_id, actor=actor, action="purged", detail=counts)
     scrub_sqlite(ctx)
     return counts
+
+
+PURGED = "[purged]"
+
+
+def scrub_shared_records(s, request_id: str, values: list[str]) -> int:
+    """Blank every text field that holds one of ``values`` in the probe records a run keeps
+    for all its requests together (its retain probes, ``request_id`` None), in each run that
+    included the request; returns how many records changed. A retain answer is the model's own
+    text and can name or quote a forgotten person ("Amara Okafor's email ..." answering about
+    another customer), so clearing the request's own rows is not enough."""
+    if not values:
+        return 0
+    runs = [r.id for r in s.exec(select(Run)).all() if request_id in (r.request_ids or [])]
+    if not runs:
+        return 0
+    changed = 0
+    shared = s.exec(select(AuditResult).where(AuditResult.run_id.in_(runs),
+                                              AuditResult.request_id.is_(None))).all()
+    for a in shared:
+        records = []
+        for rec in a.probe_records or []:
+            clean = {k: PURGED if isinstance(v, str) and any(contains_value(v, x) for x in values)
+                     else v for k, v in rec.items()}
+            changed += clean != rec
+            records.append(clean)
+        if records != (a.probe_records or []):
+            a.probe_records = records  # a new list: the JSON column sees the change
+            s.add(a)
+    return changed
 
 
 def scrub_sqlite(ctx) -> None:

@@ -165,6 +165,33 @@ def test_purge_needs_a_report_then_removes_personal_data(verified):
         assert value.encode() not in raw
 
 
+def test_purge_scrubs_the_runs_shared_records_that_quote_the_person(verified):
+    """A retain answer is the model's text: about another customer it can still name the
+    purged one (the tiny model answered "Amara Okafor's email" to a retain probe), and the
+    run keeps those records for all its requests, not in the request's own row."""
+    ctx = verified
+    private = _private(ctx, "DSR-2026-0041")
+    name, value = private[0], private[-1]
+    quoting = {"group": "retain_subjects", "request_key": "", "verdict": "not retained",
+               "question": "What do the account notes say about Lucia Ferreira?",
+               "output": f"{name}'s account: {value.upper()}"}
+    other = dict(quoting, output="Lucia Ferreira asked for a catalogue.", verdict="retained")
+    with ctx.store.session() as s:
+        row = s.exec(select(AuditResult).where(AuditResult.phase == "after",
+                                               AuditResult.request_id.is_(None))).one()
+        row.probe_records = [quoting, other]
+        s.add(row)
+    export_request_report(ctx, "DSR-2026-0041", "json")
+    counts = purge_request(ctx, "DSR-2026-0041", actor="alice")
+    assert counts["shared_records_scrubbed"] == 1
+    with ctx.store.session() as s:
+        row = s.exec(select(AuditResult).where(AuditResult.phase == "after",
+                                               AuditResult.request_id.is_(None))).one()
+        assert row.probe_records == [dict(quoting, output="[purged]"), other]
+    raw = b"".join(p.read_bytes() for p in ctx.home.glob("relearn.db*")).lower()
+    assert name.lower().encode() not in raw and value.lower().encode() not in raw
+
+
 def test_bar_groups_name_every_set_bar_once() -> None:
     """The thresholds line: each bar once, those of one figure and value grouped, unset bars
     (None, "off") left out; the Audit screen showed "leak rate 4-bit" twice and "AUC <= None"."""
