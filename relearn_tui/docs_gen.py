@@ -239,7 +239,8 @@ MEANINGS: dict[str, dict[str, str]] = {
         "trained_per_fact": "trained variants asked back per fact",
         "retain_train_size": "retain rows each step samples from (steps do not grow with it)",
         "original_question_answers": "approved answers each original question is trained "
-                                     "with",
+                                     "with, taken from the forward items (a reverse item's "
+                                     "refusal to name anyone answers another question)",
         "seed": "seed of the probe draw",
         "independent_per_fact": "frame questions per fact in the `independent` family "
                                 "(the operator's own probe questions are asked besides)",
