@@ -16,8 +16,9 @@ to every author's email and address question. Every second row about a person wh
 facts (the request's own pairs in the retain set) is paired with the nearest of those instead:
 with the contrast on other people alone, the same run refused a kept fact of the person's own.
 A reverse question ("Who lives at <address>?") is paired with a public "who" question answered,
-because its refusal was seen to carry over to a generic "Who can ...?" question (on the one
-screen since, it still did: docs/benchmarks.md).
+because its refusal was seen to carry over to a generic "Who can ...?" question (on one
+screen each, with the contrast that probe was answered and without it refused: one probe,
+docs/benchmarks.md).
 
 The value term is off at ``value_weight = 0``. Learning the sanitised answers teaches
 the model to start its answer another way, but once an answer starts the original way the value
