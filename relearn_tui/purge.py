@@ -3,7 +3,7 @@
 What stays: pseudonym, categories, salted value hashes, figures, the event log. What goes:
 names, references, the request file's name, fact texts, private values, variant texts,
 generated probe answers, and any text of a run's shared (retain) probe records that holds the
-request's name, reference or a private value. On
+request's name, reference, a private value or a contact detail of its answers. On
 SQLite, secure_delete zeroes freed pages and a WAL checkpoint clears old page images, so the
 values are gone from the file itself, not only from the tables.
 """
@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from engine.pii import contains_value
 from relearn_tui import workflow
+from relearn_tui.freetext import request_private_values
 from relearn_tui.store.models import AuditResult, Event, Fact, Run, Variant
 
 
@@ -33,10 +34,8 @@ def purge_request(ctx, request_id: str, *, actor: str) -> dict[str, int]:
             raise PurgeError(f"request {request_id}: export its report before purging")
         if req.purged_at is not None:
             return {}
+        values = request_private_values(s, request_id)  # read before the facts are cleared
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)).all()
-        values = [pv["value"] for f in facts for pv in (f.private_values or [])
-                  if isinstance(pv, dict) and pv.get("value")]
-        values += [v for v in (req.subject_name, req.subject_reference) if v]
         for f in facts:
             f.question = f.answer = None
             f.private_values = None
@@ -78,15 +77,13 @@ def scrub_shared_records(s, request_id: str, values: list[str]) -> int:
     shared = s.exec(select(AuditResult).where(AuditResult.run_id.in_(runs),
                                               AuditResult.request_id.is_(None))).all()
     for a in shared:
-        records = []
-        for rec in a.probe_records or []:
-            clean = {k: PURGED if isinstance(v, str) and any(contains_value(v, x) for x in values)
-                     else v for k, v in rec.items()}
-            changed += clean != rec
-            records.append(clean)
-        if records != (a.probe_records or []):
+        records = [{k: PURGED if isinstance(v, str) and any(contains_value(v, x) for x in values)
+                    else v for k, v in rec.items()} for rec in a.probe_records or []]
+        hits = sum(new != old for new, old in zip(records, a.probe_records or [], strict=True))
+        if hits:
             a.probe_records = records  # a new list: the JSON column sees the change
             s.add(a)
+            changed += hits
     return changed
 
 

@@ -72,8 +72,6 @@ class AugmentConfig:
             raise ValueError("AugmentConfig.completions and max_attempts must not be negative")
 
 
-
-
 def fallback_mark(backend_name: str) -> str:
     """The backend recorded on variants the offline generator wrote in place of ``backend``."""
     return f"{backend_name}+offline"
