@@ -158,11 +158,12 @@ def audit_cached(model: Path, probes, config, reference, work: Path, log, label:
 
 
 def attack_cached(model: Path, control: Path, probes, config, work: Path, log,
-                  label: str) -> tuple[dict[str, Any], float]:
+                  label: str) -> tuple[dict[str, Any], float, float]:
     """The application's relearning attack alone (engine.audit.relearn_attack) on ``model``
-    with ``control``, cached like an audit; its figures per request key and "" for the run, and
-    its seconds. The control's hits are cached on their own: every screened model of a
-    scenario shares them, so only the first screen pays the control's two fine-tunes."""
+    with ``control``, cached like an audit; its figures per request key and "" for the run, the
+    model's attack seconds and the control's. The control's hits are cached on their own: every
+    screened model of a scenario shares them, so only the first screen pays the control's two
+    fine-tunes (a later screen reports the first one's control seconds, read from the cache)."""
     from engine.audit import AUDIT_VERSION
     from engine.audit.config import RELEARN_GROUP
     from engine.audit.relearn_attack import attack_hits, recovery_figures
@@ -181,7 +182,7 @@ def attack_cached(model: Path, control: Path, probes, config, work: Path, log,
 
     model_hits, model_s = hits(model, "model", label)
     control_hits, control_s = hits(control, "control", "control")
-    return recovery_figures(items, model_hits, control_hits, config), model_s + control_s
+    return recovery_figures(items, model_hits, control_hits, config), model_s, control_s
 
 
 def row_of(method: str, settings: dict[str, Any], figs, before, train_s: float | None,
@@ -466,10 +467,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.attack:
             attack_cfg = AuditConfig(seed=args.seed, batch_size=args.audit_batch,
                                      leak_samples=args.leak_samples)
-            attack, attack_s = attack_cached(trained.merged_dir, default_gguf_path(), probes,
-                                             attack_cfg, args.work, log, method)
+            attack, attack_s, control_s = attack_cached(
+                trained.merged_dir, default_gguf_path(), probes, attack_cfg, args.work, log,
+                method)
             screened[-1].update(relearn_recovery=attack.get("", {}).get("relearn_recovery"),
-                                relearn_attack=attack, attack_s=attack_s)
+                                relearn_attack=attack, attack_s=attack_s,
+                                control_attack_s=control_s)
             log(f"{method} {settings} relearning attack: recovery above control "
                 f"{_f(screened[-1]['relearn_recovery'])} ({attack.get('', {})})")
         log(f"{method} {settings} screen: KFR held-out {_f(run.kfr_heldout)}, KRR "

@@ -40,12 +40,14 @@ def test_the_control_is_attacked_once_for_every_screened_model(tmp_path, tiny_mo
 
     monkeypatch.setattr(ra, "attack_hits", counting)
     log = lambda msg: None  # noqa: E731
-    first, _ = methods.attack_cached(tiny_subject_dir, tiny_model_dir, items, CONFIG, tmp_path,
-                                     log, "a")
-    second, _ = methods.attack_cached(tiny_model_dir, tiny_model_dir, items, CONFIG, tmp_path,
-                                      log, "b")
-    again, _ = methods.attack_cached(tiny_subject_dir, tiny_model_dir, items, CONFIG, tmp_path,
-                                     log, "a")
+    first, model_s, control_s = methods.attack_cached(tiny_subject_dir, tiny_model_dir, items,
+                                                      CONFIG, tmp_path, log, "a")
+    second, *_ = methods.attack_cached(tiny_model_dir, tiny_model_dir, items, CONFIG, tmp_path,
+                                       log, "b")
+    again, *seconds = methods.attack_cached(tiny_subject_dir, tiny_model_dir, items, CONFIG,
+                                            tmp_path, log, "a")
+    # the model's seconds and the control's stay apart, and come back from the cache as stored
+    assert seconds == [model_s, control_s]
     # the control once, then each model once; the third call reads everything back
     assert attacked == [tiny_subject_dir.name, tiny_model_dir.name, tiny_model_dir.name]
     assert again == first
