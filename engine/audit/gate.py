@@ -42,20 +42,33 @@ def gate(
         reasons.append(
             f"LS {_fmt(after.ls)} < {thresholds.ls_ratio:g} x LS before ({_fmt(before.ls)})"
         )
-    checks = (
+    for name, value, limit in (
         ("leak rate", after.leak_rate, thresholds.leak_rate),
         ("8-bit leak rate", after.leak_rate_8bit, thresholds.leak_rate_8bit),
         ("4-bit leak rate", after.leak_rate_4bit, thresholds.leak_rate_4bit),
-    )
-    for name, value, limit in checks:
-        if limit is None:
-            continue
-        if value is None:
-            reasons.append(f"{name} not measured")
-        elif value > limit:
-            reasons.append(f"{name} {_fmt(value)} > {_fmt(limit)}")
+    ):
+        reasons += _above(name, value, limit)
     reasons += _family_reasons(after, thresholds)
     return not reasons, reasons
+
+
+def _above(name: str, value: float | None, limit: float | None) -> list[str]:
+    """The reason a figure that must stay at most ``limit`` fails it (unmeasured fails too); no
+    reason when it holds or the bar is unset."""
+    if limit is None:
+        return []
+    if value is None:
+        return [f"{name} not measured"]
+    return [f"{name} {_fmt(value)} > {_fmt(limit)}"] if value > limit else []
+
+
+def _below(name: str, value: float | None, bar: float | None) -> list[str]:
+    """The reason a figure that must reach ``bar`` fails it, as :func:`_above` the other way."""
+    if bar is None:
+        return []
+    if value is None:
+        return [f"{name} not measured"]
+    return [f"{name} {_fmt(value)} < {_fmt(bar)}"] if value < bar else []
 
 
 def _family_reasons(after: AuditFigures, thresholds: Thresholds) -> list[str]:
@@ -64,20 +77,10 @@ def _family_reasons(after: AuditFigures, thresholds: Thresholds) -> list[str]:
     reasons: list[str] = []
     for family in GATED_FAMILIES:
         fam = after.families.get(family, {})
-        bar = getattr(thresholds, f"kfr_{family}")
-        if bar is not None:
-            kfr = fam.get("kfr")
-            if kfr is None:
-                reasons.append(f"KFR ({family}) not measured")
-            elif kfr < bar:
-                reasons.append(f"KFR ({family}) {_fmt(kfr)} < {_fmt(bar)}")
-        bar = getattr(thresholds, f"leak_rate_{family}")
-        if bar is not None:
-            leak = fam.get("leak_rate")
-            if leak is None:
-                reasons.append(f"leak rate ({family}) not measured")
-            elif leak > bar:
-                reasons.append(f"leak rate ({family}) {_fmt(leak)} > {_fmt(bar)}")
+        reasons += _below(f"KFR ({family})", fam.get("kfr"),
+                          getattr(thresholds, f"kfr_{family}"))
+        reasons += _above(f"leak rate ({family})", fam.get("leak_rate"),
+                          getattr(thresholds, f"leak_rate_{family}"))
     for name, value, limit in (
         ("4-bit leak rate (worst family)", after.leak_rate_4bit_worst,
          thresholds.leak_rate_4bit_worst),
@@ -85,10 +88,5 @@ def _family_reasons(after: AuditFigures, thresholds: Thresholds) -> list[str]:
         ("relearning-attack recovery above control", after.relearn_recovery,
          thresholds.relearn_recovery),
     ):
-        if limit is None:
-            continue
-        if value is None:
-            reasons.append(f"{name} not measured")
-        elif value > limit:
-            reasons.append(f"{name} {_fmt(value)} > {_fmt(limit)}")
+        reasons += _above(name, value, limit)
     return reasons
