@@ -172,3 +172,46 @@ async def test_the_same_walk_revealed_shows_the_values(seeded_ctx, app_factory, 
                  "import dialog, name typed", "new request form, typed",
                  "mark value dialog, typed"):
         assert seen[step], f"{step}: revealed, yet no private value on screen"
+
+
+async def test_the_reveal_key_repaints_the_screen_shown(seeded_ctx, app_factory):
+    """Flipping the reveal key on a screen already showing masked rows redraws them: the
+    values appear at once and go again at the second press, without leaving the screen."""
+    from relearn_tui.tui.widgets.tables import move_to
+
+    app = app_factory(seeded_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        async def flip(label: str) -> None:
+            assert not _leaks(app), f"{label}: a value shown before reveal"
+            await pilot.press("v")
+            await settle(pilot)
+            assert _leaks(app), f"{label}: revealed, yet no private value on screen"
+            await pilot.press("v")
+            await settle(pilot)
+            assert not _leaks(app), f"{label}: masked again, yet a value on screen"
+
+        await pilot.press("enter")
+        await settle(pilot)
+        await flip("request detail")
+        await pilot.press("escape", "2", "n")
+        await settle(pilot)
+        table = app.screen.query_one("#variants-table")
+
+        def cells() -> list[str]:
+            return [str(c) for key in table.rows for c in table.get_row(key)]
+
+        masked = cells()
+        await flip("review")
+        await pilot.press("v")
+        await settle(pilot)
+        # the table's own cells, not only the detail pane (which repaints by itself)
+        assert cells() != masked, "review: the variants table kept its masked cells"
+        await pilot.press("v")
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        move_to(app.screen.query_one("#audit-table"), "DSR-T-0005")
+        await settle(pilot)
+        await flip("audit")

@@ -102,6 +102,7 @@ def figures_text(before: dict[str, Any], after: data.AuditView,
 
 class AuditScreen(AppScreen):
     SECTION = "audit"
+    SHOWS_PRIVATE = True
     AUTO_FOCUS = "#audit-table"
     BINDINGS = [
         Binding("r", "pick_run", "Run", id="audit.pick",
@@ -145,10 +146,6 @@ class AuditScreen(AppScreen):
         probes.add_column("question", width=26)
         probes.add_column("answer", width=30)
         yield probes
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.watch(self.app, "reveal", lambda _: self.safe_reload(), init=False)
 
     def focus_main(self) -> None:
         self.query_one("#audit-table", DataTable).focus()

@@ -37,6 +37,8 @@ class AppScreen(Screen):
 
     SECTION: ClassVar[str] = ""
     TITLE_TEXT: ClassVar[str] = ""
+    # a screen that shows private values masked or in full reloads when the reveal key flips
+    SHOWS_PRIVATE: ClassVar[bool] = False
     BINDINGS = [
         Binding("escape", "leave_input", "Leave field", show=False, id="screen.leave_input",
                 tooltip="Leave a text field (digits switch screens again)"),
@@ -61,6 +63,8 @@ class AppScreen(Screen):
 
     def on_mount(self) -> None:
         self.watch(self.app, "data_version", self._data_changed, init=False)
+        if self.SHOWS_PRIVATE:
+            self.watch(self.app, "reveal", lambda _: self.safe_reload(), init=False)
 
     def on_screen_resume(self) -> None:
         self.safe_reload()

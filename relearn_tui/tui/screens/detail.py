@@ -49,6 +49,7 @@ class RequestDetailScreen(AppScreen):
     """Pushed over a section; Esc goes back."""
 
     AUTO_FOCUS = "#facts-table"
+    SHOWS_PRIVATE = True
     BINDINGS = [
         Binding("escape", "back", "Back", id="detail.back",
                 tooltip="Back to the list"),
@@ -108,10 +109,6 @@ class RequestDetailScreen(AppScreen):
                 # every reason of every run, scrollable: a decision is read from them
                 with VerticalScroll(id="metrics-reasons-box"):
                     yield Static("", id="metrics-reasons")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.watch(self.app, "reveal", lambda _: self.safe_reload(), init=False)
 
     def focus_main(self) -> None:
         self.query_one("#facts-table", DataTable).focus()

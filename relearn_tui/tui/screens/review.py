@@ -44,6 +44,7 @@ def variant_parts(v: data.VariantView) -> list[Part]:
 
 class ReviewScreen(AppScreen):
     SECTION = "review"
+    SHOWS_PRIVATE = True
     AUTO_FOCUS = "#variants-table"
     BINDINGS = [
         Binding("a", "approve", "Approve", id="review.approve",
@@ -101,10 +102,6 @@ class ReviewScreen(AppScreen):
         yield table
         with VerticalScroll(id="variant-scroll", classes="detail-pane"):
             yield PrivateText(id="variant-detail")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.watch(self.app, "reveal", lambda _: self.safe_reload(), init=False)
 
     def focus_main(self) -> None:
         self.query_one("#variants-table", DataTable).focus()
