@@ -91,8 +91,9 @@ class ReLearn(Method):
 
     def streams(self, data):
         if self.config.value_weight and not data.values:
-            raise ValueError("method relearn: value_weight > 0 needs the original answers with "
-                             "their private values marked (TrainData.values), and there are none")
+            # nothing marked to push down (every fact recorded as holding no private value):
+            # the term has no rows, and the run trains the others, as at value_weight 0
+            self.sampled = ("retain",)
         out = super().streams(data)
         if self.config.neighbour_weight:
             out["neighbour"] = neighbours(out["relearn"], out["retain"], data.subjects)
@@ -110,7 +111,7 @@ class ReLearn(Method):
         if c.neighbour_weight:
             terms["neighbour_ce"] = ce(out["neighbour"])
             total = total + c.neighbour_weight * terms["neighbour_ce"]
-        if c.value_weight:
+        if c.value_weight and "values" in out:
             terms["value_lp"] = floored_logprob(out["values"], c.value_nats)
             total = total + c.value_weight * terms["value_lp"]
         return total, terms
