@@ -351,7 +351,10 @@ def main() -> int:
         print(f"error: {args.subject_cache}: no built deployed model there (--subject-cache)",
               file=sys.stderr)
         return 2
-    files = sorted(SAMPLES.glob("DSR-*.json"))
+    from relearn_tui.importer import request_files
+
+    # the main command's own batch: what `relearn-tui ... sample_requests/` imports
+    files = request_files([SAMPLES])
     train: dict[str, Any] = {}
     if args.quick:
         files = [f for f in files if f.stem == "DSR-2026-0041"]
