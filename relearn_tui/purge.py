@@ -3,7 +3,7 @@
 What stays: pseudonym, categories, salted value hashes, figures, the event log. What goes:
 names, references, the request file's name, fact texts, private values, variant texts,
 generated probe answers, and any text of a run's shared (retain) probe records that holds the
-request's name, reference, a private value or a contact detail of its answers. On
+request's name or a word of it, reference, a private value or a contact detail of its answers. On
 SQLite, secure_delete zeroes freed pages and a WAL checkpoint clears old page images, so the
 values are gone from the file itself, not only from the tables.
 """
@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from engine.pii import contains_value
 from relearn_tui import workflow
-from relearn_tui.freetext import request_private_values
+from relearn_tui.freetext import name_parts, request_private_values
 from relearn_tui.store.models import AuditResult, Event, Fact, Run, Variant
 
 
@@ -34,7 +34,9 @@ def purge_request(ctx, request_id: str, *, actor: str) -> dict[str, int]:
             raise PurgeError(f"request {request_id}: export its report before purging")
         if req.purged_at is not None:
             return {}
-        values = request_private_values(s, request_id)  # read before the facts are cleared
+        # read before the facts are cleared; a surname alone ("Okafor's account ...") names
+        # the person in a retain answer as well as the whole name does
+        values = request_private_values(s, request_id) + name_parts(req.subject_name)
         facts = s.exec(select(Fact).where(Fact.request_id == request_id)).all()
         for f in facts:
             f.question = f.answer = None

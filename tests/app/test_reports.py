@@ -175,21 +175,25 @@ def test_purge_scrubs_the_runs_shared_records_that_quote_the_person(verified):
     quoting = {"group": "retain_subjects", "request_key": "", "verdict": "not retained",
                "question": "What do the account notes say about Lucia Ferreira?",
                "output": f"{name}'s account: {value.upper()}"}
+    surname = name.split()[-1]
+    by_surname = dict(quoting, output=f"Ms {surname} closed that account.")
     other = dict(quoting, output="Lucia Ferreira asked for a catalogue.", verdict="retained")
     with ctx.store.session() as s:
         row = s.exec(select(AuditResult).where(AuditResult.phase == "after",
                                                AuditResult.request_id.is_(None))).one()
-        row.probe_records = [quoting, other]
+        row.probe_records = [quoting, by_surname, other]
         s.add(row)
     export_request_report(ctx, "DSR-2026-0041", "json")
     counts = purge_request(ctx, "DSR-2026-0041", actor="alice")
-    assert counts["shared_records_scrubbed"] == 1
+    assert counts["shared_records_scrubbed"] == 2
     with ctx.store.session() as s:
         row = s.exec(select(AuditResult).where(AuditResult.phase == "after",
                                                AuditResult.request_id.is_(None))).one()
-        assert row.probe_records == [dict(quoting, output="[purged]"), other]
+        assert row.probe_records == [dict(quoting, output="[purged]"),
+                                     dict(by_surname, output="[purged]"), other]
     raw = b"".join(p.read_bytes() for p in ctx.home.glob("relearn.db*")).lower()
     assert name.lower().encode() not in raw and value.lower().encode() not in raw
+    assert f"ms {surname.lower()} closed".encode() not in raw
 
 
 def test_bar_groups_name_every_set_bar_once() -> None:
