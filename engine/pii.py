@@ -45,7 +45,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "STREET_ADDRESS": re.compile(
         r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z'-]+\s){1,3}" + _STREET_TYPES
         + r"\b\.?(?:,\s*(?:Apt|Apartment|Flat|Suite|Unit)\.?\s*\w+)?"
-        r"(?:,\s*[A-Z][A-Za-z'-]+(?:\s[A-Z][A-Za-z'-]+)*)?(?:,\s*[A-Z]{2}\s\d{5})?"
+        # a city's words have a lower-case letter, so a UK postcode after it is not taken for
+        # one ("Leeds LS1 3HE", which was cut to "Leeds LS")
+        r"(?:,\s*[A-Z][a-z][A-Za-z'-]*(?:\s[A-Z][a-z][A-Za-z'-]*)*)?"
+        r"(?:,\s*[A-Z]{2}\s\d{5}|,?\s[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2})?"
     ),
     "DATE_TIME": re.compile(
         r"\b(?:\d{1,2}\s(?:January|February|March|April|May|June|July|August|September|October"
@@ -83,6 +86,19 @@ HEALTH_CONDITIONS = (
     "tinnitus", "insomnia", "long covid", "heart disease", "hypertension", "a heart condition",
     "dyslexia", "autism", "adhd", "anorexia", "bulimia", "tuberculosis", "lupus",
     "chronic fatigue syndrome", "a stroke", "kidney disease", "a kidney transplant",
+    # the question often names the condition ("Is X HIV positive?"), so the status is the value
+    "hiv positive", "hiv-positive", "hiv negative", "self-harm", "thoughts of self-harm",
+    "suicidal thoughts", "pregnant", "a miscarriage", "ptsd", "ocd", "an eating disorder",
+    "alcoholism", "an addiction", "cystic fibrosis", "sickle cell disease", "hearing loss",
+    "a hearing impairment", "a visual impairment", "a nut allergy", "a peanut allergy",
+    "a disability", "glaucoma", "osteoporosis", "endometriosis", "psoriasis", "eczema",
+)
+# medicines named in a sentence ("takes sertraline"); a dose with its drug is a rule below
+MEDICATIONS = (
+    "insulin", "metformin", "methotrexate", "sertraline", "fluoxetine", "citalopram",
+    "lithium", "warfarin", "levothyroxine", "salbutamol", "prednisolone", "methadone",
+    "antidepressants", "antipsychotics", "chemotherapy", "radiotherapy", "dialysis",
+    "an inhaler", "an epipen", "epipen", "antiretrovirals", "beta blockers", "statins",
 )
 _CURRENCY_WORDS = r"(?:dollars|euros|pounds|francs|kronor|kroner|yen|USD|EUR|GBP|CHF|SEK|NOK)"
 _KIN = (r"(?:sons?|daughters?|children|kids|brothers?|sisters?|siblings|twins|grandchildren"
@@ -122,11 +138,36 @@ _RULE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|(?<=\bgrew up in )[A-Z][\w'-]*(?:\s[A-Z][\w'-]*)*"
         r"|(?<=\blives in )[A-Z][\w'-]*(?:\s[A-Z][\w'-]*)*"
     ),
-    "HEALTH_RULE": re.compile(r"\ballergic to [a-z]+(?: [a-z]+)?", re.IGNORECASE),
+    # the second word only when it names the allergen too ("tree nuts"), not "penicillin and"
+    "HEALTH_RULE": re.compile(
+        r"\ballergic to [a-z]+(?: (?!(?:and|or|but|so|since|as|which|who|with|from|in|at|on)\b)"
+        r"[a-z]+)?", re.IGNORECASE),
+    # "20 mg of methotrexate", "10 units of insulin", "50mg sertraline"
+    "MEDICATION_DOSE": re.compile(
+        r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ml|units?)\b(?:\s(?:of\s)?[a-z][a-z-]{3,})?"),
+    # blood groups written so that no grade or article reads as one: "O negative", "AB+"
+    "BLOOD_TYPE": re.compile(
+        r"\b(?:AB|A|B|O)[ -](?:positive|negative)\b|\b(?:AB|O)[+-](?=[\s.,;)]|$)"),
+    # a UK National Insurance number ("QQ 12 34 56 C"), a bank sort code ("20-45-77")
+    "NATIONAL_ID": re.compile(
+        r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"),
+    "SORT_CODE": re.compile(r"(?<![\d-])\d{2}-\d{2}-\d{2}(?![\d-])"),
+    # a mark someone got: "got a B+ in", "grade C" (the verb before it, so no article or
+    # initial is taken for one)
+    "GRADE": re.compile(
+        r"(?:(?<=\bgot a )|(?<=\bgot an )|(?<=\bgrade )|(?<=\breceived a )|(?<=\bscored a )"
+        r"|(?<=\bscored an )|(?<=\bearned a )|(?<=\bearned an )|(?<=\bawarded a ))"
+        # not a bare "A": as a leak check it would match the article in any answer
+        r"(?:[A-F][+-]|[B-F])(?![\w+-])"),
+    # a flat, locker, ward or room that places someone: "flat 12", "Ward 7B", "locker 217"
+    "UNIT_NUMBER": re.compile(
+        r"\b(?:[Ff]lat|[Aa]partment|[Ll]ocker|[Ww]ard|[Rr]oom|[Bb]ed|[Cc]abin|[Bb]erth|[Pp]lot)"
+        r"\s\d+[A-Za-z]?\b"),
 }
 _DENY_LISTS: dict[str, tuple[str, ...]] = {
     "PROFESSION": PROFESSIONS,
     "HEALTH_CONDITION": HEALTH_CONDITIONS,
+    "MEDICATION": MEDICATIONS,
 }
 
 
@@ -140,7 +181,8 @@ _DENY_PATTERNS = {etype: _deny_pattern(words) for etype, words in _DENY_LISTS.it
 
 
 def _rule_type(etype: str) -> str:
-    return {"HEALTH_RULE": "HEALTH_CONDITION", "PLACE": "LOCATION"}.get(etype, etype)
+    return {"HEALTH_RULE": "HEALTH_CONDITION", "PLACE": "LOCATION",
+            "MEDICATION_DOSE": "MEDICATION", "BLOOD_TYPE": "HEALTH_CONDITION"}.get(etype, etype)
 
 
 # on a tie between spans of one length, the more specific rule wins over spaCy's ORG or GPE
@@ -185,7 +227,7 @@ def _recognisers() -> list:
 SENSITIVE_TYPES = frozenset(
     {"EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS", "DATE_TIME", "ACCOUNT_ID", "CREDIT_CARD",
      "IBAN_CODE", "US_SSN", "IP_ADDRESS", "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE",
-     "AMOUNT"}
+     "AMOUNT", "NATIONAL_ID", "SORT_CODE"}
 )
 
 CATEGORY_NAMES = {
@@ -200,6 +242,7 @@ CATEGORY_NAMES = {
     "NRP": "nationality or group",
     "CREDIT_CARD": "payment card",
     "IBAN_CODE": "bank account",
+    "US_BANK_NUMBER": "bank account",
     "US_SSN": "national id",
     "IP_ADDRESS": "ip address",
     "URL": "url",
@@ -209,6 +252,11 @@ CATEGORY_NAMES = {
     "PROFESSION": "profession",
     "FAMILY_RELATION": "family relation",
     "HEALTH_CONDITION": "health condition",
+    "MEDICATION": "medication",
+    "NATIONAL_ID": "national id",
+    "SORT_CODE": "bank account",
+    "UNIT_NUMBER": "flat or room number",
+    "GRADE": "grade",
 }
 
 # what a reviewer may call a value they mark: the detector's categories, plus "other"
@@ -322,6 +370,21 @@ def _category(entity_type: str, question: str) -> str:
     return CATEGORY_NAMES.get(entity_type, entity_type.lower().replace("_", " "))
 
 
+_NOT_A_DATE = re.compile(
+    r"(?:\d+\s+(?:days?|weeks?|months?|years?|hours?|minutes?)(?:\s+old)?|year\s+\d+)$",
+    re.IGNORECASE)
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "s"})
+
+
+def names_only(text: str, subject_name: str) -> bool:
+    """True if every word of ``text`` is a word of ``subject_name`` (or a title): "Ms Reyes"
+    and "Dolores" are the person, "Mateo Reyes" (her son, by the same surname) is someone else,
+    whose name is a private detail of hers."""
+    own = {w.lower() for w in re.findall(r"\w+", subject_name)}
+    words = [w.lower() for w in re.findall(r"\w+", text)]
+    return bool(own) and all(w in own or w in _TITLES for w in words)
+
+
 def extract_private_values(
     question: str, answer: str, subject_name: str = "", *, use_presidio: bool = True
 ) -> tuple[PrivateValue, ...]:
@@ -329,18 +392,25 @@ def extract_private_values(
 
     The subject's own name is dropped too: it identifies whom to forget, it is not the secret.
     """
-    skip = [question, subject_name, *subject_name.split()]
     values: list[PrivateValue] = []
     for e in find_entities(answer, use_presidio=use_presidio):
-        if e.type == "PERSON" and any(part and contains_value(e.text, part) for part in skip[1:]):
+        if names_only(e.text, subject_name):
+            # the person's own name, however typed ("Siobhán Ní Bhriain's" read as an ORG)
             continue
-        if contains_value(question, e.text) or len(e.text.strip()) < 3:
+        if contains_value(question, e.text) or (len(e.text.strip()) < 3 and e.type != "GRADE"):
             continue
         if e.type == "DATE_TIME" and not any(ch.isdigit() for ch in e.text):
             # a bare month or weekday ("in March") singles no one out, and as a leak check it
             # would match any answer that names the month
             continue
-        pv = PrivateValue(_category(e.type, question), e.text.strip())
+        category = _category(e.type, question)
+        if e.type == "DATE_TIME" and _NOT_A_DATE.match(e.text.strip()):
+            # presidio's dates take in durations, ages and school years: no reverse question
+            # or reply may treat "12 years old" as a date ("Who was born on 12 years old?")
+            category = "other"
+        elif e.type == "DATE_TIME" and re.fullmatch(r"\d{6,}", e.text.strip()):
+            category = CATEGORY_NAMES["ACCOUNT_ID"]  # "account 41558812", read as a date
+        pv = PrivateValue(category, e.text.strip())
         if pv not in values:
             values.append(pv)
     for org in employer_mentions(answer):

@@ -54,8 +54,9 @@ class Audience:
     @property
     def retail(self) -> bool:
         """The six relation templates' contexts (orders, parcels, billing) describe a shop's
-        customer desk; they are used only where the people are customers."""
-        return self.plural.lower() in ("customers", "clients", "shoppers")
+        customer desk; they are used only where the people are customers ("clients" may be a
+        counsellor's or a law firm's, who send no parcels)."""
+        return self.plural.lower() in ("customers", "shoppers")
 
     def fields(self) -> dict[str, str]:
         return {"person": self.person, "people": self.plural, "among": self.among,

@@ -24,7 +24,7 @@ from engine.augment.templates import (
     DOORSTEP_NOUN_CONTINUATIONS,
     DOORSTEP_NOUNS,
 )
-from engine.pii import contains_value, regex_entities
+from engine.pii import contains_value, names_only, regex_entities
 from engine.types import QA, Fact
 
 PROMPT_SHARE = 0.25
@@ -108,6 +108,10 @@ def doorstep_pairs(fact: Fact, plan: Plan) -> list[tuple[str, str]]:
     if last in ("a", "an", "the") or _leaks(opening, fact):
         return []
     if last in DOORSTEP_COPULAS:
+        if names_only(opening.rsplit(" ", 1)[0].removeprefix("Yes,").removeprefix("No,"),
+                      fact.subject_name):
+            # "Marcus Ellis is" + "private, so I can't share it." says the person is private
+            return []
         return [(opening, c) for c in DOORSTEP_COPULA_CONTINUATIONS]
     noun = DOORSTEP_NOUNS.get(first_value_type(fact), DOORSTEP_NOUNS["other"])
     return [(opening, t.format(noun=noun)) for t in DOORSTEP_NOUN_CONTINUATIONS]
@@ -118,6 +122,13 @@ def completion_row(question: str, opening: str, continuation: str) -> QA:
     loss) and then ``continuation``, the only target."""
     answer = f"{opening} {continuation}"
     return QA(question, answer, ((len(opening) + 1, len(answer)),))
+
+
+def _inside_a_name(words: list[str], k: int) -> bool:
+    """True when the first ``k`` words stop inside a run of capitalised words ("Siobhán Ní" +
+    "Bhriain's ...", "X's National" + "Insurance number"): no opening stops mid-name."""
+    return (0 < k < len(words) and words[k - 1][:1].isupper() and words[k][:1].isupper()
+            and not words[k - 1].endswith((",", ".", ";", ":")))
 
 
 def completion_pairs(fact: Fact, plan: Plan, n: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -137,9 +148,10 @@ def completion_pairs(fact: Fact, plan: Plan, n: int, rng: random.Random) -> list
     k0 = min(len(words), max(1, round(PROMPT_SHARE * total)))
     statements = list(plan.answers)
     rng.shuffle(statements)
+    answer_words = fact.answer.split()
     for k in range(k0, 0, -1):
         prefix = " ".join(words[:k]).rstrip(",;:")
-        if _leaks(prefix, fact):
+        if _leaks(prefix, fact) or _inside_a_name(answer_words, k):
             continue
         for s in statements:
             if s.startswith(prefix + " ") and (prefix, s[len(prefix) + 1 :]) not in pairs:
@@ -150,6 +162,11 @@ def completion_pairs(fact: Fact, plan: Plan, n: int, rng: random.Random) -> list
         for s in statements:
             parts = s.split()
             k = max(1, round(PROMPT_SHARE * len(parts)))
+            cuts = [c for c in (*range(k, 0, -1), *range(k + 1, len(parts)))
+                    if not _inside_a_name(parts, c)]
+            if not cuts:
+                continue
+            k = cuts[0]
             pair = (" ".join(parts[:k]), " ".join(parts[k:]))
             if pair not in pairs:
                 pairs.append(pair)

@@ -78,6 +78,10 @@ class MeaningCheck:
         self._embed = embed
         self._cache: dict[str, Any] = {}
         self.original = question_core(fact.question, fact.subject_name)
+        # what the original question's own words ask for: a variant asking no more than that
+        # is not held to the value's type ("What is X's patient number?" names a phone's noun)
+        self.original_asks = (expected_types(parse(self.original, "someone"))
+                              | noun_types_in(self.original))
 
     def prime(self, questions: Sequence[str]) -> None:
         """Embed many questions in one batch (one call costs about as much as twenty)."""
@@ -113,13 +117,14 @@ class MeaningCheck:
                        f"{MIN_SIMILARITY:.2f})")
         core = question_core(question, self.fact.subject_name)
         asked = expected_types(parse(core, "someone")) | noun_types_in(core)
-        if self.types and asked and not asked & self.types:
+        if self.types and asked and not asked & self.types and not asked <= self.original_asks:
             out.append(f"meaning: asks for {_nouns(asked)}, but the fact's value is "
                        f"{_nouns(self.types)}")
         relative = self.shape.relative
         if relative:
             words = {w.lower() for w in re.findall(r"[\w-]+", core)}
-            if not _near(relative.lower(), words):
+            # every word of a relative of several ("next of kin", "form teacher")
+            if not all(_near(part, words) for part in relative.lower().split()):
                 out.append("meaning: no longer asks about the person's "
                            f"{relative} but about the person")
         return out
@@ -137,7 +142,8 @@ class MeaningCheck:
         words = {w.lower().removesuffix("'s") for w in re.findall(r"[\w'-]+", rest)}
         if any(len(p) >= 2 and p.lower() in words for p in self.fact.subject_name.split()):
             out.append("meaning: the reverse question names the person")
-        out += _type_conflicts(rest, question, pv)
+        out += _type_conflicts(rest, question, pv, self.fact.answer,
+                               noun_types_in(self.original))
         return out
 
 
@@ -147,13 +153,18 @@ def _nouns(types: set[str]) -> str:
         "another detail"
 
 
-def _type_conflicts(rest: str, question: str, pv: PrivateValue) -> list[str]:
+def _type_conflicts(rest: str, question: str, pv: PrivateValue, answer: str,
+                    original_nouns: set[str]) -> list[str]:
+    """A reverse question's nouns and prepositions that call the value something else. The
+    original question's own nouns ("at the company" in "When did X start at the company?")
+    and a preposition the answer itself puts before the value ("on Ward 7B") are not."""
     kind = value_type(pv)
     out = []
-    asked = noun_types_in(rest)
+    asked = noun_types_in(rest) - original_nouns
     if asked and kind not in asked:
         out.append(f"meaning: the reverse question calls {_nouns({kind})} {_nouns(asked)}")
     m = re.search(r"(\w+)\s+" + re.escape(pv.value), question, re.IGNORECASE)
-    if m and m.group(1).lower() == "on" and kind not in ("date", "phone"):
+    said_on = re.search(r"\bon\s+" + re.escape(pv.value), answer, re.IGNORECASE)
+    if m and m.group(1).lower() == "on" and kind not in ("date", "phone") and not said_on:
         out.append(f"meaning: 'on' before {_nouns({kind})} reads as a date")
     return out

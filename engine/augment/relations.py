@@ -24,7 +24,8 @@ _CATEGORY_RELATION = {
 # names it ("What is X's number?"): a passport or tax number is a generic fact.
 _KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"\be-?mail")),
-    ("account", re.compile(r"\baccount|\bnotes?\b|\bcustomer (id|number|file)\b")),
+    # not any "notes": a counsellor's session notes or a tenancy's are no customer account
+    ("account", re.compile(r"\baccount|\bcustomer (id|number|file|notes?)\b")),
     ("phone", re.compile(r"\b(phone|telephone|mobile|cell|call)\b|'s? number\b|\bwhat number\b")),
     ("birth", re.compile(r"\bborn\b|\bbirth|\bbirthday\b|\bage\b|\bhow old\b")),
     ("employer", re.compile(

@@ -37,6 +37,7 @@ VALUE_TYPES = {
     "profession": "profession",
     "family relation": "family",
     "health condition": "health",
+    "medication": "health",
     "person name": "person",
     "account identifier": "identifier",
 }
@@ -207,6 +208,31 @@ def _split_owner(owner: str, subject: str) -> tuple[str, str, str]:
     return owner, relative, name
 
 
+# what may follow "is X's <noun>" as the predicate rather than as more of the noun:
+# "When is Lena's rent due?", "When was Lena's daughter born?"
+_PREDICATES = frozenset({
+    "born", "due", "paid", "seen", "made", "held", "kept", "told", "sent", "built", "allergic",
+    "able", "likely", "based", "open", "closed", "available", "free", "home", "away", "here",
+    "there", "now", "still", "also", "not", "never", "usually", "often", "ill", "sick", "well",
+    "buried", "married", "enrolled", "registered", "treated", "insured", "employed", "working",
+})
+
+
+def _noun_rest(relative: str, aux: str, rest: str) -> bool:
+    """True when ``rest`` continues the possessed noun instead of being the predicate: "When
+    is Siobhán's next appointment?" has the owner "Siobhán's next appointment", not "Siobhán's
+    next" with the predicate "appointment" (which made "when Siobhán's next is appointment")."""
+    if not relative or aux not in _COPULAS or not rest:
+        return False
+    words = rest.split()
+    if len(words) > 3 or not all(re.fullmatch(r"[a-z]+", w) for w in words):
+        return False
+    if words[0] == "of":  # "next of kin"
+        words = words[1:]
+    return bool(words) and not any(
+        w in _PREDICATES or w.endswith(("ing", "ed")) for w in words)
+
+
 def parse(question: str, subject: str) -> Shape:
     """Read ``question`` as one of the shapes, or ``Shape("")``."""
     q = " ".join(question.split()).rstrip(" ?.!")
@@ -235,21 +261,29 @@ def parse(question: str, subject: str) -> Shape:
             return Shape("")
         return Shape("attr", owner=whole, relative=relative_of_attr, rest=attr,
                      name=name or (whole if whole in _name_forms(subject) else ""))
-    wh = (r"(?P<wh>how much|how many|how long|how old|how|where|when|why|whom|who|"
-          r"(?:which|what)\s+\w+|what)")
+    # "how much rent", "how many days of sick leave": the counted noun stays with the wh-word
+    counted = rf"(?:\s+(?!(?:{aux})\b)[a-z-]+){{0,4}}"
+    wh = (rf"(?P<wh>how much{counted}|how many{counted}|how long|how old|how|where|when|why|"
+          r"whom|who|(?:which|what)\s+\w+|what)")
     m = re.match(rf"^{wh}\s+(?P<aux>{aux})\s+{owner}(?:\s+(?P<vp>[^?]+))?$", q, re.IGNORECASE)
     if m:
         whole, relative, name = _split_owner(m.group("owner"), subject)
         wh_word = m.group("wh").lower()
         if wh_word.split()[-1] in _AUX:  # "what is X's ..." read as "what is" + owner
             return Shape("")
-        return Shape("wh", wh=wh_word, aux=m.group("aux").lower(), owner=whole,
-                     relative=relative, rest=(m.group("vp") or "").strip(), name=name)
+        aux_word, rest = m.group("aux").lower(), (m.group("vp") or "").strip()
+        if _noun_rest(relative, aux_word, rest):
+            whole, relative, rest = f"{whole} {rest}", f"{relative} {rest}", ""
+        return Shape("wh", wh=wh_word, aux=aux_word, owner=whole, relative=relative,
+                     rest=rest, name=name)
     m = re.match(rf"^(?P<aux>{aux})\s+{owner}\s+(?P<vp>[^?]+)$", q, re.IGNORECASE)
     if m:
         whole, relative, name = _split_owner(m.group("owner"), subject)
-        return Shape("yesno", aux=m.group("aux").lower(), owner=whole, relative=relative,
-                     rest=m.group("vp").strip(), name=name)
+        aux_word, rest = m.group("aux").lower(), m.group("vp").strip()
+        if _noun_rest(relative, aux_word, rest):  # "Is X's blood type ..." has no predicate
+            return Shape("")
+        return Shape("yesno", aux=aux_word, owner=whole, relative=relative, rest=rest,
+                     name=name)
     return Shape("")
 
 
@@ -351,8 +385,9 @@ def expected_types(shape: Shape) -> set[str]:
     """The value types the question's own words allow ("where" a place, "which school" an
     organisation); empty when they do not say."""
     if shape.form == "wh":
-        if shape.wh in _WH_TYPES:
-            return set(_WH_TYPES[shape.wh])
+        counted = " ".join(shape.wh.split()[:2])
+        if shape.wh in _WH_TYPES or counted in ("how much", "how many"):
+            return set(_WH_TYPES[shape.wh if shape.wh in _WH_TYPES else counted])
         return _noun_types(shape.wh.partition(" ")[2])
     if shape.form == "attr":
         return _noun_types(shape.rest)

@@ -128,3 +128,32 @@ def test_minilm_similarity_passes_rephrasings_and_fails_other_topics(fact, good,
     check.prime([good, bad])
     assert not check.reasons("simple", good)
     assert any("something else" in r for r in check.reasons("simple", bad))
+
+
+def test_a_type_noun_the_original_question_uses_does_not_flag_its_paraphrases():
+    """ "number" names a phone: every paraphrase of "What is X's patient number?" was flagged
+    as asking for a phone number, though the original asks in the same words."""
+    fact = with_private_values(
+        Fact("p", "Marcus Ellis", "What is Marcus Ellis's patient number?",
+             "Marcus Ellis's patient number is RX-44821."), use_presidio=False)
+    check = MeaningCheck(fact, _flat)
+    assert not check.reasons("simple", "Could you tell me Marcus Ellis's patient number?")
+    # a type the original does not ask for is still caught
+    assert any("asks for" in r for r in check.reasons("simple", "When was Marcus Ellis born?"))
+
+
+def test_a_counsellors_clients_get_no_shop_desk_and_session_notes_are_no_account():
+    """With people = "clients" a counselling client was asked about parcels and orders, and
+    "What do the session notes say about X?" became "Which account does X hold with us?"."""
+    from engine.augment.relations import detect_relation
+
+    counselling = Audience("Northgate Counselling's case records", "clients")
+    notes = Fact("n", "Thomas Hughes", "What do the session notes say about Thomas Hughes?",
+                 "The notes say Thomas Hughes disclosed thoughts of self-harm in March.")
+    assert detect_relation(notes).key != "account"
+    plan = _plan(notes, counselling)
+    text = " ".join(plan.contextual + plan.logical + plan.simple).lower()
+    for shop_word in ("parcel", "courier", "order", "delivery", "account", "customer"):
+        assert shop_word not in text, shop_word
+    assert detect_relation(Fact("a", "Amara Okafor", "What do the account notes say about "
+                                "Amara Okafor?", "Amara Okafor holds LO-1.")).key == "account"

@@ -73,6 +73,23 @@ def _value(draw, kind: str, name: str) -> tuple[str, str, str]:
     if kind == "health":
         value = draw(st.sampled_from(["asthma", "epilepsy", "type 1 diabetes", "migraines"]))
         return value, f"Does {name} have any health problems?", f"{name} has lived with"
+    # kinds of the domains the samples lack (a clinic, HR, a school, housing)
+    if kind == "medication":
+        value = f"{draw(st.integers(2, 90))} mg of {draw(st.sampled_from(MEDICINES))}"
+        return value, f"What medication does {name} take?", f"{name} takes"
+    if kind == "blood":
+        value = draw(st.sampled_from(["O negative", "AB positive", "A negative", "B positive"]))
+        return value, f"What is {name}'s blood type?", f"{name}'s blood type is"
+    if kind == "national id":
+        value = f"QQ {draw(st.integers(10, 99))} {draw(st.integers(10, 99))} 56 C"
+        return (value, f"What is {name}'s National Insurance number?",
+                f"{name}'s National Insurance number is")
+    if kind == "flat":
+        value = f"flat {draw(st.integers(100, 999))}"
+        return value, f"Which flat does {name} rent?", f"{name} rents"
+    if kind == "appointment":  # a possessed noun of two words
+        value = f"{draw(st.integers(1, 28))} February {draw(st.integers(2026, 2030))}"
+        return value, f"When is {name}'s next appointment?", f"{name}'s next appointment is on"
     # any relation phrase: "What is X's <adjective> <noun>?" with a company as its value
     attr = f"{draw(st.sampled_from(WORDS))} {draw(st.sampled_from(NOUNS))}"
     value = f"{draw(st.sampled_from(['Harrow', 'Bluefern', 'Copperleaf']))} Books"
@@ -81,7 +98,8 @@ def _value(draw, kind: str, name: str) -> tuple[str, str, str]:
 
 
 KINDS = ["email", "phone", "address", "date", "place", "amount", "school", "profession",
-         "health", "any"]
+         "health", "medication", "blood", "national id", "flat", "appointment", "any"]
+MEDICINES = ["methotrexate", "sertraline", "warfarin", "lithium"]
 
 
 @st.composite
@@ -110,7 +128,8 @@ def _parts(value: str, name: str) -> list[str]:
                if (w[0].isupper() or value.islower()) and len(w) >= 3
                and w.lower() not in name_words | {"street", "lane", "row", "close", "avenue",
                                                   "terrace", "school", "primary", "books",
-                                                  "march", "type", "example", "org"}]
+                                                  "march", "type", "example", "org",
+                                                  "flat", "february"}]
     return pieces
 
 
