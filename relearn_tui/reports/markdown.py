@@ -52,7 +52,9 @@ def _metrics(lines: list[str], audit: dict[str, Any], thresholds: dict[str, Any]
         lines.append("LS components: " + "; ".join(
             f"{p}: " + ", ".join(f"{k} {fmt(v)}" for k, v in c.items())
             for p, c in comps.items() if c))
-    if "passed" in audit:
+    if audit.get("passed") is not None:
+        # a run's whole-run block has no verdict of its own (each request's is gated): no
+        # line, rather than a FAIL that no figure earned
         verdict = "PASS" if audit["passed"] else "FAIL"
         reasons = "; ".join(esc(r) for r in audit.get("reasons") or [])
         lines.append(f"\nVerdict: **{verdict}**" + (f" ({reasons})" if reasons else ""))

@@ -212,3 +212,19 @@ def test_bar_groups_name_every_set_bar_once() -> None:
     assert leak.count("4-bit") == 2 and "worst family 4-bit" in leak
     gated = bar_groups({**defaults, "mia_auc": 0.6, "kfr_extraction": 0.8})
     assert "membership AUC <= 0.6" in gated and "KFR >= 0.8 (extraction)" in gated
+
+
+def test_a_block_without_a_verdict_prints_none() -> None:
+    """A run's whole-run block has no verdict (each request's is gated): the report printed
+    "Verdict: **FAIL**" for it under a table where every figure met its bar."""
+    from relearn_tui.reports.markdown import _metrics
+
+    figures = {"kfr_heldout": 0.5, "kfr": 0.5, "krr": 1.0}
+    after = {"kfr_heldout": 1.0, "kfr": 1.0, "krr": 0.97}
+    for passed, line in ((None, None), (True, "Verdict: **PASS**"),
+                         (False, "Verdict: **FAIL**")):
+        lines: list[str] = []
+        _metrics(lines, {"before": figures, "after": after, "passed": passed, "reasons": []},
+                 {"kfr": 0.9, "krr": 0.9})
+        verdicts = [x.strip() for x in lines if "Verdict" in x]
+        assert verdicts == ([line] if line else []), verdicts
