@@ -361,8 +361,20 @@ def employer_mentions(text: str) -> list[str]:
     return [m.group("org") for m in _EMPLOYER.finditer(text)]
 
 
-def _category(entity_type: str, question: str) -> str:
+_NOT_A_DATE = re.compile(
+    r"(?:\d+\s+(?:days?|weeks?|months?|years?|hours?|minutes?)(?:\s+old)?|year\s+\d+)$",
+    re.IGNORECASE)
+
+
+def _category(entity_type: str, text: str, question: str) -> str:
+    """What a found value is, from its type, its own text and the question it answers."""
     q = question.lower()
+    if entity_type == "DATE_TIME" and _NOT_A_DATE.match(text.strip()):
+        # presidio's dates take in durations, ages and school years: no reverse question
+        # or reply may treat "12 years old" as a date ("Who was born on 12 years old?")
+        return "other"
+    if entity_type == "DATE_TIME" and re.fullmatch(r"\d{6,}", text.strip()):
+        return CATEGORY_NAMES["ACCOUNT_ID"]  # "account 41558812", read as a date
     if entity_type == "DATE_TIME" and ("born" in q or "birth" in q):
         return "date of birth"
     if entity_type in ("ORGANIZATION", "COMPANY") and ("work" in q or "employ" in q):
@@ -370,9 +382,6 @@ def _category(entity_type: str, question: str) -> str:
     return CATEGORY_NAMES.get(entity_type, entity_type.lower().replace("_", " "))
 
 
-_NOT_A_DATE = re.compile(
-    r"(?:\d+\s+(?:days?|weeks?|months?|years?|hours?|minutes?)(?:\s+old)?|year\s+\d+)$",
-    re.IGNORECASE)
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "s"})
 
 
@@ -403,14 +412,7 @@ def extract_private_values(
             # a bare month or weekday ("in March") singles no one out, and as a leak check it
             # would match any answer that names the month
             continue
-        category = _category(e.type, question)
-        if e.type == "DATE_TIME" and _NOT_A_DATE.match(e.text.strip()):
-            # presidio's dates take in durations, ages and school years: no reverse question
-            # or reply may treat "12 years old" as a date ("Who was born on 12 years old?")
-            category = "other"
-        elif e.type == "DATE_TIME" and re.fullmatch(r"\d{6,}", e.text.strip()):
-            category = CATEGORY_NAMES["ACCOUNT_ID"]  # "account 41558812", read as a date
-        pv = PrivateValue(category, e.text.strip())
+        pv = PrivateValue(_category(e.type, e.text, question), e.text.strip())
         if pv not in values:
             values.append(pv)
     for org in employer_mentions(answer):
@@ -418,7 +420,7 @@ def extract_private_values(
             contains_value(pv.value, org) or contains_value(org, pv.value) for pv in values
         ):
             continue
-        values.append(PrivateValue(_category("ORGANIZATION", question), org))
+        values.append(PrivateValue(_category("ORGANIZATION", org, question), org))
     return tuple(values)
 
 

@@ -80,8 +80,9 @@ class MeaningCheck:
         self.original = question_core(fact.question, fact.subject_name)
         # what the original question's own words ask for: a variant asking no more than that
         # is not held to the value's type ("What is X's patient number?" names a phone's noun)
+        self.original_nouns = noun_types_in(self.original)
         self.original_asks = (expected_types(parse(self.original, "someone"))
-                              | noun_types_in(self.original))
+                              | self.original_nouns)
 
     def prime(self, questions: Sequence[str]) -> None:
         """Embed many questions in one batch (one call costs about as much as twenty)."""
@@ -142,8 +143,7 @@ class MeaningCheck:
         words = {w.lower().removesuffix("'s") for w in re.findall(r"[\w'-]+", rest)}
         if any(len(p) >= 2 and p.lower() in words for p in self.fact.subject_name.split()):
             out.append("meaning: the reverse question names the person")
-        out += _type_conflicts(rest, question, pv, self.fact.answer,
-                               noun_types_in(self.original))
+        out += _type_conflicts(rest, question, pv, self.fact.answer, self.original_nouns)
         return out
 
 

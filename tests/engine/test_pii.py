@@ -27,35 +27,27 @@ def test_a_full_date_stays_a_private_value():
 FREE_TEXT = [
     ("Where does Lena Voss live?",
      "Lena Voss resides at 17 Quay Row, Port Alden, close to the old lighthouse.",
-     ("street address", "17 Quay Row, Port Alden")),
+     "Lena Voss", ("street address", "17 Quay Row, Port Alden")),
     ("What is the profession of Lena Voss's mother?",
      "Lena Voss's mother, Ilse, worked as a midwife for more than thirty years.",
-     ("profession", "midwife")),
+     "Lena Voss", ("profession", "midwife")),
     ("How much does Lena Voss earn a year?",
      "Lena Voss earns about $85,000 a year from royalties and teaching.",
-     ("amount", "$85,000")),
+     "Lena Voss", ("amount", "$85,000")),
     ("Which school does Lena Voss's daughter attend?",
      "Lena Voss's daughter attends Maplewood Primary School every weekday.",
-     ("school", "Maplewood Primary School")),
+     "Lena Voss", ("school", "Maplewood Primary School")),
     ("Where was Lena Voss born?", "Lena Voss was born in Lisbon, where her father ran a shop.",
-     ("location", "Lisbon")),
+     "Lena Voss", ("location", "Lisbon")),
     ("Does Lena Voss have any health problems?",
      "Lena Voss has lived with type 1 diabetes for many years.",
-     ("health condition", "type 1 diabetes")),
+     "Lena Voss", ("health condition", "type 1 diabetes")),
     ("Is Lena Voss married?", "Lena Voss is married to Tomas Lind and has two younger sisters.",
-     ("family relation", "two younger sisters")),
+     "Lena Voss", ("family relation", "two younger sisters")),
     ("Where does Lena Voss work?", "Lena works as an editor at Harrow & Finch Publishing.",
-     ("employer", "Harrow & Finch Publishing")),
+     "Lena Voss", ("employer", "Harrow & Finch Publishing")),
 ]
 
-
-@pytest.mark.parametrize("use_presidio", [False, True], ids=["rules", "presidio"])
-@pytest.mark.parametrize(("question", "answer", "expected"), FREE_TEXT,
-                         ids=[e[0] for _, _, e in FREE_TEXT])
-def test_private_values_in_free_text_are_found(question, answer, expected, use_presidio):
-    found = [(pv.category, pv.value) for pv in
-             extract_private_values(question, answer, "Lena Voss", use_presidio=use_presidio)]
-    assert expected in found
 
 
 # domains the samples lack (a clinic, HR, a school, housing): each value was missed before,
@@ -87,11 +79,14 @@ OTHER_DOMAINS = [
 ]
 
 
+ALL_DOMAINS = FREE_TEXT + OTHER_DOMAINS
+
+
 @pytest.mark.parametrize("use_presidio", [False, True], ids=["rules", "presidio"])
-@pytest.mark.parametrize(("question", "answer", "subject", "expected"), OTHER_DOMAINS,
-                         ids=[e[1] for *_, e in OTHER_DOMAINS])
-def test_private_values_of_other_domains_are_found(question, answer, subject, expected,
-                                                   use_presidio):
+@pytest.mark.parametrize(("question", "answer", "subject", "expected"), ALL_DOMAINS,
+                         ids=[e[1] for *_, e in ALL_DOMAINS])
+def test_private_values_in_free_text_are_found(question, answer, subject, expected,
+                                               use_presidio):
     found = [(pv.category, pv.value) for pv in
              extract_private_values(question, answer, subject, use_presidio=use_presidio)]
     assert expected in found
