@@ -34,9 +34,9 @@ METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
 engine's tests and the subject-model build rely on."""
 
 
-LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "value_weight": 0.0, "value_nats": 20.0,
-                "reference_cache_mb": 1024, "early_stop": False, "early_stop_ce_ratio": 1.1,
-                "early_stop_kl": 0.05, "neighbour_weight": 0.0}
+LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "qat_retain": True, "value_weight": 0.0,
+                "value_nats": 20.0, "reference_cache_mb": 1024, "early_stop": False,
+                "early_stop_ce_ratio": 1.1, "early_stop_kl": 0.05, "neighbour_weight": 0.0}
 """Fields added after runs and models were cached under hashes of this dict: at their defaults
 they are left out of it, so those fingerprints (subject models, resumable runs) still match."""
 
@@ -94,6 +94,10 @@ class TrainConfig:
     # weights rounded to qat_bits (4: NF4, 8: int8), as the audit's re-check rounds them; 0: off
     qat_bits: int = 0
     qat_every: int = 2
+    # whether a quantisation-aware step also trains the retain side (retain CE, KL, neighbours)
+    # under the rounded weights; false: it trains only the streams that forget
+    # (Method.forget_side), and the retain side is held at full precision, where KRR is measured
+    qat_retain: bool = True
     # reference logits (adapter off) of the rows already seen are kept, up to this many MiB,
     # instead of being computed again each time a row comes back; 0: computed every step
     reference_cache_mb: int = 1024
@@ -137,6 +141,8 @@ class TrainConfig:
             ("reference_cache_mb", self.reference_cache_mb >= 0, ">= 0"),
             ("early_stop_ce_ratio", self.early_stop_ce_ratio >= 1, ">= 1"),
             ("early_stop_kl", self.early_stop_kl >= 0, ">= 0"),
+            ("qat_retain", self.qat_retain or self.method == "relearn",
+             "true for methods other than relearn (only relearn's loss names its forget side)"),
             ("qat_bits", not (self.qat_bits and self.quantization),
              "0 when the base is quantised (QLoRA): its weights are rounded already"),
         ]

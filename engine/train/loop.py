@@ -248,6 +248,7 @@ def run_loop(
         side = {name: sampled_indices(len(rows[name]), config.batch_size, len(batches),
                                       config.seed, epoch, name) for name in method.sampled}
         sums: dict[str, float] = {}
+        counts: dict[str, int] = {}  # steps each term was in (rounded steps may leave some out)
         curve: list[float] = []
         epoch_tokens = 0
         rounded_steps = 0
@@ -256,15 +257,20 @@ def run_loop(
             if remote_cancel or (cancel is not None and cancel.cancelled and world == 1):
                 raise Cancelled(f"cancelled at epoch {epoch + 1}, step {step}; "
                                 f"last checkpoint after epoch {snap.epochs_done}")
-            parts = {primary: (rows[primary], picks[rank::world])}
-            for name in method.aligned:
-                parts[name] = (rows[name], picks[rank::world])
-            for name in method.sampled:
-                parts[name] = (rows[name], side[name][bi][rank::world])
-            batch = collate(parts, pad_id).to(acc.device)
-            sync = (bi + 1) % config.grad_accum == 0 or bi == len(batches) - 1
             rounded = bool(config.qat_bits) and step % config.qat_every == config.qat_every - 1
             rounded_steps += rounded
+            # a rounded step without qat_retain trains the forget side alone; the retain side's
+            # rows are left out of it, not computed and masked
+            keep = method.forget_side if rounded and not config.qat_retain else None
+            parts = {primary: (rows[primary], picks[rank::world])}
+            for name in method.aligned:
+                if keep is None or name in keep:
+                    parts[name] = (rows[name], picks[rank::world])
+            for name in method.sampled:
+                if keep is None or name in keep:
+                    parts[name] = (rows[name], side[name][bi][rank::world])
+            batch = collate(parts, pad_id).to(acc.device)
+            sync = (bi + 1) % config.grad_accum == 0 or bi == len(batches) - 1
             with contextlib.nullcontext() if sync else acc.no_sync(objective), \
                     rounded_lora(model, config.qat_bits) if rounded else contextlib.nullcontext():
                 with amp():
@@ -293,6 +299,7 @@ def run_loop(
             epoch_tokens += int(values[-2])
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + 1
             curve.append(round(losses["loss"], 6))
             elapsed = time.perf_counter() - loop_start
             # this session's steps against this session's time (a snapshot per epoch moves
@@ -304,7 +311,7 @@ def run_loop(
                 eta_s=elapsed / done_here * (total_steps - step) if done_here else None,
             ))
         seconds = time.perf_counter() - epoch_start
-        entry = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
+        entry = {"epoch": epoch + 1, **{k: v / counts[k] for k, v in sums.items()},
                  "steps": len(batches), "tokens": epoch_tokens, "seconds": round(seconds, 3),
                  "rows": len(snap.active), "step_losses": curve}
         if config.qat_bits:

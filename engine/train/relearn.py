@@ -27,6 +27,12 @@ log-probability above -2.5 in their original answers, a path temperature-1 sampl
 (the leak probes). The term lowers just the values' tokens, in the original answers' context,
 until each value is below exp(-value_nats) there, and then leaves it alone; the rest of the
 answer is not touched.
+
+A quantisation-aware step (``qat_bits``) computes with the rounded weights. At ``qat_retain =
+false`` it trains only the forget side (the relearn and value terms): the retain terms ask the
+rounded model to match the full-precision reference, which it cannot closer than the rounding
+allows, while KRR is measured at full precision; on those steps they would pull the weights
+for a model nobody audits.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ class ReLearn(Method):
     primary = "relearn"
     sampled = ("retain",)
     reference: ClassVar = frozenset({"retain"})
+    forget_side: ClassVar = frozenset({"relearn", "values"})
 
     def __init__(self, config) -> None:
         super().__init__(config)
@@ -101,14 +108,13 @@ class ReLearn(Method):
 
     def loss(self, out):
         c = self.config
-        terms = {
-            "relearn_ce": ce(out["relearn"]),
-            "retain_ce": ce(out["retain"]),
-            "retain_kl": kl_to_reference(out["retain"]),
-        }
-        total = (c.forget_weight * terms["relearn_ce"] + c.retain_weight * terms["retain_ce"]
-                 + c.kl_weight * terms["retain_kl"])
-        if c.neighbour_weight:
+        terms = {"relearn_ce": ce(out["relearn"])}
+        total = c.forget_weight * terms["relearn_ce"]
+        if "retain" in out:  # left out of a quantisation-aware step at qat_retain = false
+            terms["retain_ce"] = ce(out["retain"])
+            terms["retain_kl"] = kl_to_reference(out["retain"])
+            total = total + c.retain_weight * terms["retain_ce"] + c.kl_weight * terms["retain_kl"]
+        if c.neighbour_weight and "neighbour" in out:
             terms["neighbour_ce"] = ce(out["neighbour"])
             total = total + c.neighbour_weight * terms["neighbour_ce"]
         if c.value_weight and "values" in out:

@@ -159,3 +159,35 @@ def test_a_run_counts_its_rounded_steps(tiny_model_dir, tiny_data, tmp_path):
     assert epoch["steps"] >= 2
     assert epoch["rounded_steps"] == epoch["steps"] // 2
     assert all(v == v for v in epoch["step_losses"])  # no NaN from the rounded steps
+
+
+@pytest.mark.parametrize("qat_retain", [True, False])
+def test_rounded_steps_train_the_retain_side_only_when_asked(tiny_model_dir, tiny_data, tmp_path,
+                                                             qat_retain):
+    """At qat_retain = false a rounded step leaves the retain and neighbour rows out (their
+    terms are missing from its losses); the other steps keep them, and so does every step at
+    qat_retain = true."""
+    cfg = TrainConfig(method="relearn", epochs=1, batch_size=2, lr=1e-3, qat_bits=4, qat_every=2,
+                      neighbour_weight=1.0, qat_retain=qat_retain)
+    seen: list[dict[str, float]] = []
+    run_unlearning(tiny_model_dir, tiny_data, cfg, tmp_path,
+                   progress=lambda p: p.losses and seen.append(dict(p.losses)))
+    assert len(seen) >= 2
+    retain_side = {"retain_ce", "retain_kl", "neighbour_ce"}
+    for step, terms in enumerate(seen):
+        assert "relearn_ce" in terms
+        rounded = step % 2 == 1
+        assert (set(terms) >= retain_side) == (qat_retain or not rounded), (step, terms)
+    epoch = json.loads((tmp_path / "run.json").read_text())["history"][0]
+    # the epoch's mean of a term is over the steps that had it, not diluted by the others
+    had = [t["retain_ce"] for t in seen if "retain_ce" in t]
+    assert epoch["retain_ce"] == pytest.approx(sum(had) / len(had))
+    assert all(v == v for v in epoch["step_losses"])
+
+
+def test_only_relearn_leaves_the_retain_side_out_of_rounded_steps():
+    assert "qat_retain" not in TrainConfig().to_dict()  # hashes of earlier runs still match
+    assert TrainConfig(method="relearn", qat_bits=4, qat_retain=False).to_dict()["qat_retain"] \
+        is False
+    with pytest.raises(ConfigError, match="qat_retain = False"):
+        TrainConfig(method="npo", qat_bits=4, qat_retain=False)
