@@ -10,7 +10,9 @@ bench/results/methods.json and bench/results/methods.md (the table for the READM
     .venv/bin/python bench/methods.py --methods relearn --sweep   # relearn's small sweep
     .venv/bin/python bench/methods.py --quick               # k=3 leak samples, fewer probes
     .venv/bin/python bench/methods.py --deployment sample_requests/authors --methods relearn
-        # the second sample: its requests, corpus and probes; relearn with its [train] settings
+        # the second sample: its requests, corpus and probes
+
+Relearn trains with the deployment's [train] settings, the baselines with CHOSEN below.
 
 Finished training runs and audits are cached under --work, so a rerun only does what changed.
 """
@@ -45,11 +47,10 @@ BASELINES = ("ga", "gd", "npo", "npo_gdr", "yao", "icu")
 # The settings each method runs with in the table: each method's defaults (METHOD_DEFAULTS,
 # what a deployment's [train] gets for the keys it leaves out); the baselines' are the best of
 # their sweep below as `--sweep --screen` picks it (KRR kept first, then the greedy gate bars
-# met, then KFR held-out + KRR + LS ratio). On the first sample relearn's row leaves out the
-# quantisation-aware steps, so that its runs stay comparable with the committed table; on
-# another deployment relearn runs as that deployment resolves its [train] section (below).
+# met, then KFR held-out + KRR + LS ratio). Relearn runs as the deployment resolves its [train]
+# section (below), as the application's run of it would.
 CHOSEN: dict[str, dict[str, Any]] = {
-    "relearn": {k: v for k, v in METHOD_DEFAULTS["relearn"].items() if k != "qat_bits"},
+    "relearn": dict(METHOD_DEFAULTS["relearn"]),
     **{m: dict(METHOD_DEFAULTS[m]) for m in BASELINES},
 }
 METHODS = tuple(CHOSEN)
@@ -354,12 +355,10 @@ def main(argv: list[str] | None = None) -> int:
 
     scenario = build_scenario(args, log)
     subject, data, probes = scenario["subject"], scenario["data"], scenario["probes"]
-    if args.deployment.resolve() != (ROOT / "sample_requests").resolve():
-        # another deployment: relearn runs as that deployment's [train] section says
-        dep_train, default = scenario["deployment"].train, TrainConfig()
-        CHOSEN["relearn"] = {f.name: getattr(dep_train, f.name)
-                             for f in dataclasses.fields(TrainConfig) if f.name != "method"
-                             and getattr(dep_train, f.name) != getattr(default, f.name)}
+    dep_train, default = scenario["deployment"].train, TrainConfig()
+    CHOSEN["relearn"] = {f.name: getattr(dep_train, f.name)
+                         for f in dataclasses.fields(TrainConfig) if f.name != "method"
+                         and getattr(dep_train, f.name) != getattr(default, f.name)}
     args.work.mkdir(parents=True, exist_ok=True)
     # KRR is about knowledge kept: retain candidates the subject model already got wrong would
     # count against every method alike, so a quick greedy screen drops them first.
