@@ -176,9 +176,9 @@ MEANINGS: dict[str, dict[str, str]] = {
         "qat_bits": "quantisation-aware steps at 4 (NF4) or 8 (int8) bits; 0: off, see "
                     "[Quantisation-aware steps](#quantisation-aware-steps)",
         "qat_every": "every this many-th step is quantisation-aware",
-        "qat_retain": "a quantisation-aware step trains the retain side too (retain CE, KL, "
-                      "neighbours) under the rounded weights; false (relearn only): it trains "
-                      "the forget side alone",
+        "qat_retain": "a quantisation-aware step computes the retain side too (retain CE, "
+                      "KL, neighbours) with the rounded weights; false (relearn only): the "
+                      "retain side runs at full precision in a second pass of the step",
         "reference_cache_mb": "MiB of reference logits (adapter off) kept for rows seen "
                               "again instead of computing them again; 0: none",
         "early_stop": "stop at an epoch boundary once no greedy answer to a forget item "

@@ -94,9 +94,9 @@ class TrainConfig:
     # weights rounded to qat_bits (4: NF4, 8: int8), as the audit's re-check rounds them; 0: off
     qat_bits: int = 0
     qat_every: int = 2
-    # whether a quantisation-aware step also trains the retain side (retain CE, KL, neighbours)
-    # under the rounded weights; false: it trains only the streams that forget
-    # (Method.forget_side), and the retain side is held at full precision, where KRR is measured
+    # whether a quantisation-aware step computes the retain side too (retain CE, KL, neighbours)
+    # with the rounded weights; false: only the streams that forget (Method.forget_side) do, and
+    # the retain side runs at full precision, where KRR is measured, in a second pass
     qat_retain: bool = True
     # reference logits (adapter off) of the rows already seen are kept, up to this many MiB,
     # instead of being computed again each time a row comes back; 0: computed every step
@@ -142,7 +142,7 @@ class TrainConfig:
             ("early_stop_ce_ratio", self.early_stop_ce_ratio >= 1, ">= 1"),
             ("early_stop_kl", self.early_stop_kl >= 0, ">= 0"),
             ("qat_retain", self.qat_retain or self.method == "relearn",
-             "true for methods other than relearn (only relearn's loss names its forget side)"),
+             "true for methods other than relearn (only relearn's loss is split by side)"),
             ("qat_bits", not (self.qat_bits and self.quantization),
              "0 when the base is quantised (QLoRA): its weights are rounded already"),
         ]

@@ -248,7 +248,6 @@ def run_loop(
         side = {name: sampled_indices(len(rows[name]), config.batch_size, len(batches),
                                       config.seed, epoch, name) for name in method.sampled}
         sums: dict[str, float] = {}
-        counts: dict[str, int] = {}  # steps each term was in (rounded steps may leave some out)
         curve: list[float] = []
         epoch_tokens = 0
         rounded_steps = 0
@@ -259,24 +258,36 @@ def run_loop(
                                 f"last checkpoint after epoch {snap.epochs_done}")
             rounded = bool(config.qat_bits) and step % config.qat_every == config.qat_every - 1
             rounded_steps += rounded
-            # a rounded step without qat_retain trains the forget side alone; the retain side's
-            # rows are left out of it, not computed and masked
-            keep = method.forget_side if rounded and not config.qat_retain else None
             parts = {primary: (rows[primary], picks[rank::world])}
             for name in method.aligned:
-                if keep is None or name in keep:
-                    parts[name] = (rows[name], picks[rank::world])
+                parts[name] = (rows[name], picks[rank::world])
             for name in method.sampled:
-                if keep is None or name in keep:
-                    parts[name] = (rows[name], side[name][bi][rank::world])
-            batch = collate(parts, pad_id).to(acc.device)
+                parts[name] = (rows[name], side[name][bi][rank::world])
+            if rounded and not config.qat_retain:
+                # the forget side under the rounded weights, the retain side at full precision:
+                # two passes, one optimizer step (the loss is a sum over streams)
+                passes = [({n: p for n, p in parts.items() if n in method.forget_side}, True),
+                          ({n: p for n, p in parts.items() if n not in method.forget_side},
+                           False)]
+            else:
+                passes = [(parts, rounded)]
             sync = (bi + 1) % config.grad_accum == 0 or bi == len(batches) - 1
-            with contextlib.nullcontext() if sync else acc.no_sync(objective), \
-                    rounded_lora(model, config.qat_bits) if rounded else contextlib.nullcontext():
-                with amp():
-                    loss, terms = objective(batch.input_ids, batch.attention_mask, batch.labels,
-                                            batch.slices, batch.picks)
-                acc.backward(loss / config.grad_accum)
+            tokens = 0
+            loss, terms = torch.zeros(()), {}
+            for j, (chosen, rounded_pass) in enumerate(passes):
+                batch = collate(chosen, pad_id).to(acc.device)
+                tokens += batch.tokens
+                last = j == len(passes) - 1
+                with contextlib.nullcontext() if sync and last else acc.no_sync(objective), \
+                        rounded_lora(model, config.qat_bits) if rounded_pass \
+                        else contextlib.nullcontext():
+                    with amp():
+                        part_loss, part_terms = objective(batch.input_ids, batch.attention_mask,
+                                                          batch.labels, batch.slices,
+                                                          batch.picks)
+                    acc.backward(part_loss / config.grad_accum)
+                loss = loss + part_loss.detach().float().cpu()
+                terms.update(part_terms)
             if sync:
                 if config.max_grad_norm:
                     acc.clip_grad_norm_(params, config.max_grad_norm)
@@ -285,8 +296,8 @@ def run_loop(
                 optimizer.zero_grad(set_to_none=True)
             flag = float(cancel is not None and cancel.cancelled)
             stats = torch.stack([
-                loss.detach().float().cpu(), *(t.detach().float().cpu() for t in terms.values()),
-                torch.tensor(float(batch.tokens)), torch.tensor(flag),
+                loss, *(t.detach().float().cpu() for t in terms.values()),
+                torch.tensor(float(tokens)), torch.tensor(flag),
             ]).to(acc.device)
             if world > 1:
                 stats = acc.reduce(stats, reduction="sum")
@@ -299,7 +310,6 @@ def run_loop(
             epoch_tokens += int(values[-2])
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
-                counts[k] = counts.get(k, 0) + 1
             curve.append(round(losses["loss"], 6))
             elapsed = time.perf_counter() - loop_start
             # this session's steps against this session's time (a snapshot per epoch moves
@@ -311,7 +321,7 @@ def run_loop(
                 eta_s=elapsed / done_here * (total_steps - step) if done_here else None,
             ))
         seconds = time.perf_counter() - epoch_start
-        entry = {"epoch": epoch + 1, **{k: v / counts[k] for k, v in sums.items()},
+        entry = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
                  "steps": len(batches), "tokens": epoch_tokens, "seconds": round(seconds, 3),
                  "rows": len(snap.active), "step_losses": curve}
         if config.qat_bits:

@@ -29,10 +29,10 @@ until each value is below exp(-value_nats) there, and then leaves it alone; the 
 answer is not touched.
 
 A quantisation-aware step (``qat_bits``) computes with the rounded weights. At ``qat_retain =
-false`` it trains only the forget side (the relearn and value terms): the retain terms ask the
-rounded model to match the full-precision reference, which it cannot closer than the rounding
-allows, while KRR is measured at full precision; on those steps they would pull the weights
-for a model nobody audits.
+false`` only its forget side (the relearn and value terms) does; its retain side (retain CE,
+KL, neighbours) runs at full precision in a second pass of the same step. Under rounding the
+retain terms ask the rounded model to match the full-precision reference, which it cannot do
+closer than the rounding allows, while KRR is measured at full precision.
 """
 
 from __future__ import annotations
@@ -107,17 +107,21 @@ class ReLearn(Method):
         return out
 
     def loss(self, out):
+        # a quantisation-aware step at qat_retain = false computes its forget side (relearn,
+        # values) and its retain side (retain, neighbour) in two passes: each has only its own
         c = self.config
-        terms = {"relearn_ce": ce(out["relearn"])}
-        total = c.forget_weight * terms["relearn_ce"]
-        if "retain" in out:  # left out of a quantisation-aware step at qat_retain = false
+        terms, parts = {}, []
+        if "relearn" in out:
+            terms["relearn_ce"] = ce(out["relearn"])
+            parts.append(c.forget_weight * terms["relearn_ce"])
+        if "retain" in out:
             terms["retain_ce"] = ce(out["retain"])
             terms["retain_kl"] = kl_to_reference(out["retain"])
-            total = total + c.retain_weight * terms["retain_ce"] + c.kl_weight * terms["retain_kl"]
+            parts += [c.retain_weight * terms["retain_ce"], c.kl_weight * terms["retain_kl"]]
         if c.neighbour_weight and "neighbour" in out:
             terms["neighbour_ce"] = ce(out["neighbour"])
-            total = total + c.neighbour_weight * terms["neighbour_ce"]
+            parts.append(c.neighbour_weight * terms["neighbour_ce"])
         if c.value_weight and "values" in out:
             terms["value_lp"] = floored_logprob(out["values"], c.value_nats)
-            total = total + c.value_weight * terms["value_lp"]
-        return total, terms
+            parts.append(c.value_weight * terms["value_lp"])
+        return sum(parts[1:], parts[0]), terms  # left to right, as one sum written out

@@ -3,6 +3,7 @@ rounded merged weight and pass gradients straight through, and a run records its
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -161,28 +162,55 @@ def test_a_run_counts_its_rounded_steps(tiny_model_dir, tiny_data, tmp_path):
     assert all(v == v for v in epoch["step_losses"])  # no NaN from the rounded steps
 
 
-@pytest.mark.parametrize("qat_retain", [True, False])
-def test_rounded_steps_train_the_retain_side_only_when_asked(tiny_model_dir, tiny_data, tmp_path,
-                                                             qat_retain):
-    """At qat_retain = false a rounded step leaves the retain and neighbour rows out (their
-    terms are missing from its losses); the other steps keep them, and so does every step at
-    qat_retain = true."""
-    cfg = TrainConfig(method="relearn", epochs=1, batch_size=2, lr=1e-3, qat_bits=4, qat_every=2,
-                      neighbour_weight=1.0, qat_retain=qat_retain)
-    seen: list[dict[str, float]] = []
-    run_unlearning(tiny_model_dir, tiny_data, cfg, tmp_path,
-                   progress=lambda p: p.losses and seen.append(dict(p.losses)))
-    assert len(seen) >= 2
-    retain_side = {"retain_ce", "retain_kl", "neighbour_ce"}
-    for step, terms in enumerate(seen):
-        assert "relearn_ce" in terms
-        rounded = step % 2 == 1
-        assert (set(terms) >= retain_side) == (qat_retain or not rounded), (step, terms)
-    epoch = json.loads((tmp_path / "run.json").read_text())["history"][0]
-    # the epoch's mean of a term is over the steps that had it, not diluted by the others
-    had = [t["retain_ce"] for t in seen if "retain_ce" in t]
-    assert epoch["retain_ce"] == pytest.approx(sum(had) / len(had))
-    assert all(v == v for v in epoch["step_losses"])
+def test_a_split_rounded_step_runs_the_retain_side_at_full_precision(tiny_model_dir, tiny_data,
+                                                                    tmp_path, monkeypatch):
+    """At qat_retain = false a rounded step is two passes: the forget side (relearn, values)
+    with the rounded weights, the retain side (retain, neighbour) without; every step still
+    has every term, and a plain step is one pass. At true a rounded step is one rounded pass."""
+    import engine.train.loop as loop
+
+    passes: list[tuple[frozenset[str], bool]] = []
+    rounding = [False]
+    plain_rounded, plain_forward = loop.rounded_lora, loop.Objective.forward
+
+    @contextlib.contextmanager
+    def rounded(model, bits):
+        with plain_rounded(model, bits) as changed:
+            rounding[0] = True
+            yield changed
+        rounding[0] = False
+
+    def forward(self, input_ids, attention_mask, labels, slices, picks=None):
+        passes.append((frozenset(slices), rounding[0]))
+        return plain_forward(self, input_ids, attention_mask, labels, slices, picks)
+
+    monkeypatch.setattr(loop, "rounded_lora", rounded)
+    monkeypatch.setattr(loop.Objective, "forward", forward)
+    forget, retain = frozenset({"relearn", "values"}), frozenset({"retain", "neighbour"})
+    for qat_retain in (False, True):
+        passes.clear()
+        seen: list[dict[str, float]] = []
+        cfg = TrainConfig(method="relearn", epochs=1, batch_size=2, lr=1e-3, qat_bits=4,
+                          qat_every=2, neighbour_weight=1.0, value_weight=0.3,
+                          qat_retain=qat_retain)
+        run_unlearning(tiny_model_dir, tiny_data, cfg, tmp_path / str(qat_retain),
+                       progress=lambda p, seen=seen: p.losses and seen.append(dict(p.losses)))
+        steps = json.loads((tmp_path / str(qat_retain) / "run.json").read_text()
+                           )["history"][0]["steps"]
+        assert steps >= 2
+        want: list[tuple[frozenset[str], bool]] = []
+        for step in range(steps):
+            if step % 2 == 0:
+                want.append((forget | retain, False))
+            elif qat_retain:
+                want.append((forget | retain, True))
+            else:
+                want += [(forget, True), (retain, False)]
+        assert passes == want
+        for terms in seen:
+            assert set(terms) >= {"relearn_ce", "retain_ce", "retain_kl", "neighbour_ce",
+                                  "value_lp"}
+            assert all(v == v for v in terms.values())
 
 
 def test_only_relearn_leaves_the_retain_side_out_of_rounded_steps():
