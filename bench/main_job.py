@@ -21,6 +21,8 @@ the sampled answers alone. The figures and verdicts of both columns are printed 
 
     nice -n 19 .venv/bin/python bench/main_job.py --quick   # one request, one epoch
     nice -n 19 .venv/bin/python bench/main_job.py           # the main command's batch and settings
+    .venv/bin/python bench/main_job.py --columns new --deployment sample_requests/authors \
+        --set qat_retain=false                              # the second sample, a [train] change
 
 On a shared machine whose load changes while a column runs, the columns can run at the same time
 in two processes (``--columns today --out A.json`` and ``--columns new --out B.json``, each with
@@ -51,8 +53,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 SAMPLES = ROOT / "sample_requests"
 PHASES = ("subject", "audit before", "train", "audit after")
-FIGURES = ("kfr", "kfr_original", "krr", "ls", "ppl", "leak_rate", "leak_rate_8bit",
-           "leak_rate_4bit")
+FIGURES = ("kfr", "kfr_original", "kfr_worst", "krr", "krr_subjects", "krr_generic", "krr_own",
+           "ls", "ppl", "leak_rate", "leak_rate_8bit", "leak_rate_4bit")
 
 
 def log(msg: str) -> None:
@@ -129,7 +131,7 @@ def audit_rows(ctx: Any, run_id: str) -> dict[str, Any]:
 
 
 def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any],
-               before_only: bool = False) -> dict[str, Any]:
+               before_only: bool = False, samples: Path = SAMPLES) -> dict[str, Any]:
     """One whole main job in ``home``; today's generation path when ``name == 'today'``.
     ``before_only``: the run is stopped when training starts (then, in the new column, a second
     run over the same requests shows the reused before-audit)."""
@@ -142,7 +144,7 @@ def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any],
     from relearn_tui.store.models import Run
 
     os.environ["RELEARN_HOME"] = str(home)
-    ctx = AppContext.create(operator="bench", deployment=SAMPLES / "deployment.toml")
+    ctx = AppContext.create(operator="bench", deployment=samples / "deployment.toml")
     settings = RunSettings(train=dict(train))
     path = hf_generate_path() if name == "today" else contextlib.nullcontext()
     t0 = time.perf_counter()
@@ -152,7 +154,7 @@ def run_column(name: str, home: Path, files: list[Path], train: dict[str, Any],
     pipeline.approve_by_policy(ctx, ids)
     augment_s = round(time.perf_counter() - t0, 1)
     choice = pipeline.run_to_execute(ctx, ids, settings)
-    subject = next(p for p in (home / "models" / "subject").iterdir() if p.is_dir())
+    subject = Path(runs.deployed_model(ctx))  # the cached build of this deployment's corpus
     padding = padding_share(ctx, choice.run_id, subject)
     token = CancelToken()
     meter = PhaseMeter(cancel_at="train" if before_only else None, token=token)
@@ -286,7 +288,7 @@ def figures_lines(cols: dict[str, dict[str, Any]]) -> list[str]:
                 f = phases.get(phase)
                 if not f:
                     continue
-                vals = " | ".join("-" if f[k] is None else f"{f[k]:.3f}" for k in FIGURES)
+                vals = " | ".join("-" if f.get(k) is None else f"{f[k]:.3f}" for k in FIGURES)
                 lines.append(f"| {name} | {rid} | {phase} | {vals} | {f['passed']} |")
     return lines
 
@@ -320,9 +322,15 @@ def combine(files: list[Path], out: Path | None) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="one request (DSR-2026-0041) and one epoch: minutes, for ratios")
+                    help="one request (the deployment's first: DSR-2026-0041 on the main "
+                    "command's) and one epoch: minutes, for ratios")
     ap.add_argument("--columns", default="today,new", help="which columns, in this order")
     ap.add_argument("--epochs", type=int, help="override the deployment's epochs")
+    ap.add_argument("--deployment", type=Path, default=SAMPLES,
+                    help="a sample folder (its requests and deployment.toml): sample_requests "
+                    "(the main command's) or sample_requests/authors")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a [train] setting for the run, over the deployment's (repeatable)")
     ap.add_argument("--before-only", action="store_true",
                     help="stop each run when training starts: the before-audit alone, and in "
                     "the new column a second run's reused before-audit")
@@ -354,10 +362,13 @@ def main() -> int:
     from relearn_tui.importer import request_files
 
     # the main command's own batch: what `relearn-tui ... sample_requests/` imports
-    files = request_files([SAMPLES])
+    files = request_files([args.deployment])
     train: dict[str, Any] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        train[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     if args.quick:
-        files = [f for f in files if f.stem == "DSR-2026-0041"]
+        files = [f for f in files if f.suffix == ".json"][:1]
         train["epochs"] = 1
     if args.epochs:
         train["epochs"] = args.epochs
@@ -370,7 +381,7 @@ def main() -> int:
             return 2
         home = fresh_home(args.work / name, args.subject_cache)
         load = os.getloadavg()[0]
-        cols[name] = run_column(name, home, files, train, args.before_only)
+        cols[name] = run_column(name, home, files, train, args.before_only, args.deployment)
         cols[name]["load_before"] = round(load, 2)
         log(f"{name}: done in {cols[name]['run_s']} s, states {cols[name]['states']}")
 
@@ -381,6 +392,7 @@ def main() -> int:
         + ("-before-only" if args.before_only else ""),
         **run_stamp, "started": started.strftime("%Y-%m-%d %H:%M UTC"),
         "threads": torch.get_num_threads(),
+        "deployment": str(args.deployment.resolve().relative_to(ROOT)),
         "requests": [f.stem for f in files], "train_overrides": train,
         "columns": cols, "merged_identical": same, "table": lines,
         "figures_table": figures_lines(cols),
