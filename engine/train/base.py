@@ -30,8 +30,9 @@ class Method:
     aligned: ClassVar[tuple[str, ...]] = ()  # streams whose row i goes with primary row i
     sampled: tuple[str, ...] = ()  # streams drawn afresh each step (retain); may depend on config
     reference: ClassVar[frozenset[str]] = frozenset()  # streams whose loss needs p_ref
-    # the streams that do the forgetting: all a quantisation-aware step trains when
-    # TrainConfig.qat_retain is false (the method's loss must then take them alone)
+    # the streams that do the forgetting: at TrainConfig.qat_retain = false the only ones a
+    # quantisation-aware step computes with rounded weights, the rest in a second pass at full
+    # precision (the method's loss must then take each side alone)
     forget_side: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: TrainConfig) -> None:
