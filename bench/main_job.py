@@ -363,10 +363,9 @@ def main() -> int:
 
     # the main command's own batch: what `relearn-tui ... sample_requests/` imports
     files = request_files([args.deployment])
-    train: dict[str, Any] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        train[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    from bench.stamp import train_overrides
+
+    train: dict[str, Any] = train_overrides(args.set)
     if args.quick:
         files = [f for f in files if f.suffix == ".json"][:1]
         train["epochs"] = 1

@@ -344,10 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.0f}s] {msg}", flush=True)
 
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    from bench.stamp import train_overrides
+
+    overrides = train_overrides(args.set)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in CHOSEN]
     if unknown:

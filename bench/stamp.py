@@ -3,6 +3,7 @@ so: the date, the checked-out commit and the hardware (CPU model and features)."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -31,3 +32,13 @@ def stamp() -> dict[str, Any]:
 
     return {"date": time.strftime("%Y-%m-%d", time.gmtime()), "commit": commit(),
             "hardware": hardware()}
+
+
+def train_overrides(items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as [train] settings: numbers, booleans, lists and tables read
+    as JSON, anything else kept as text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    return out
