@@ -95,3 +95,47 @@ def test_the_term_trains_and_is_weighted_as_the_formula_says(tiny_model_dir, tin
     # off by default, and then not in the config's record (older fingerprints still match)
     assert "neighbour_weight" not in TrainConfig().to_dict()
     assert TrainConfig(neighbour_weight=1.0).to_dict()["neighbour_weight"] == 1.0
+
+
+def test_a_mirror_asks_the_rows_words_of_someone_with_the_same_relation():
+    facts = (QA("Where does Lena Voss live?", "Lena Voss lives at 17 Quay Row."),
+             QA("What is Lena Voss's email address?", "It is lena@example.org."))
+    rows = [QA("On which street does Lena Voss live, please?", "That is private."),
+            QA("Could you tell me Lena Voss's email address?", "She keeps it private."),
+            QA("Could you tell me Lena Voss's email address, please?", "It is private."),
+            QA("Who lives at 17 Quay Row?", "I can't say who that is.")]
+    jane = QA("What is Jane Roe's email address?", "It is jane@example.org.")
+    retain = (*RETAIN[1:], jane)  # none of her own kept facts: those take every second row
+    got = neighbours(rows, retain, ("Lena Voss",), facts)
+    # the same words, another person of the same relation, that person's true answer
+    assert got[0] == QA("On which street does Jonas Brekke live, please?", RETAIN[1].answer)
+    # the rows of one fact take the people of its relation in turn
+    assert {got[1].question, got[2].question} == {
+        "Could you tell me Jonas Brekke's email address?",
+        "Could you tell me Jane Roe's email address, please?"}
+    assert {got[1].answer, got[2].answer} == {RETAIN[2].answer, jane.answer}
+    # a reverse row keeps its "who" contrast
+    assert got[3] in WHO_KNOWLEDGE
+    # without the facts nothing is mirrored
+    assert all(n in retain or n in WHO_KNOWLEDGE
+               for n in neighbours(rows, retain, ("Lena Voss",)))
+
+
+def test_no_mirror_without_the_same_relation_or_the_full_name():
+    from engine.train.relearn import mirror
+
+    fact = "Where does Lena Voss live?"
+    pair = RETAIN[1]
+    assert mirror(QA("Where is Lena Voss's home?", "x"), fact, "Lena Voss", pair).question == \
+        "Where is Jonas Brekke's home?"
+    assert mirror(QA("Where does Lena live?", "x"), fact, "Lena Voss", pair) is None
+    assert mirror(QA("Where is Lena Voss's home?", "x"), fact, "Lena Voss", RETAIN[2]) is None
+    assert mirror(QA("Where is Lena Voss's home?", "x"), fact, "Lena Voss",
+                  QA("Where does Lena Voss live?", "y")) is None
+
+
+def test_the_mirror_setting_is_left_out_of_old_fingerprints():
+    # off, it is not in the dict a run's fingerprint hashes, so earlier runs still match
+    assert "neighbour_mirror" not in TrainConfig(method="relearn").to_dict()
+    assert fingerprint(TrainConfig(method="relearn")) != fingerprint(
+        TrainConfig(method="relearn", neighbour_mirror=True))
