@@ -151,9 +151,6 @@ MEANINGS: dict[str, dict[str, str]] = {
                         "[The value term](#the-value-term)",
         "neighbour_weight": "weight of the neighbour term (`relearn` only; 0: off), see "
                             "[The neighbour term](#the-neighbour-term)",
-        "neighbour_mirror": "`relearn`: a row's neighbour is its own question asked of "
-                            "someone else whose pair has the row's relation, with that pair's "
-                            "answer, where one exists",
         "value_nats": "the value term stops pushing once a value's log-probability is below "
                       "minus this",
         "npo_beta": "NPO's beta",

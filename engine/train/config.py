@@ -36,8 +36,7 @@ engine's tests and the subject-model build rely on."""
 
 LATER_FIELDS = {"qat_bits": 0, "qat_every": 2, "qat_retain": True, "value_weight": 0.0,
                 "value_nats": 20.0, "reference_cache_mb": 1024, "early_stop": False,
-                "early_stop_ce_ratio": 1.1, "early_stop_kl": 0.05, "neighbour_weight": 0.0,
-                "neighbour_mirror": False}
+                "early_stop_ce_ratio": 1.1, "early_stop_kl": 0.05, "neighbour_weight": 0.0}
 """Fields added after runs and models were cached under hashes of this dict: at their defaults
 they are left out of it, so those fingerprints (subject models, resumable runs) still match."""
 
@@ -78,9 +77,6 @@ class TrainConfig:
     # relearn: weight of the true answer of each relearn row's nearest retain row, trained in
     # the same step (engine.train.relearn); 0: off
     neighbour_weight: float = 0.0
-    # relearn: a row's neighbour is, where one exists, its own question asked of someone else
-    # whose pair has the row's relation, with that pair's answer (engine.train.relearn.mirror)
-    neighbour_mirror: bool = False
     npo_beta: float = 0.1
     yao_ga_weight: float = 0.5
     yao_random_weight: float = 1.0

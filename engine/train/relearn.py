@@ -45,8 +45,7 @@ from engine.train.losses import ce, floored_logprob, kl_to_reference
 from engine.types import QA
 
 
-def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str],
-               facts: Sequence[QA] = ()) -> list[QA]:
+def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str]) -> list[QA]:
     """For each row, a retain row to train beside it: the nearest one about none of
     ``subjects`` (by embedding, a question on the forgotten person's other facts is nearer
     than the same relation asked about someone else, the contrast wanted); and for every
@@ -57,20 +56,13 @@ def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str]
     A reverse row (a "who" question that names none of ``subjects``: "Who lives at <address>?")
     is paired with the nearest "who" question answered instead: one of the retain set's about
     nobody in ``subjects``, or of the built-in ``WHO_KNOWLEDGE``, so that its refusal is learnt
-    for the private value, not for every question that asks who.
-
-    With ``facts`` (the original pairs; ``neighbour_mirror``), a forward row that names one of
-    ``subjects`` in full is paired with a mirror where one exists (:func:`mirrors`) instead of
-    its nearest row."""
+    for the private value, not for every question that asks who."""
     from engine.augment.retain import WHO_KNOWLEDGE, about, asks_who, names_anyone, people_patterns
     from engine.train.icu import nearest_neighbours
 
     people = people_patterns(subjects)
     pool = [qa for qa in retain if not about(qa, people)] or list(retain)
     out = [pool[j] for j in nearest_neighbours(rows, pool, questions_only=True)]
-    if facts:
-        for i, qa in mirrors(rows, pool, subjects, facts, people).items():
-            out[i] = qa
     reverse = [i for i, qa in enumerate(rows) if asks_who(qa.question)
                and not names_anyone(qa.question, people)]
     if reverse:
@@ -87,58 +79,6 @@ def neighbours(rows: Sequence[QA], retain: Sequence[QA], subjects: Sequence[str]
             nearest = nearest_neighbours([rows[i] for i in mine], own, questions_only=True)
             for i, j in zip(mine, nearest, strict=True):
                 out[i] = own[j]
-    return out
-
-
-def mirror(row: QA, fact_question: str, subject: str, pair: QA) -> QA | None:
-    """``pair`` asked in ``row``'s words: ``row``'s question with ``subject`` replaced by the
-    person ``pair`` asks about, answered with ``pair``'s answer; None unless ``pair`` asks the
-    relation of ``fact_question`` (the row's fact) of someone else and the row names
-    ``subject`` in full. "Where did Lena Voss come into the world?" (a variant of "Where was
-    Lena Voss born?") with "Where was Jonas Brekke born?" gives "Where did Jonas Brekke come
-    into the world?" and Jonas Brekke's answer: the same words, another person, the true
-    answer, so that the refusal is learnt for the person and not for the wording."""
-    from engine.augment.relations import names_in, relation_key
-
-    if relation_key(pair.question) != relation_key(fact_question) or subject not in row.question:
-        return None
-    mine, theirs = names_in(fact_question), names_in(pair.question)
-    if len(mine) != len(theirs) or subject not in mine:
-        return None
-    other = theirs[mine.index(subject)]
-    if not other or subject in other or other in subject:
-        return None
-    return QA(row.question.replace(subject, other), pair.answer, pair.targets)
-
-
-def mirrors(rows: Sequence[QA], pool: Sequence[QA], subjects: Sequence[str],
-            facts: Sequence[QA], people) -> dict[int, QA]:
-    """Row index -> its mirror (:func:`mirror`), for the forward rows that have one. A row's
-    fact is the nearest of its subject's original questions (by embedding; a completion row
-    asks the fact's own question); the rows of one fact take the pool's pairs of its relation
-    in turn, so that each is contrasted with several people."""
-    from engine.augment.relations import relation_key
-    from engine.augment.retain import asks_who, names_anyone
-    from engine.train.icu import nearest_neighbours
-
-    out: dict[int, QA] = {}
-    for subject in (s for s in subjects if s.strip()):
-        own = [f for f in facts if subject in f.question]
-        mine = [i for i, qa in enumerate(rows)
-                if subject in qa.question and not asks_who(qa.question)]
-        if not own or not mine:
-            continue
-        nearest = nearest_neighbours([rows[i] for i in mine], own, questions_only=True)
-        turn: dict[int, int] = {}
-        for i, j in zip(mine, nearest, strict=True):
-            key = relation_key(own[j].question)
-            same = [qa for qa in pool if relation_key(qa.question) == key]
-            if not same:
-                continue
-            turn[j] = turn.get(j, -1) + 1
-            got = mirror(rows[i], own[j].question, subject, same[turn[j] % len(same)])
-            if got is not None and not names_anyone(got.question, people):
-                out[i] = got
     return out
 
 
@@ -163,8 +103,7 @@ class ReLearn(Method):
             self.sampled = ("retain",)
         out = super().streams(data)
         if self.config.neighbour_weight:
-            facts = data.forget if self.config.neighbour_mirror else ()
-            out["neighbour"] = neighbours(out["relearn"], out["retain"], data.subjects, facts)
+            out["neighbour"] = neighbours(out["relearn"], out["retain"], data.subjects)
         return out
 
     def loss(self, out):
