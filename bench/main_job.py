@@ -351,7 +351,7 @@ def main() -> int:
 
     import torch
 
-    from bench.stamp import stamp
+    from bench.stamp import stamp, train_overrides
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -363,8 +363,6 @@ def main() -> int:
 
     # the main command's own batch: what `relearn-tui ... sample_requests/` imports
     files = request_files([args.deployment])
-    from bench.stamp import train_overrides
-
     train: dict[str, Any] = train_overrides(args.set)
     if args.quick:
         files = [f for f in files if f.suffix == ".json"][:1]

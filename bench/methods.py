@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from bench.stamp import stamp
+    from bench.stamp import stamp, train_overrides
     from engine.audit import RETAIN_GROUPS, AuditConfig, Thresholds, known_retain
     from engine.models import default_gguf_path
     from engine.train import TrainConfig, run_unlearning
@@ -343,8 +343,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.0f}s] {msg}", flush=True)
-
-    from bench.stamp import train_overrides
 
     overrides = train_overrides(args.set)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
